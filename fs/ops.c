@@ -1,0 +1,507 @@
+/*
+ * ops.c - the FUSE low-level operations of a read-only tensorfs mount. Modelled on libfuse's
+ * hello_ll.c: one short function per operation, each ending in exactly one fuse_reply_*; attributes
+ * come from one function (node_stat) so lookup and getattr can never disagree. Every byte of a
+ * tensor or checkpoint file is read through the engine; the tree and index never change, so the
+ * kernel may cache entries, attributes and pages for as long as the mount lives.
+ */
+#define FUSE_USE_VERSION 314
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "log.h"
+#include "mount.h"
+
+/* Per open file: the engine stream (readahead state) or a snapshot of a live virtual file. */
+struct tfs_fh {
+	struct tfs_stream *stream;
+	char *snap;
+	size_t snap_len;
+};
+
+static struct tfs_mount *mnt(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* ino <-> node id: FUSE's root is 1, our root node is 0. */
+static const struct tfs_node *node_of(struct tfs_mount *m, fuse_ino_t ino)
+{
+	return ino >= 1 ? tfs_tree_node(m->tree, (uint32_t)(ino - 1)) : NULL;
+}
+
+static uint64_t node_size(struct tfs_mount *m, const struct tfs_node *n)
+{
+	switch (n->kind) {
+	case TFS_NODE_TENSOR:
+		return tfs_catalog_tensor(m->cat, n->ref)->length;
+	case TFS_NODE_FILE:
+		return tfs_catalog_file(m->cat, n->ref)->size;
+	case TFS_NODE_VIRT:
+		return n->ref == TFS_VIRT_INDEX ? m->index_len : 0;
+	default:
+		return 0;
+	}
+}
+
+static void node_stat(struct tfs_mount *m, fuse_ino_t ino, const struct tfs_node *n, struct stat *st)
+{
+	int64_t ns = m->mtime_ns;
+
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_uid = m->uid;
+	st->st_gid = m->gid;
+	if (n->kind == TFS_NODE_DIR) {
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+	} else {
+		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+		st->st_size = (off_t)node_size(m, n);
+		st->st_blksize = 1 << 20;
+		st->st_blocks = (st->st_size + 511) / 512;
+	}
+	if (n->kind == TFS_NODE_TENSOR)
+		ns = tfs_catalog_file(m->cat, tfs_catalog_tensor(m->cat, n->ref)->file)->mtime_ns;
+	else if (n->kind == TFS_NODE_FILE)
+		ns = tfs_catalog_file(m->cat, n->ref)->mtime_ns;
+	st->st_mtim.tv_sec = st->st_atim.tv_sec = st->st_ctim.tv_sec = ns / 1000000000;
+	st->st_mtim.tv_nsec = st->st_atim.tv_nsec = st->st_ctim.tv_nsec = ns % 1000000000;
+}
+
+static void tfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct tfs_mount *m = mnt(req);
+	struct fuse_entry_param e;
+	int64_t id = node_of(m, parent) ? tfs_tree_lookup(m->tree, (uint32_t)(parent - 1), name) : -1;
+
+	if (id < 0)
+		return (void)fuse_reply_err(req, ENOENT);
+	memset(&e, 0, sizeof(e));
+	e.ino = (fuse_ino_t)id + 1;
+	e.attr_timeout = e.entry_timeout = m->timeout;
+	node_stat(m, e.ino, tfs_tree_node(m->tree, (uint32_t)id), &e.attr);
+	fuse_reply_entry(req, &e);
+}
+
+/* Inodes are the static tree's, so lookup counts need no bookkeeping; answering keeps them honest. */
+static void tfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	fuse_reply_none(req);
+}
+
+static void tfs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	fuse_reply_none(req);
+}
+
+static void tfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct tfs_mount *m = mnt(req);
+	const struct tfs_node *n = node_of(m, ino);
+	struct stat st;
+
+	if (!n)
+		return (void)fuse_reply_err(req, ENOENT);
+	node_stat(m, ino, n, &st);
+	fuse_reply_attr(req, &st, m->timeout);
+}
+
+static void tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct tfs_mount *m = mnt(req);
+	const struct tfs_node *n = node_of(m, ino);
+	struct tfs_fh *fh;
+
+	if (!n)
+		return (void)fuse_reply_err(req, ENOENT);
+	if (n->kind == TFS_NODE_DIR)
+		return (void)fuse_reply_err(req, EISDIR);
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+		return (void)fuse_reply_err(req, EROFS);
+	fh = calloc(1, sizeof(*fh));
+	if (!fh)
+		return (void)fuse_reply_err(req, ENOMEM);
+	if (n->kind == TFS_NODE_VIRT && n->ref == TFS_VIRT_STATS) {
+		/* A snapshot per open, so a reader sees one consistent set of counters; direct_io
+		 * because its size is not known in advance (like /proc). */
+		if (tfs_virt_stats(m, &fh->snap, &fh->snap_len) < 0) {
+			free(fh);
+			return (void)fuse_reply_err(req, ENOMEM);
+		}
+		fi->direct_io = 1;
+	} else {
+		if (n->kind != TFS_NODE_VIRT && !(fh->stream = tfs_stream_open(m->engine))) {
+			free(fh);
+			return (void)fuse_reply_err(req, ENOMEM);
+		}
+		fi->keep_cache = 1; /* the checkpoint is immutable while mounted */
+	}
+	fi->noflush = 1;
+	fi->fh = (uintptr_t)fh;
+	atomic_fetch_add(&m->opens, 1);
+	if (fuse_reply_open(req, fi) == -ENOENT) { /* the opener was interrupted */
+		tfs_stream_close(fh->stream);
+		free(fh->snap);
+		free(fh);
+	}
+}
+
+static void tfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct tfs_fh *fh = (struct tfs_fh *)(uintptr_t)fi->fh;
+
+	if (fh) {
+		tfs_stream_close(fh->stream);
+		free(fh->snap);
+		free(fh);
+	}
+	fuse_reply_err(req, 0);
+}
+
+/* Reads [off, off+size) of a node into buf; returns bytes or -errno. */
+static ssize_t node_read(struct tfs_mount *m, const struct tfs_node *n, struct tfs_fh *fh,
+			 char *buf, size_t size, off_t off)
+{
+	struct tfs_error err;
+	uint64_t len = node_size(m, n), file_off;
+	uint32_t file;
+	ssize_t r;
+
+	if (n->kind == TFS_NODE_VIRT) {
+		const char *src = n->ref == TFS_VIRT_INDEX ? m->index_json : fh->snap;
+		len = n->ref == TFS_VIRT_INDEX ? m->index_len : fh->snap_len;
+		if ((uint64_t)off >= len)
+			return 0;
+		size = size < len - (uint64_t)off ? size : (size_t)(len - (uint64_t)off);
+		memcpy(buf, src + off, size);
+		return (ssize_t)size;
+	}
+	if ((uint64_t)off >= len)
+		return 0;
+	if (size > len - (uint64_t)off)
+		size = (size_t)(len - (uint64_t)off);
+	if (n->kind == TFS_NODE_TENSOR) {
+		const struct tfs_tensor *t = tfs_catalog_tensor(m->cat, n->ref);
+		file = t->file;
+		file_off = t->offset + (uint64_t)off;
+	} else {
+		file = n->ref;
+		file_off = (uint64_t)off;
+	}
+	r = tfs_engine_read(m->engine, fh ? fh->stream : NULL, file, file_off, buf, size, &err);
+	if (r < 0) {
+		tfs_log(m->log, "read of %s failed: %s", n->name, err.msg);
+		return r;
+	}
+	if ((size_t)r != size) {
+		tfs_log(m->log, "read of %s: %s ended early (%zd of %zu bytes)", n->name,
+			tfs_catalog_file(m->cat, file)->path, r, size);
+		return -EIO;
+	}
+	return r;
+}
+
+static void tfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct tfs_mount *m = mnt(req);
+	const struct tfs_node *n = node_of(m, ino);
+	char *buf;
+	ssize_t r;
+
+	if (!n || n->kind == TFS_NODE_DIR)
+		return (void)fuse_reply_err(req, n ? EISDIR : ENOENT);
+	buf = malloc(size ? size : 1);
+	if (!buf)
+		return (void)fuse_reply_err(req, ENOMEM);
+	r = node_read(m, n, (struct tfs_fh *)(uintptr_t)fi->fh, buf, size, off);
+	if (r < 0)
+		fuse_reply_err(req, (int)-r);
+	else
+		fuse_reply_buf(req, buf, (size_t)r);
+	free(buf);
+}
+
+static void tfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct tfs_mount *m = mnt(req);
+	const struct tfs_node *n = node_of(m, ino);
+
+	if (!n)
+		return (void)fuse_reply_err(req, ENOENT);
+	if (n->kind != TFS_NODE_DIR)
+		return (void)fuse_reply_err(req, ENOTDIR);
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void tfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			struct fuse_file_info *fi)
+{
+	struct tfs_mount *m = mnt(req);
+	const struct tfs_node *n = node_of(m, ino);
+	char *buf;
+	size_t used = 0;
+
+	if (!n || n->kind != TFS_NODE_DIR)
+		return (void)fuse_reply_err(req, n ? ENOTDIR : ENOENT);
+	buf = malloc(size);
+	if (!buf)
+		return (void)fuse_reply_err(req, ENOMEM);
+	/* Offsets: 0 ".", 1 "..", 2+i child i; each entry carries the offset of the next one. */
+	for (off_t i = off; i < (off_t)n->n_children + 2; i++) {
+		struct stat st = { 0 };
+		const char *name;
+		size_t len;
+
+		if (i < 2) {
+			name = i == 0 ? "." : "..";
+			st.st_ino = i == 0 ? ino : n->parent + 1;
+			st.st_mode = S_IFDIR;
+		} else {
+			uint32_t c = n->children[i - 2];
+			const struct tfs_node *cn = tfs_tree_node(m->tree, c);
+			name = cn->name;
+			st.st_ino = c + 1;
+			st.st_mode = cn->kind == TFS_NODE_DIR ? S_IFDIR : S_IFREG;
+		}
+		len = fuse_add_direntry(req, buf + used, size - used, name, &st, i + 1);
+		if (len > size - used)
+			break;
+		used += len;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void tfs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct tfs_mount *m = mnt(req);
+	struct statvfs sv;
+
+	memset(&sv, 0, sizeof(sv));
+	sv.f_bsize = sv.f_frsize = 4096;
+	sv.f_blocks = (tfs_catalog_tensor_bytes(m->cat) + 4095) / 4096;
+	sv.f_files = tfs_tree_count(m->tree);
+	sv.f_namemax = TFS_NAME_MAX;
+	sv.f_flag = ST_RDONLY;
+	fuse_reply_statfs(req, &sv);
+}
+
+static int tensor_xxh3(struct tfs_mount *m, size_t i, uint64_t *out)
+{
+	const struct tfs_tensor *t = tfs_catalog_tensor(m->cat, i);
+	const size_t chunk = 4 << 20;
+	struct tfs_error err;
+	XXH3_state_t *s;
+	uint64_t done = 0;
+	char *buf;
+	int rc = 0;
+
+	if (atomic_load(&m->xxh_state[i])) {
+		*out = atomic_load(&m->xxh[i]);
+		return 0;
+	}
+	buf = malloc(chunk);
+	s = XXH3_createState();
+	if (!buf || !s || XXH3_64bits_reset(s) != XXH_OK) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	while (done < t->length) {
+		size_t want = t->length - done < chunk ? (size_t)(t->length - done) : chunk;
+		ssize_t r = tfs_engine_read(m->engine, NULL, t->file, t->offset + done, buf, want, &err);
+		if (r != (ssize_t)want) {
+			tfs_log(m->log, "xxh3 of %s: %s", t->key, r < 0 ? err.msg : "short read");
+			rc = -EIO;
+			goto out;
+		}
+		XXH3_64bits_update(s, buf, want);
+		done += want;
+	}
+	*out = XXH3_64bits_digest(s);
+	atomic_store(&m->xxh[i], *out);
+	atomic_store(&m->xxh_state[i], 1);
+out:
+	XXH3_freeState(s);
+	free(buf);
+	return rc;
+}
+
+static const char *const xattr_names[] = { "user.tensorfs.dtype", "user.tensorfs.shape",
+	"user.tensorfs.shard", "user.tensorfs.offset", "user.tensorfs.xxh3", "user.tensorfs.name" };
+#define N_XATTRS (sizeof(xattr_names) / sizeof(xattr_names[0]))
+
+/* Value of xattr `name` of a tensor into buf; returns its length or -errno. */
+static ssize_t tensor_xattr(struct tfs_mount *m, size_t i, const char *name, char *buf, size_t cap)
+{
+	const struct tfs_tensor *t = tfs_catalog_tensor(m->cat, i);
+	size_t len = 0;
+	uint64_t h;
+	int rc;
+
+	if (strcmp(name, "user.tensorfs.dtype") == 0)
+		return snprintf(buf, cap, "%s", tfs_dtype_name(t->dtype));
+	if (strcmp(name, "user.tensorfs.shape") == 0) {
+		buf[0] = '\0';
+		for (uint32_t d = 0; d < t->ndim && len < cap; d++)
+			len += (size_t)snprintf(buf + len, cap - len, d ? ",%" PRIu64 : "%" PRIu64, t->shape[d]);
+		return (ssize_t)len;
+	}
+	if (strcmp(name, "user.tensorfs.shard") == 0)
+		return snprintf(buf, cap, "%s", tfs_catalog_file(m->cat, t->file)->rel);
+	if (strcmp(name, "user.tensorfs.offset") == 0)
+		return snprintf(buf, cap, "%" PRIu64, t->offset);
+	if (strcmp(name, "user.tensorfs.name") == 0)
+		return snprintf(buf, cap, "%s", t->name);
+	if (strcmp(name, "user.tensorfs.xxh3") == 0) {
+		rc = tensor_xxh3(m, i, &h);
+		return rc < 0 ? rc : snprintf(buf, cap, "%016" PRIx64, h);
+	}
+	return -ENODATA;
+}
+
+static void tfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct tfs_mount *m = mnt(req);
+	const struct tfs_node *n = node_of(m, ino);
+	char val[8192];
+	ssize_t len;
+
+	if (!n)
+		return (void)fuse_reply_err(req, ENOENT);
+	if (n->kind != TFS_NODE_TENSOR)
+		return (void)fuse_reply_err(req, ENODATA);
+	len = tensor_xattr(m, n->ref, name, val, sizeof(val));
+	if (len < 0)
+		return (void)fuse_reply_err(req, (int)-len);
+	if ((size_t)len >= sizeof(val))
+		return (void)fuse_reply_err(req, E2BIG);
+	if (size == 0)
+		return (void)fuse_reply_xattr(req, (size_t)len);
+	if (size < (size_t)len)
+		return (void)fuse_reply_err(req, ERANGE);
+	fuse_reply_buf(req, val, (size_t)len);
+}
+
+static void tfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct tfs_mount *m = mnt(req);
+	const struct tfs_node *n = node_of(m, ino);
+	char list[256];
+	size_t len = 0;
+
+	if (!n)
+		return (void)fuse_reply_err(req, ENOENT);
+	for (size_t i = 0; n->kind == TFS_NODE_TENSOR && i < N_XATTRS; i++) {
+		memcpy(list + len, xattr_names[i], strlen(xattr_names[i]) + 1);
+		len += strlen(xattr_names[i]) + 1;
+	}
+	if (size == 0)
+		return (void)fuse_reply_xattr(req, len);
+	if (size < len)
+		return (void)fuse_reply_err(req, ERANGE);
+	fuse_reply_buf(req, list, len);
+}
+
+/* Everything that would change the tree or its bytes. The mount is also made with -o ro, so the
+ * kernel usually answers these first; these replies are the second line. */
+static void tfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+			struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, EROFS);
+}
+static void tfs_mknod(fuse_req_t req, fuse_ino_t p, const char *name, mode_t mode, dev_t rdev)
+{
+	fuse_reply_err(req, EROFS);
+}
+static void tfs_mkdir(fuse_req_t req, fuse_ino_t p, const char *name, mode_t mode)
+{
+	fuse_reply_err(req, EROFS);
+}
+static void tfs_unlink(fuse_req_t req, fuse_ino_t p, const char *name)
+{
+	fuse_reply_err(req, EROFS);
+}
+static void tfs_symlink(fuse_req_t req, const char *link, fuse_ino_t p, const char *name)
+{
+	fuse_reply_err(req, EROFS);
+}
+static void tfs_rename(fuse_req_t req, fuse_ino_t p, const char *name, fuse_ino_t np,
+		       const char *newname, unsigned int flags)
+{
+	fuse_reply_err(req, EROFS);
+}
+static void tfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t np, const char *newname)
+{
+	fuse_reply_err(req, EROFS);
+}
+static void tfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		      struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, EROFS);
+}
+static void tfs_create(fuse_req_t req, fuse_ino_t p, const char *name, mode_t mode,
+		       struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, EROFS);
+}
+static void tfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			 size_t size, int flags)
+{
+	fuse_reply_err(req, EROFS);
+}
+static void tfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void tfs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	/* Fewer, larger requests for streaming reads (shared/FUSE-NOTES.md 1-2). */
+	conn->max_background = 64;
+	if (conn->capable & FUSE_CAP_ASYNC_READ)
+		conn->want |= FUSE_CAP_ASYNC_READ;
+	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+}
+
+static const struct fuse_lowlevel_ops ops = {
+	.init = tfs_init,
+	.lookup = tfs_lookup,
+	.forget = tfs_forget,
+	.forget_multi = tfs_forget_multi,
+	.getattr = tfs_getattr,
+	.setattr = tfs_setattr,
+	.mknod = tfs_mknod,
+	.mkdir = tfs_mkdir,
+	.unlink = tfs_unlink,
+	.rmdir = tfs_unlink,
+	.symlink = tfs_symlink,
+	.rename = tfs_rename,
+	.link = tfs_link,
+	.open = tfs_open,
+	.read = tfs_read,
+	.write = tfs_write,
+	.release = tfs_release,
+	.opendir = tfs_opendir,
+	.readdir = tfs_readdir,
+	.statfs = tfs_statfs,
+	.setxattr = tfs_setxattr,
+	.getxattr = tfs_getxattr,
+	.listxattr = tfs_listxattr,
+	.removexattr = tfs_removexattr,
+	.create = tfs_create,
+};
+
+const struct fuse_lowlevel_ops *tfs_ops(void)
+{
+	return &ops;
+}

@@ -1,0 +1,138 @@
+/*
+ * virt.c - the virtual files under .tensorfs/: index.json (the catalog as JSON, built once at
+ * mount with jansson) and stats (live counters: the engine's plus the mount's own).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "mount.h"
+
+static json_t *tensor_json(const struct tfs_mount *m, size_t i)
+{
+	const struct tfs_tensor *t = tfs_catalog_tensor(m->cat, i);
+	json_t *o = json_object(), *shape = json_array();
+	char path[8192];
+
+	if (!o || !shape)
+		goto fail;
+	for (uint32_t d = 0; d < t->ndim; d++)
+		if (json_array_append_new(shape, json_integer((json_int_t)t->shape[d])) < 0)
+			goto fail;
+	if (tfs_tree_path(m->tree, tfs_tree_tensor_node(m->tree, i), path, sizeof(path)) < 0)
+		path[0] = '\0';
+	if (json_object_set_new(o, "key", json_string(t->key)) < 0 ||
+	    json_object_set_new(o, "name", json_string(t->name)) < 0 ||
+	    json_object_set_new(o, "component", json_string(t->component)) < 0 ||
+	    json_object_set_new(o, "dtype", json_string(tfs_dtype_name(t->dtype))) < 0 ||
+	    json_object_set_new(o, "shape", shape) < 0 ||
+	    json_object_set_new(o, "file", json_string(tfs_catalog_file(m->cat, t->file)->rel)) < 0 ||
+	    json_object_set_new(o, "offset", json_integer((json_int_t)t->offset)) < 0 ||
+	    json_object_set_new(o, "length", json_integer((json_int_t)t->length)) < 0 ||
+	    json_object_set_new(o, "path", json_string(path)) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+fail:
+	json_decref(shape);
+	json_decref(o);
+	return NULL;
+}
+
+static json_t *file_json(const struct tfs_file *f)
+{
+	json_t *o = json_object(), *meta = json_object();
+
+	if (!o || !meta)
+		goto fail;
+	for (size_t k = 0; k < f->n_meta; k++)
+		if (json_object_set_new(meta, f->meta_keys[k], json_string(f->meta_vals[k])) < 0)
+			goto fail;
+	if (json_object_set_new(o, "rel", json_string(f->rel)) < 0 ||
+	    json_object_set_new(o, "size", json_integer((json_int_t)f->size)) < 0 ||
+	    json_object_set_new(o, "is_shard", json_boolean(f->is_shard)) < 0)
+		goto fail;
+	if (f->is_shard && (json_object_set_new(o, "data_start", json_integer((json_int_t)f->data_start)) < 0 ||
+			    json_object_set(o, "metadata", meta) < 0))
+		goto fail;
+	json_decref(meta);
+	return o;
+fail:
+	json_decref(meta);
+	json_decref(o);
+	return NULL;
+}
+
+int tfs_virt_index_json(const struct tfs_mount *m, char **out, size_t *len, struct tfs_error *err)
+{
+	json_t *root = json_object(), *tensors = json_array(), *files = json_array();
+	char *text = NULL;
+
+	if (!root || !tensors || !files)
+		goto fail;
+	if (json_object_set_new(root, "layout", json_string(tfs_catalog_layout(m->cat))) < 0 ||
+	    json_object_set_new(root, "root", json_string(tfs_catalog_root(m->cat))) < 0 ||
+	    json_object_set_new(root, "tensor_bytes",
+				json_integer((json_int_t)tfs_catalog_tensor_bytes(m->cat))) < 0)
+		goto fail;
+	for (size_t i = 0; i < tfs_catalog_tensor_count(m->cat); i++)
+		if (json_array_append_new(tensors, tensor_json(m, i)) < 0)
+			goto fail;
+	for (size_t i = 0; i < tfs_catalog_file_count(m->cat); i++)
+		if (json_array_append_new(files, file_json(tfs_catalog_file(m->cat, i))) < 0)
+			goto fail;
+	if (json_object_set(root, "tensors", tensors) < 0 || json_object_set(root, "files", files) < 0)
+		goto fail;
+	text = json_dumps(root, JSON_INDENT(1) | JSON_ENSURE_ASCII);
+	if (!text)
+		goto fail;
+	json_decref(tensors);
+	json_decref(files);
+	json_decref(root);
+	*len = strlen(text);
+	/* A trailing newline, as `cat` users expect of a text file. */
+	*out = realloc(text, *len + 2);
+	if (!*out) {
+		free(text);
+		return tfs_error_set(err, -ENOMEM, "index.json: out of memory");
+	}
+	(*out)[(*len)++] = '\n';
+	(*out)[*len] = '\0';
+	return 0;
+fail:
+	json_decref(tensors);
+	json_decref(files);
+	json_decref(root);
+	return tfs_error_set(err, -ENOMEM, "index.json: out of memory");
+}
+
+int tfs_virt_stats(struct tfs_mount *m, char **out, size_t *len)
+{
+	struct tfs_stats st;
+	char engine[4096];
+	size_t cap = sizeof(engine) + 256;
+	char *buf = malloc(cap);
+	int n;
+
+	if (!buf)
+		return -ENOMEM;
+	tfs_engine_stats(m->engine, &st);
+	if (tfs_stats_json(&st, engine, sizeof(engine)) < 0)
+		strcpy(engine, "{}");
+	/* The engine's object, with the mount's own counters added in front. */
+	n = snprintf(buf, cap, "{\"opens\": %" PRIuFAST64 ", \"tensors\": %zu, \"tensor_bytes\": %" PRIu64
+		     ", %s\n", atomic_load(&m->opens), tfs_catalog_tensor_count(m->cat),
+		     tfs_catalog_tensor_bytes(m->cat), engine + 1);
+	if (n < 0 || (size_t)n >= cap) {
+		free(buf);
+		return -ENOSPC;
+	}
+	*out = buf;
+	*len = (size_t)n;
+	return 0;
+}

@@ -1,0 +1,347 @@
+/*
+ * catalog.c - opens a checkpoint and builds the one table everything else works from: the files of
+ * the checkpoint folder and every tensor (name, dtype, shape, file, offset, length), sorted in disk
+ * order. Knows the three layouts (single file, sharded with an index, diffusers folder); the header
+ * format itself lives in safetensors.c and the index/model_index parsing in layout.c.
+ * Opening reads headers only.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "catalog_int.h"
+#include "error.h"
+
+const char *tfs_catalog_layout(const struct tfs_catalog *cat) { return cat->layout; }
+const char *tfs_catalog_root(const struct tfs_catalog *cat) { return cat->root; }
+size_t tfs_catalog_tensor_count(const struct tfs_catalog *cat) { return cat->n_tensors; }
+size_t tfs_catalog_file_count(const struct tfs_catalog *cat) { return cat->n_files; }
+uint64_t tfs_catalog_tensor_bytes(const struct tfs_catalog *cat) { return cat->tensor_bytes; }
+const char *tfs_catalog_warnings(const struct tfs_catalog *cat) { return cat->warnings ? cat->warnings : ""; }
+
+const struct tfs_tensor *tfs_catalog_tensor(const struct tfs_catalog *cat, size_t i)
+{
+	return i < cat->n_tensors ? &cat->tensors[i] : NULL;
+}
+
+const struct tfs_file *tfs_catalog_file(const struct tfs_catalog *cat, size_t i)
+{
+	return i < cat->n_files ? &cat->files[i].pub : NULL;
+}
+
+void tfs_catalog_warn(struct tfs_catalog *cat, const char *fmt, ...)
+{
+	size_t old = cat->warnings ? strlen(cat->warnings) : 0;
+	char line[TFS_ERR_MAX];
+	va_list ap;
+	char *w;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	w = realloc(cat->warnings, old + strlen(line) + 2);
+	if (!w)
+		return; /* a lost warning is better than a failed open */
+	memcpy(w + old, line, strlen(line));
+	w[old + strlen(line)] = '\n';
+	w[old + strlen(line) + 1] = '\0';
+	cat->warnings = w;
+}
+
+char *tfs_path_join(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *p;
+
+	if (la == 0)
+		return strdup(b);
+	if (lb == 0)
+		return strdup(a);
+	p = malloc(la + lb + 2);
+	if (!p)
+		return NULL;
+	memcpy(p, a, la);
+	p[la] = '/';
+	memcpy(p + la + 1, b, lb + 1);
+	return p;
+}
+
+int tfs_catalog_find_file(const struct tfs_catalog *cat, const char *rel)
+{
+	for (size_t i = 0; i < cat->n_files; i++)
+		if (strcmp(cat->files[i].pub.rel, rel) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Appends a file entry (stat()ed now, following symlinks as HF caches use them) and returns its
+ * index. rel is relative to the root. */
+int tfs_catalog_add_file(struct tfs_catalog *cat, const char *rel, struct tfs_error *err)
+{
+	struct tfs_cat_file *f;
+	struct stat st;
+	char *path;
+
+	path = tfs_path_join(cat->root, rel);
+	if (!path)
+		return tfs_error_set(err, -ENOMEM, "%s: out of memory", rel);
+	if (stat(path, &st) < 0) {
+		int e = errno;
+		tfs_error_set(err, -e, "%s: %s", path, strerror(e));
+		free(path);
+		return -e;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		tfs_error_set(err, -EINVAL, "%s: not a regular file", path);
+		free(path);
+		return -EINVAL;
+	}
+	if (cat->n_files == cat->cap_files) {
+		size_t cap = cat->cap_files ? cat->cap_files * 2 : 16;
+		struct tfs_cat_file *nf = realloc(cat->files, cap * sizeof(*nf));
+		if (!nf) {
+			free(path);
+			return tfs_error_set(err, -ENOMEM, "%s: out of memory", rel);
+		}
+		cat->files = nf;
+		cat->cap_files = cap;
+	}
+	f = &cat->files[cat->n_files];
+	memset(f, 0, sizeof(*f));
+	f->pub.path = path;
+	f->pub.rel = strdup(rel);
+	if (!f->pub.rel) {
+		free(path);
+		return tfs_error_set(err, -ENOMEM, "%s: out of memory", rel);
+	}
+	f->pub.size = (uint64_t)st.st_size;
+	f->pub.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	f->pub.dev = st.st_dev;
+	f->pub.ino = st.st_ino;
+	return (int)cat->n_files++;
+}
+
+/* Parses the header of file `fi` and appends its tensors under `component`. */
+int tfs_catalog_load_shard(struct tfs_catalog *cat, int fi, const char *component,
+			   struct tfs_error *err)
+{
+	struct tfs_cat_file *f = &cat->files[fi];
+	int fd, rc;
+
+	if (f->pub.is_shard)
+		return 0;
+	fd = open(f->pub.path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return tfs_error_set(err, -errno, "%s: cannot open: %s", f->pub.path, strerror(errno));
+	rc = tfs_st_read(f->pub.path, fd, f->pub.size, &f->hdr, err);
+	close(fd);
+	if (rc < 0)
+		return rc;
+	f->pub.is_shard = 1;
+	f->pub.data_start = f->hdr.data_start;
+	f->pub.n_meta = f->hdr.n_meta;
+	f->pub.meta_keys = (const char *const *)f->hdr.meta_keys;
+	f->pub.meta_vals = (const char *const *)f->hdr.meta_vals;
+	f->component = strdup(component);
+	if (!f->component)
+		return tfs_error_set(err, -ENOMEM, "%s: out of memory", f->pub.path);
+	cat->n_shard_tensors += f->hdr.n;
+	return 0;
+}
+
+static int cmp_rel(const void *a, const void *b)
+{
+	const struct tfs_cat_file *x = a, *y = b;
+
+	return strcmp(x->pub.rel, y->pub.rel);
+}
+
+/* Adds every regular file under root/dir that is not yet listed, skipping dot-files. Symlinks are
+ * followed (HF caches are trees of links) but a depth cap keeps a link cycle finite. */
+static int add_other_files(struct tfs_catalog *cat, const char *dir, int depth,
+			   struct tfs_error *err)
+{
+	char *abs = tfs_path_join(cat->root, dir);
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	if (!abs)
+		return tfs_error_set(err, -ENOMEM, "%s: out of memory", dir);
+	d = opendir(abs);
+	if (!d) {
+		rc = tfs_error_set(err, -errno, "%s: cannot list: %s", abs, strerror(errno));
+		free(abs);
+		return rc;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char *rel, *path;
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		rel = tfs_path_join(dir, de->d_name);
+		path = rel ? tfs_path_join(cat->root, rel) : NULL;
+		if (!path) {
+			free(rel);
+			rc = tfs_error_set(err, -ENOMEM, "%s: out of memory", abs);
+			break;
+		}
+		if (stat(path, &st) == 0) {
+			if (S_ISDIR(st.st_mode) && depth < 8)
+				rc = add_other_files(cat, rel, depth + 1, err);
+			else if (S_ISREG(st.st_mode) && tfs_catalog_find_file(cat, rel) < 0)
+				rc = tfs_catalog_add_file(cat, rel, err);
+			rc = rc < 0 ? rc : 0;
+		}
+		free(rel);
+		free(path);
+		if (rc < 0)
+			break;
+	}
+	closedir(d);
+	free(abs);
+	return rc;
+}
+
+static int cmp_key(const void *a, const void *b, void *arg)
+{
+	const struct tfs_tensor *t = arg;
+
+	return strcmp(t[*(const uint32_t *)a].key, t[*(const uint32_t *)b].key);
+}
+
+/* Builds the tensor table from the parsed shards: disk order, plus a key index for lookups. */
+static int build_tensors(struct tfs_catalog *cat, struct tfs_error *err)
+{
+	size_t n = 0;
+
+	cat->tensors = calloc(cat->n_shard_tensors + 1, sizeof(*cat->tensors));
+	cat->by_key = calloc(cat->n_shard_tensors + 1, sizeof(*cat->by_key));
+	if (!cat->tensors || !cat->by_key)
+		return tfs_error_set(err, -ENOMEM, "%s: out of memory", cat->root);
+	for (size_t fi = 0; fi < cat->n_files; fi++) {
+		struct tfs_cat_file *f = &cat->files[fi];
+		for (size_t i = 0; f->pub.is_shard && i < f->hdr.n; i++) {
+			struct tfs_st_tensor *s = &f->hdr.t[i];
+			struct tfs_tensor *t = &cat->tensors[n];
+			t->name = s->name;
+			t->component = f->component;
+			t->key = f->component[0] ? tfs_path_join(f->component, s->name) : s->name;
+			if (!t->key)
+				return tfs_error_set(err, -ENOMEM, "%s: out of memory", cat->root);
+			t->dtype = s->dtype;
+			t->ndim = s->ndim;
+			t->shape = s->shape;
+			t->file = (uint32_t)fi;
+			t->offset = f->hdr.data_start + s->begin;
+			t->length = s->end - s->begin;
+			cat->tensor_bytes += t->length;
+			cat->by_key[n] = (uint32_t)n;
+			n++;
+		}
+	}
+	cat->n_tensors = n;
+	qsort_r(cat->by_key, n, sizeof(*cat->by_key), cmp_key, cat->tensors);
+	for (size_t i = 1; i < n; i++) {
+		const struct tfs_tensor *a = &cat->tensors[cat->by_key[i - 1]];
+		const struct tfs_tensor *b = &cat->tensors[cat->by_key[i]];
+		if (strcmp(a->key, b->key) == 0)
+			return tfs_error_set(err, -EINVAL, "%s: tensor '%s' appears in both %s and %s",
+					     cat->root, a->key, cat->files[a->file].pub.rel,
+					     cat->files[b->file].pub.rel);
+	}
+	return 0;
+}
+
+const struct tfs_tensor *tfs_catalog_find(const struct tfs_catalog *cat, const char *key)
+{
+	size_t lo = 0, hi = cat->n_tensors;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct tfs_tensor *t = &cat->tensors[cat->by_key[mid]];
+		int c = strcmp(key, t->key);
+		if (c == 0)
+			return t;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+int tfs_catalog_open(const char *path, struct tfs_catalog **out, struct tfs_error *err)
+{
+	struct tfs_catalog *cat = calloc(1, sizeof(*cat));
+	struct stat st;
+	int rc;
+
+	if (!cat)
+		return tfs_error_set(err, -ENOMEM, "%s: out of memory", path);
+	if (stat(path, &st) < 0) {
+		rc = tfs_error_set(err, -errno, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (S_ISREG(st.st_mode)) {
+		/* A single file: the mount shows it and its tensors, nothing else of its folder. */
+		const char *slash = strrchr(path, '/');
+		cat->root = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
+		cat->layout = "safetensors";
+		rc = cat->root ? tfs_catalog_add_file(cat, slash ? slash + 1 : path, err)
+			       : tfs_error_set(err, -ENOMEM, "%s: out of memory", path);
+		if (rc >= 0)
+			rc = tfs_catalog_load_shard(cat, rc, "", err);
+	} else if (S_ISDIR(st.st_mode)) {
+		cat->root = strdup(path);
+		rc = cat->root ? tfs_layout_load_folder(cat, err)
+			       : tfs_error_set(err, -ENOMEM, "%s: out of memory", path);
+		if (rc >= 0) {
+			/* Shards keep the order the layout gave them; the rest follow by name. */
+			size_t first = cat->n_files;
+			rc = add_other_files(cat, "", 0, err);
+			if (rc >= 0)
+				qsort(cat->files + first, cat->n_files - first, sizeof(*cat->files), cmp_rel);
+		}
+	} else {
+		rc = tfs_error_set(err, -EINVAL, "%s: neither a file nor a folder", path);
+	}
+	if (rc < 0)
+		goto fail;
+	rc = build_tensors(cat, err);
+	if (rc < 0)
+		goto fail;
+	*out = cat;
+	return 0;
+fail:
+	tfs_catalog_close(cat);
+	return rc;
+}
+
+void tfs_catalog_close(struct tfs_catalog *cat)
+{
+	if (!cat)
+		return;
+	for (size_t i = 0; cat->tensors && i < cat->n_tensors; i++)
+		if (cat->tensors[i].key != cat->tensors[i].name)
+			free((char *)cat->tensors[i].key);
+	for (size_t i = 0; i < cat->n_files; i++) {
+		free((char *)cat->files[i].pub.path);
+		free((char *)cat->files[i].pub.rel);
+		free(cat->files[i].component);
+		tfs_st_free(&cat->files[i].hdr);
+	}
+	free(cat->files);
+	free(cat->tensors);
+	free(cat->by_key);
+	free(cat->warnings);
+	free(cat->root);
+	free(cat);
+}

@@ -10,10 +10,12 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,6 +63,8 @@ static void usage_mount(FILE *f)
 		"      --block-size SIZE   cache block size, power of two >= 4K (default 2M)\n"
 		"      --cache-size SIZE   cache byte budget, e.g. 512M, 8G (default: a fraction of RAM)\n"
 		"      --readahead SIZE    prefetch window for sequential readers (default: engine's)\n"
+		"      --kernel-readahead SIZE  the kernel's readahead for this mount (default 2M; the\n"
+		"                          kernel default of 128K caps streaming reads at 128K requests)\n"
 		"      --strategy S        lazy | eager | streaming | auto (default auto)\n"
 		"      --log FILE          append the log to FILE (default: stderr with -f, else syslog)\n"
 		"      --stats-json FILE   write the final stats as JSON to FILE at unmount\n"
@@ -116,6 +120,7 @@ static int cmd_ls(int argc, char **argv)
 struct mount_opts {
 	int foreground, debug;
 	unsigned fuse_threads;
+	uint64_t kernel_ra;        /* bytes; the mount's bdi read_ahead_kb is set from it */
 	char fuse_o[1024];
 	const char *log_path, *stats_path;
 	struct tfs_engine_opts eng;
@@ -125,7 +130,7 @@ struct mount_opts {
 /* Parses mount's options; returns 0, or the exit code to leave with (0 for --help). */
 static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *done)
 {
-	enum { O_THREADS = 256, O_BLOCK, O_CACHE, O_RA, O_STRATEGY, O_LOG, O_STATS, O_FTHREADS };
+	enum { O_THREADS = 256, O_BLOCK, O_CACHE, O_RA, O_STRATEGY, O_LOG, O_STATS, O_FTHREADS, O_KRA };
 	static const struct option lopts[] = {
 		{ "foreground", no_argument, NULL, 'f' }, { "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' }, { "threads", required_argument, NULL, O_THREADS },
@@ -135,7 +140,8 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 		{ "strategy", required_argument, NULL, O_STRATEGY },
 		{ "log", required_argument, NULL, O_LOG },
 		{ "stats-json", required_argument, NULL, O_STATS },
-		{ "fuse-threads", required_argument, NULL, O_FTHREADS }, { 0 } };
+		{ "fuse-threads", required_argument, NULL, O_FTHREADS },
+		{ "kernel-readahead", required_argument, NULL, O_KRA }, { 0 } };
 	uint64_t v;
 	char *end;
 	int c;
@@ -143,6 +149,7 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 	*done = 0;
 	tfs_engine_opts_init(&o->eng);
 	o->fuse_threads = 16;
+	o->kernel_ra = 2 << 20;
 	while ((c = getopt_long(argc, argv, "+fdho:", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': o->foreground = 1; break;
@@ -167,6 +174,12 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 				o->eng.threads = (unsigned)v;
 			else
 				o->fuse_threads = (unsigned)v;
+			break;
+		case O_KRA:
+			if (tfs_parse_size(optarg, &o->kernel_ra) < 0 || o->kernel_ra > (1ULL << 30)) {
+				fprintf(stderr, "tensorfs: --kernel-readahead %s: not a size up to 1G\n", optarg);
+				return 2;
+			}
 			break;
 		case O_BLOCK: case O_CACHE: case O_RA:
 			if (tfs_parse_size(optarg, &v) < 0) {
@@ -223,6 +236,39 @@ static void write_stats_file(struct tfs_mount *m, const char *path)
 	free(text);
 }
 
+/*
+ * The kernel's readahead window for this mount bounds how large and how many buffered read
+ * requests reach us (shared/FUSE-NOTES.md 2). It lives in /sys/class/bdi/MAJ:MIN of the mount, and
+ * the kernel lowers it when it processes our INIT reply, so it must be raised after that: this
+ * thread stat()s the mount point, which returns only once the session loop has answered INIT (and
+ * gives the device number), then writes the value. Best effort: without root the default stays.
+ */
+struct ra_job {
+	struct tfs_log *log;
+	const char *mnt;
+	uint64_t bytes;
+};
+
+static void *set_kernel_readahead(void *arg)
+{
+	struct ra_job *j = arg;
+	char bdi[64];
+	struct stat st;
+	FILE *f;
+
+	if (stat(j->mnt, &st) < 0)
+		return NULL; /* unmounted before it was served: nothing to tune */
+	snprintf(bdi, sizeof(bdi), "/sys/class/bdi/%u:%u/read_ahead_kb", major(st.st_dev),
+		 minor(st.st_dev));
+	f = fopen(bdi, "we");
+	if (!f || fprintf(f, "%llu\n", (unsigned long long)(j->bytes / 1024)) < 0)
+		tfs_log(j->log, "cannot set %s: %s (reads stay at the kernel's default readahead)", bdi,
+			strerror(errno));
+	if (f && fclose(f) != 0)
+		tfs_log(j->log, "cannot set %s: %s", bdi, strerror(errno));
+	return NULL;
+}
+
 /* Tells the waiting parent how the mount went: "" for ready, else the error line. */
 static void report(int fd, const char *msg)
 {
@@ -258,7 +304,9 @@ static int run_mount(struct mount_opts *o, int ready_fd, const char *argv0)
 	char fuse_o[1200], msg[TFS_ERR_MAX + 2 * PATH_MAX];
 	int64_t t0 = now_ns();
 	struct stat st;
-	int rc = 1, mounted = 0;
+	int rc = 1, mounted = 0, ra_started = 0;
+	pthread_t ra_thread;
+	struct ra_job ra;
 
 	m.log = tfs_log_open(o->log_path, 1);
 	if (!m.log) {
@@ -335,12 +383,16 @@ static int run_mount(struct mount_opts *o, int ready_fd, const char *argv0)
 	tfs_log(m.log, "mounted %s at %s: %zu tensors, %zu files, layout %s, in %.1f ms", o->ckpt,
 		o->mnt, tfs_catalog_tensor_count(cat), tfs_catalog_file_count(cat),
 		tfs_catalog_layout(cat), (double)(now_ns() - t0) / 1e6);
+	ra = (struct ra_job){ m.log, o->mnt, o->kernel_ra };
+	ra_started = pthread_create(&ra_thread, NULL, set_kernel_readahead, &ra) == 0;
 	lcfg = fuse_loop_cfg_create();
 	if (lcfg) {
 		fuse_loop_cfg_set_max_threads(lcfg, o->fuse_threads);
 		fuse_loop_cfg_set_clone_fd(lcfg, 0);
 	}
 	rc = fuse_session_loop_mt(se, lcfg) == 0 ? 0 : 1;
+	if (ra_started)
+		pthread_join(ra_thread, NULL);
 	tfs_log(m.log, "unmounting %s", o->mnt);
 	if (o->stats_path)
 		write_stats_file(&m, o->stats_path);

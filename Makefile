@@ -16,6 +16,22 @@ LIB_LIBS    = $(shell $(PKG) --libs $(LIB_PKGS) 2>/dev/null || echo -ljansson -l
 FUSE_CFLAGS = $(shell $(PKG) --cflags $(FUSE_PKGS) 2>/dev/null)
 FUSE_LIBS   = $(shell $(PKG) --libs $(FUSE_PKGS) 2>/dev/null || echo -lfuse3)
 
+# CUDA: loader/*.cu joins libtensorfs only when nvcc is found (`make NVCC=` builds without it);
+# then TFS_HAVE_CUDA is defined everywhere and the library links -lcudart.
+ifeq ($(origin NVCC),undefined)
+NVCC := $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+endif
+ifneq ($(strip $(NVCC)),)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+CUDA_SRC  := $(wildcard loader/*.cu)
+CFLAGS    += -DTFS_HAVE_CUDA
+NVCCFLAGS ?= -O2 -g
+NVCCFLAGS += -std=c++17 -DTFS_HAVE_CUDA -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iinclude -Iloader \
+             -Xcompiler -fPIC,-pthread,-fno-exceptions,-Wall,-Wextra,-Wno-unused-parameter
+CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
+LIB_LIBS  += $(CUDA_LIBS)
+endif
+
 B       ?= build
 PREFIX  ?= /usr/local
 
@@ -23,6 +39,7 @@ LOADER_SRC := $(wildcard loader/*.c)
 FS_SRC     := $(wildcard fs/*.c)
 TEST_SRC   := $(wildcard tests/test_*.c)
 LOADER_OBJ := $(LOADER_SRC:%.c=$(B)/%.o)
+LOADER_OBJ += $(CUDA_SRC:%.cu=$(B)/%.o)
 FS_OBJ     := $(FS_SRC:%.c=$(B)/%.o)
 FS_LIB_OBJ := $(filter-out $(B)/fs/main.o,$(FS_OBJ))
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(B)/tests/%)
@@ -46,6 +63,10 @@ deps:
 $(B)/loader/%.o: loader/%.c include/tensorfs.h $(wildcard loader/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LIB_CFLAGS) -c $< -o $@
+
+$(B)/loader/%.o: loader/%.cu include/tensorfs.h $(wildcard loader/*.h)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
 $(B)/fs/%.o: fs/%.c include/tensorfs.h $(wildcard fs/*.h loader/*.h)
 	@mkdir -p $(dir $@)
@@ -91,7 +112,9 @@ install: all
 	install -m 755 $(B)/tensorfs $(DESTDIR)$(PREFIX)/bin/tensorfs
 	install -m 644 $(B)/libtensorfs.a $(B)/libtensorfs.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 include/tensorfs.h $(DESTDIR)$(PREFIX)/include/
-	install -m 755 mount-scripts/mount.tensorfs $(DESTDIR)/sbin/mount.fuse.tensorfs
+	install -d $(DESTDIR)$(PREFIX)/include/dlpack
+	install -m 644 include/dlpack/dlpack.h include/dlpack/LICENSE $(DESTDIR)$(PREFIX)/include/dlpack/
+	install -m 755 mount-scripts/mount.tensorfs $(DESTDIR)/sbin/mount.tensorfs
 
 clean:
 	rm -rf $(B)

@@ -136,19 +136,24 @@ struct tfs_stream;
 
 /* Loading strategies: when bytes move from disk into the cache. */
 enum tfs_strategy {
-	TFS_STRATEGY_LAZY,      /* read on first touch only */
-	TFS_STRATEGY_EAGER,     /* warm the whole checkpoint (as much as the budget holds) at open */
-	TFS_STRATEGY_STREAMING, /* lazy plus aggressive readahead in file order */
-	TFS_STRATEGY_AUTO       /* pick one from checkpoint size vs cache budget */
+	TFS_STRATEGY_LAZY,      /* read on first touch; sequential streams keep a modest readahead
+	                         * (1 block growing to readahead/4), random access none */
+	TFS_STRATEGY_EAGER,     /* warm the whole checkpoint (as much as the budget holds) at open,
+	                         * in the background, shard order; plus streaming's readahead */
+	TFS_STRATEGY_STREAMING, /* lazy plus aggressive readahead in file order (readahead/4 growing
+	                         * to readahead) */
+	TFS_STRATEGY_AUTO       /* eager when every shard fits in the cache budget, else streaming */
 };
 const char *tfs_strategy_name(enum tfs_strategy s);
 int tfs_strategy_parse(const char *name, enum tfs_strategy *out);
 
 struct tfs_engine_opts {
-	unsigned threads;           /* reader threads; 0 = from the core count */
-	uint64_t block_size;        /* power of two, >= 4 KiB; 0 = 2 MiB */
-	uint64_t cache_bytes;       /* LRU byte budget; 0 = a fraction of RAM */
-	uint64_t readahead_bytes;   /* prefetch window of a sequential stream; 0 = default */
+	unsigned threads;           /* reader threads, 1..1024; 0 = max(4, 2 x cores), at most 64 */
+	uint64_t block_size;        /* power of two, 4 KiB..1 GiB; 0 = 2 MiB */
+	uint64_t cache_bytes;       /* LRU byte budget, >= block_size, rounded down to whole blocks;
+	                             * 0 = a quarter of RAM, at most 32 GiB */
+	uint64_t readahead_bytes;   /* largest prefetch window of a sequential stream, <= 4 GiB (and
+	                             * never more than a quarter of the cache); 0 = 16 MiB */
 	enum tfs_strategy strategy;
 	int progress_fd;            /* eager warm-up writes a progress line here; -1 = silent */
 };
@@ -196,7 +201,7 @@ struct tfs_stats {
 	uint64_t cache_peak_bytes;        /* highest resident */
 	uint64_t cache_budget;            /* --cache-size */
 	uint64_t block_size;
-	uint64_t readahead_bytes;
+	uint64_t readahead_bytes;         /* largest readahead window in effect (0: none) */
 	unsigned threads;
 	uint64_t warm_done_bytes;         /* eager warm-up progress */
 	uint64_t warm_total_bytes;        /* 0 when no warm-up runs */

@@ -1,34 +1,36 @@
 /*
  * engine.c - the one path by which checkpoint bytes are read (shared/DESIGN.md, "Engine rules").
  *
- * FIRST VERSION: direct pread per request, no cache, no readahead. It keeps the public contract of
- * tfs_engine_read() (exact bytes, -EIO on a changed file) so the mount and tests can rely on it
- * while the block cache and reader pool are built behind the same functions.
+ * Data flow of tfs_engine_read(): check that the file is unchanged (reader.c) -> split the range
+ * into cache blocks -> look each up (cache.c): resident blocks are pinned, missing ones are queued
+ * to the reader pool at demand priority, blocks another read is loading are waited for (and their
+ * job promoted) -> ask the stream (stream.c) which blocks to prefetch and queue those at background
+ * priority -> copy each block out as it arrives and unpin it.
+ *
+ * Defaults and the strategy rule (tfs_engine_open):
+ *  - threads: max(4, 2 x cores), at most 64: reads are I/O bound, more in flight keeps disks busy.
+ *  - block_size: 2 MiB. cache_bytes: a quarter of MemTotal, at most 32 GiB (1 GiB if unknown).
+ *  - readahead_bytes: 16 MiB, the largest window; windows never exceed a quarter of the cache so
+ *    prefetch cannot thrash a small one.
+ *  - lazy: readahead stays modest (1 block, growing to readahead/4): FUSE hands us 128 KiB reads, and
+ *    without any readahead every 2 MiB block of a sequential `cat` would be a synchronous miss.
+ *  - streaming: readahead starts at readahead/4 (>= 2 blocks) and grows to readahead.
+ *  - eager: streaming's readahead plus a background warm-up of as much as the budget holds (warm.c).
+ *  - auto: eager when every shard block fits in the budget, else streaming; lazy with no shards.
+ *
+ * Locking: counters are atomics; the cache, reader and streams lock themselves (see their files).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "error.h"
-#include "tensorfs.h"
 
-struct tfs_engine {
-	const struct tfs_catalog *cat;
-	struct tfs_engine_opts opts;
-	size_t n_files;
-	int *fds;                  /* one per catalog file, opened at engine open */
-	atomic_uint_fast64_t reads, bytes_served, bytes_from_disk, errors;
-};
-
-struct tfs_stream {
-	struct tfs_engine *e;
-};
+#define MAX_PINNED_PER_READ 64   /* blocks one read pins at a time: bounds its share of the cache */
 
 static const char *strategy_names[] = { "lazy", "eager", "streaming", "auto" };
 
@@ -55,6 +57,115 @@ void tfs_engine_opts_init(struct tfs_engine_opts *o)
 	o->progress_fd = -1;
 }
 
+static void fmt_bytes(char *buf, size_t cap, uint64_t v)
+{
+	if (v >= (1ull << 30))
+		snprintf(buf, cap, "%.1f GiB", (double)v / (1ull << 30));
+	else if (v >= (1ull << 20))
+		snprintf(buf, cap, "%.1f MiB", (double)v / (1ull << 20));
+	else
+		snprintf(buf, cap, "%" PRIu64 " bytes", v);
+}
+
+static uint64_t default_cache_bytes(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	uint64_t mem = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0, v;
+
+	if (!mem)
+		return 1ull << 30;
+	v = mem / 4;
+	return v > (32ull << 30) ? 32ull << 30 : v;
+}
+
+/* Fills defaults into e->opts and validates it; messages name the command-line option. */
+static int resolve_opts(struct tfs_engine *e, struct tfs_error *err)
+{
+	struct tfs_engine_opts *o = &e->opts;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if ((unsigned)o->strategy > TFS_STRATEGY_AUTO)
+		return tfs_error_set(err, -EINVAL, "--strategy %d: unknown (lazy, eager, streaming, auto)",
+				     (int)o->strategy);
+	if (o->threads == 0)
+		o->threads = ncpu > 2 ? (ncpu * 2 > 64 ? 64 : (unsigned)ncpu * 2) : 4;
+	if (o->threads > 1024)
+		return tfs_error_set(err, -EINVAL, "--threads %u: must be between 1 and 1024",
+				     o->threads);
+	if (o->block_size == 0)
+		o->block_size = 2ull << 20;
+	if (o->block_size < 4096 || (o->block_size & (o->block_size - 1)))
+		return tfs_error_set(err, -EINVAL,
+				     "--block-size %" PRIu64 ": must be a power of two >= 4096",
+				     o->block_size);
+	if (o->block_size > (1ull << 30))
+		return tfs_error_set(err, -EINVAL, "--block-size %" PRIu64 ": must be at most 1 GiB",
+				     o->block_size);
+	if (o->cache_bytes == 0) {
+		o->cache_bytes = default_cache_bytes();
+		if (o->cache_bytes < 4 * o->block_size)
+			o->cache_bytes = 4 * o->block_size;
+	}
+	if (o->cache_bytes < o->block_size)
+		return tfs_error_set(err, -EINVAL,
+				     "--cache-size %" PRIu64 ": must be at least the block size (%" PRIu64 ")",
+				     o->cache_bytes, o->block_size);
+	o->cache_bytes -= o->cache_bytes % o->block_size; /* the budget counts whole blocks */
+	if (o->readahead_bytes == 0)
+		o->readahead_bytes = 16ull << 20;
+	if (o->readahead_bytes > (4ull << 30))
+		return tfs_error_set(err, -EINVAL, "--readahead %" PRIu64 ": must be at most 4 GiB",
+				     o->readahead_bytes);
+	o->readahead_bytes = (o->readahead_bytes + o->block_size - 1) / o->block_size * o->block_size;
+	e->bs = o->block_size;
+	return 0;
+}
+
+/* Resolves auto and sets the readahead window bounds (see the file header). */
+static void pick_strategy(struct tfs_engine *e)
+{
+	uint64_t bs = e->bs, shard_bytes = 0, blocks = 0, cap, ra = e->opts.readahead_bytes;
+	char a[32], b[32];
+
+	for (size_t i = 0; i < e->n_files; i++)
+		if (e->files[i]->is_shard) {
+			shard_bytes += e->files[i]->size;
+			blocks += (e->files[i]->size + bs - 1) / bs;
+		}
+	fmt_bytes(a, sizeof(a), shard_bytes);
+	fmt_bytes(b, sizeof(b), e->opts.cache_bytes);
+	e->strategy = e->opts.strategy;
+	if (e->strategy != TFS_STRATEGY_AUTO) {
+		snprintf(e->strategy_reason, sizeof(e->strategy_reason), "requested");
+	} else if (shard_bytes == 0) {
+		e->strategy = TFS_STRATEGY_LAZY;
+		snprintf(e->strategy_reason, sizeof(e->strategy_reason),
+			 "auto: no tensor data to warm or stream");
+	} else if (blocks <= e->opts.cache_bytes / bs) {
+		e->strategy = TFS_STRATEGY_EAGER;
+		snprintf(e->strategy_reason, sizeof(e->strategy_reason),
+			 "auto: checkpoint (%s) fits in the cache budget (%s): warm it all at open",
+			 a, b);
+	} else {
+		e->strategy = TFS_STRATEGY_STREAMING;
+		snprintf(e->strategy_reason, sizeof(e->strategy_reason),
+			 "auto: checkpoint (%s) exceeds the cache budget (%s): stream with readahead",
+			 a, b);
+	}
+	cap = e->opts.cache_bytes / 4 / bs * bs;
+	if (e->strategy == TFS_STRATEGY_LAZY) {
+		e->ra_init = bs;
+		e->ra_max = ra / 4 > bs ? ra / 4 / bs * bs : bs;
+	} else {
+		e->ra_max = ra;
+		e->ra_init = ra / 4 > 2 * bs ? ra / 4 / bs * bs : 2 * bs;
+	}
+	if (e->ra_max > cap)
+		e->ra_max = cap;
+	if (e->ra_init > e->ra_max)
+		e->ra_init = e->ra_max;
+}
+
 int tfs_engine_open(const struct tfs_catalog *cat, const struct tfs_engine_opts *o,
 		    struct tfs_engine **out, struct tfs_error *err)
 {
@@ -68,21 +179,32 @@ int tfs_engine_open(const struct tfs_catalog *cat, const struct tfs_engine_opts 
 		e->opts = *o;
 	else
 		tfs_engine_opts_init(&e->opts);
+	pthread_mutex_init(&e->warm_lock, NULL);
+	pthread_cond_init(&e->warm_cond, NULL);
+	rc = resolve_opts(e, err);
+	if (rc < 0)
+		goto fail;
 	e->n_files = tfs_catalog_file_count(cat);
-	e->fds = malloc((e->n_files ? e->n_files : 1) * sizeof(int));
-	if (!e->fds) {
+	e->files = calloc(e->n_files ? e->n_files : 1, sizeof(*e->files));
+	e->seq_end = calloc(e->n_files ? e->n_files : 1, sizeof(*e->seq_end));
+	if (!e->files || !e->seq_end) {
 		rc = tfs_error_set(err, -ENOMEM, "engine: out of memory");
 		goto fail;
 	}
 	for (size_t i = 0; i < e->n_files; i++)
-		e->fds[i] = -1;
-	for (size_t i = 0; i < e->n_files; i++) {
-		const struct tfs_file *f = tfs_catalog_file(cat, i);
-		e->fds[i] = open(f->path, O_RDONLY | O_CLOEXEC);
-		if (e->fds[i] < 0) {
-			rc = tfs_error_set(err, -errno, "%s: cannot open: %s", f->path, strerror(errno));
+		e->files[i] = tfs_catalog_file(cat, i);
+	pick_strategy(e);
+	rc = tfs_cache_open(e->bs, e->opts.cache_bytes, &e->cache, err);
+	if (rc < 0)
+		goto fail;
+	rc = tfs_reader_open(e->cache, e->files, e->n_files, e->bs, e->opts.threads,
+			     tfs_warm_block_done, e, &e->reader, err);
+	if (rc < 0)
+		goto fail;
+	if (e->strategy == TFS_STRATEGY_EAGER) {
+		rc = tfs_warm_start(e, err);
+		if (rc < 0)
 			goto fail;
-		}
 	}
 	*out = e;
 	return 0;
@@ -95,90 +217,222 @@ void tfs_engine_close(struct tfs_engine *e)
 {
 	if (!e)
 		return;
-	for (size_t i = 0; e->fds && i < e->n_files; i++)
-		if (e->fds[i] >= 0)
-			close(e->fds[i]);
-	free(e->fds);
+	tfs_warm_stop(e);              /* it submits to the reader: stop it first */
+	tfs_reader_close(e->reader);   /* fails queued jobs; their callbacks touch warm_lock */
+	tfs_cache_close(e->cache);
+	pthread_cond_destroy(&e->warm_cond);
+	pthread_mutex_destroy(&e->warm_lock);
+	free(e->seq_end);
+	free(e->files);
 	free(e);
 }
 
-struct tfs_stream *tfs_stream_open(struct tfs_engine *e)
+struct tfs_cache *tfs_engine_cache(struct tfs_engine *e)
 {
-	struct tfs_stream *s = calloc(1, sizeof(*s));
-
-	if (s)
-		s->e = e;
-	return s;
+	return e->cache;
 }
 
-void tfs_stream_close(struct tfs_stream *s)
+struct tfs_reader *tfs_engine_reader(struct tfs_engine *e)
 {
-	free(s);
+	return e->reader;
 }
 
-/* A file that changed since the catalog opened it must not be served: its bytes are not the ones
- * the catalog describes. */
-static int check_unchanged(struct tfs_engine *e, uint32_t file, struct tfs_error *err)
+void tfs_engine_prefetch_blocks(struct tfs_engine *e, uint32_t file, uint64_t first, uint64_t end)
 {
-	const struct tfs_file *f = tfs_catalog_file(e->cat, file);
-	struct stat st;
+	for (uint64_t i = first; i < end; i++) {
+		struct tfs_block *b;
+		int rc = tfs_cache_lookup(e->cache, file, i, TFS_ORIGIN_PREFETCH, &b);
+		if (rc == -EEXIST)
+			continue;
+		if (rc < 0)
+			return; /* no room prefetch may take: the rest would be refused too */
+		tfs_reader_submit(e->reader, b, 0);
+		tfs_cache_release(e->cache, b);
+	}
+}
 
-	if (fstat(e->fds[file], &st) < 0)
-		return tfs_error_set(err, -EIO, "%s: fstat: %s", f->path, strerror(errno));
-	if ((uint64_t)st.st_size != f->size ||
-	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != f->mtime_ns)
+void tfs_engine_prefetch(struct tfs_engine *e, uint32_t file, uint64_t off, uint64_t len)
+{
+	uint64_t size;
+
+	if (file >= e->n_files || len == 0)
+		return;
+	size = e->files[file]->size;
+	if (off >= size)
+		return;
+	if (len > size - off)
+		len = size - off;
+	tfs_engine_prefetch_blocks(e, file, off / e->bs, (off + len + e->bs - 1) / e->bs);
+}
+
+/* Pins block `index` of `file` for a demand read, queueing or promoting its read as needed. */
+static int pin_block(struct tfs_engine *e, uint32_t file, uint64_t index, struct tfs_block **b)
+{
+	int rc = tfs_cache_lookup(e->cache, file, index, TFS_ORIGIN_DEMAND, b);
+
+	if (rc == TFS_CACHE_FILL)
+		tfs_reader_submit(e->reader, *b, 1);
+	else if (rc == TFS_CACHE_LOADING)
+		tfs_reader_promote(e->reader, *b);
+	return rc < 0 ? rc : 0;
+}
+
+/* Waits for a pinned block; on failure formats the message. */
+static int wait_block(struct tfs_engine *e, struct tfs_block *b, struct tfs_error *err)
+{
+	const struct tfs_file *f = e->files[b->file];
+	int rc = tfs_cache_wait(e->cache, b);
+
+	if (rc == 0 && b->len == 0)
+		rc = -EIO; /* a block past the end the file had at open */
+	if (rc == 0)
+		return 0;
+	if (tfs_reader_file_changed(e->reader, b->file))
 		return tfs_error_set(err, -EIO, "%s: changed since it was opened (size or mtime)",
 				     f->path);
-	return 0;
+	return tfs_error_set(err, rc, "%s: read at %" PRIu64 ": %s", f->path, b->index * e->bs,
+			     strerror(-rc));
 }
 
 ssize_t tfs_engine_read(struct tfs_engine *e, struct tfs_stream *s, uint32_t file, uint64_t off,
 			void *buf, size_t len, struct tfs_error *err)
 {
+	struct tfs_block *pinned[MAX_PINNED_PER_READ];
+	uint64_t bs = e->bs, end, first, last, pf_first = 0, pf_end = 0, per_batch;
 	const struct tfs_file *f;
-	size_t done = 0;
-	int rc;
+	int rc = 0, prefetched = 0;
 
-	if (file >= e->n_files)
+	if (file >= e->n_files) {
+		atomic_fetch_add(&e->errors, 1);
 		return tfs_error_set(err, -EINVAL, "engine: no file #%" PRIu32, file);
-	f = tfs_catalog_file(e->cat, file);
+	}
+	f = e->files[file];
 	atomic_fetch_add(&e->reads, 1);
-	if (off >= f->size)
+	if (off >= f->size || len == 0)
 		return 0;
 	if (len > f->size - off)
-		len = f->size - off;
-	rc = check_unchanged(e, file, err);
+		len = (size_t)(f->size - off);
+	rc = tfs_reader_check_file(e->reader, file, err);
 	if (rc < 0)
 		goto fail;
-	while (done < len) {
-		ssize_t n = pread(e->fds[file], (char *)buf + done, len - done, (off_t)(off + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = tfs_error_set(err, -EIO, "%s: read at %" PRIu64 ": %s", f->path, off + done,
-					   n < 0 ? strerror(errno) : "unexpected end of file");
-			goto fail;
+	end = off + len;
+	first = off / bs;
+	last = (end - 1) / bs;
+	if (s)
+		tfs_stream_note(s, file, off, end, &pf_first, &pf_end);
+	/* Pin at most half the budget per batch so one huge read cannot starve the cache. */
+	per_batch = e->opts.cache_bytes / bs / 2;
+	if (per_batch < 1)
+		per_batch = 1;
+	if (per_batch > MAX_PINNED_PER_READ)
+		per_batch = MAX_PINNED_PER_READ;
+	for (uint64_t i = first; i <= last && rc == 0;) {
+		uint64_t n = last - i + 1 < per_batch ? last - i + 1 : per_batch, got = 0;
+		for (; got < n; got++) {
+			rc = pin_block(e, file, i + got, &pinned[got]);
+			if (rc < 0) {
+				rc = tfs_error_set(err, rc, "%s: cache: %s", f->path, strerror(-rc));
+				break;
+			}
 		}
-		done += (size_t)n;
+		if (!prefetched) { /* after the demand jobs, so they go first */
+			tfs_engine_prefetch_blocks(e, file, pf_first, pf_end);
+			prefetched = 1;
+		}
+		for (uint64_t k = 0; k < got; k++) {
+			struct tfs_block *b = pinned[k];
+			uint64_t bstart = b->index * bs, from, to;
+			if (rc == 0)
+				rc = wait_block(e, b, err);
+			if (rc == 0) {
+				from = off > bstart ? off : bstart;
+				to = end < bstart + bs ? end : bstart + bs;
+				if (to > bstart + b->len)
+					rc = tfs_error_set(err, -EIO, "%s: short block at %" PRIu64,
+							   f->path, bstart);
+				else
+					memcpy((char *)buf + (from - off), b->data + (from - bstart),
+					       (size_t)(to - from));
+			}
+			tfs_cache_release(e->cache, b);
+		}
+		i += n;
 	}
-	atomic_fetch_add(&e->bytes_from_disk, done);
-	atomic_fetch_add(&e->bytes_served, done);
-	return (ssize_t)done;
+	if (rc < 0)
+		goto fail;
+	atomic_fetch_add(&e->bytes_served, len);
+	return (ssize_t)len;
 fail:
 	atomic_fetch_add(&e->errors, 1);
 	return rc;
 }
 
+int tfs_engine_block_acquire(struct tfs_engine *e, uint32_t file, uint64_t off, const void **ptr,
+			     size_t *len, struct tfs_block **blk, struct tfs_error *err)
+{
+	struct tfs_block *b;
+	uint64_t bstart;
+	int rc;
+
+	if (file >= e->n_files)
+		return tfs_error_set(err, -EINVAL, "engine: no file #%" PRIu32, file);
+	if (off >= e->files[file]->size)
+		return tfs_error_set(err, -EINVAL, "%s: offset %" PRIu64 " is past the end",
+				     e->files[file]->path, off);
+	rc = tfs_reader_check_file(e->reader, file, err);
+	if (rc < 0)
+		return rc;
+	rc = pin_block(e, file, off / e->bs, &b);
+	if (rc < 0)
+		return tfs_error_set(err, rc, "%s: cache: %s", e->files[file]->path, strerror(-rc));
+	rc = wait_block(e, b, err);
+	bstart = b->index * e->bs;
+	if (rc == 0 && off - bstart >= b->len)
+		rc = tfs_error_set(err, -EIO, "%s: short block at %" PRIu64, e->files[file]->path,
+				   bstart);
+	if (rc < 0) {
+		tfs_cache_release(e->cache, b);
+		return rc;
+	}
+	*ptr = b->data + (off - bstart);
+	*len = b->len - (size_t)(off - bstart);
+	*blk = b;
+	return 0;
+}
+
+void tfs_engine_block_release(struct tfs_engine *e, struct tfs_block *blk)
+{
+	if (blk)
+		tfs_cache_release(e->cache, blk);
+}
+
 void tfs_engine_stats(const struct tfs_engine *e, struct tfs_stats *out)
 {
+	struct tfs_cache_stats cs;
+	uint64_t preads;
+
 	memset(out, 0, sizeof(*out));
+	tfs_cache_stats(e->cache, &cs);
+	tfs_reader_stats(e->reader, &preads, &out->bytes_from_disk);
 	out->reads = atomic_load(&e->reads);
 	out->bytes_served = atomic_load(&e->bytes_served);
-	out->bytes_from_disk = atomic_load(&e->bytes_from_disk);
+	out->cache_hits = cs.hits;
+	out->cache_misses = cs.misses;
+	out->bytes_prefetched = cs.bytes_prefetched;
+	out->bytes_prefetched_unused = cs.bytes_prefetched_unused;
+	out->evictions = cs.evictions;
+	out->cache_bytes = cs.bytes;
+	out->cache_peak_bytes = cs.peak_bytes;
+	out->cache_budget = cs.budget;
+	out->block_size = e->bs;
+	out->readahead_bytes = e->ra_max;
+	out->threads = e->opts.threads;
+	out->warm_done_bytes = atomic_load(&e->warm_done);
+	out->warm_total_bytes = atomic_load(&e->warm_total);
+	out->pinning = tfs_cache_pinning(e->cache);
+	out->strategy = e->strategy;
+	out->strategy_reason = e->strategy_reason;
 	out->errors = atomic_load(&e->errors);
-	out->pinning = "none (no cache yet)";
-	out->strategy = TFS_STRATEGY_LAZY;
-	out->strategy_reason = "direct reads";
 }
 
 int tfs_stats_json(const struct tfs_stats *st, char *buf, size_t cap)

@@ -1,0 +1,543 @@
+/*
+ * cache.c - the block cache (see cache.h for the contract and its invariants).
+ *
+ * Data flow: the engine asks the cache for the blocks covering a read; resident blocks are pinned
+ * and copied out, missing ones are created LOADING and filled by the reader pool (reader.c), which
+ * is how concurrent requests for one block coalesce into one pread. Eviction is LRU under a byte
+ * budget; a victim's buffer is reused for the new block, so steady-state streaming allocates
+ * nothing (pinned allocations - cudaHostAlloc, mlock - are slow, and we want them once).
+ *
+ * Locking: one mutex (cache->lock) guards the hash, the LRU, reference counts, states and counters.
+ * It is never held across I/O or buffer allocation; new buffers are allocated by the filler (a
+ * reader worker), so a caller that only queues readahead never pays for faulting in memory. Block data is read without it by reference
+ * holders (a READY block never changes while referenced).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+
+#include "cache.h"
+#include "error.h"
+
+enum { BUF_MMAP, BUF_LOCKED, BUF_CUDA };
+#define CUDA_HOST_ALLOC_PORTABLE 1u /* cudaHostAllocPortable: pinned for every CUDA context */
+
+struct tfs_cache {
+	pthread_mutex_t lock;
+	pthread_cond_t filled;          /* broadcast by fill_done; waiters recheck their block */
+	uint64_t bs, budget;            /* immutable */
+	struct tfs_block **buckets;     /* cache->lock */
+	size_t mask;                    /* immutable: buckets - 1 */
+	struct tfs_block lru;           /* sentinel; lru.lru_next is the most recent; cache->lock */
+	uint64_t n_blocks, n_lru;       /* cache->lock */
+	uint64_t bytes, peak, clock;    /* cache->lock */
+	uint64_t hits, misses, prefetched, prefetched_unused, evictions; /* cache->lock */
+	uint64_t ra_unused;             /* bytes of PREFETCH blocks no demand touched yet; cache->lock */
+
+	/* Pinning, decided at open; `pinning` may switch once to pin_partial (atomic). */
+	void *cudart;
+	int (*cuda_host_alloc)(void **, size_t, unsigned);
+	int (*cuda_free_host)(void *);
+	int use_mlock;
+	uint64_t lock_limit;            /* bytes we may mlock (RLIMIT_MEMLOCK), UINT64_MAX if no limit */
+	atomic_uint_fast64_t locked;    /* bytes currently mlocked */
+	_Atomic(const char *) pinning;
+	char pin_str[128], pin_partial[128];
+};
+
+static void fmt_bytes(char *buf, size_t cap, uint64_t v)
+{
+	if (v >= (1ull << 30))
+		snprintf(buf, cap, "%.1f GiB", (double)v / (1ull << 30));
+	else
+		snprintf(buf, cap, "%" PRIu64 " MiB", v >> 20);
+}
+
+/* CAP_IPC_LOCK lifts RLIMIT_MEMLOCK (root usually has it). Read from /proc to avoid libcap. */
+static int have_cap_ipc_lock(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	unsigned long long caps = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &caps) == 1)
+			break;
+	fclose(f);
+	return (caps >> 14) & 1;
+}
+
+/* CUDA pinned memory makes later host-to-device copies DMA straight from the cache. */
+static int try_cuda(struct tfs_cache *c)
+{
+	static const char *names[] = { "libcudart.so", "libcudart.so.12", "libcudart.so.11.0" };
+	int (*count)(int *);
+	int n = 0;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && !c->cudart; i++)
+		c->cudart = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+	if (!c->cudart)
+		return 0;
+	*(void **)&count = dlsym(c->cudart, "cudaGetDeviceCount");
+	*(void **)&c->cuda_host_alloc = dlsym(c->cudart, "cudaHostAlloc");
+	*(void **)&c->cuda_free_host = dlsym(c->cudart, "cudaFreeHost");
+	if (count && c->cuda_host_alloc && c->cuda_free_host && count(&n) == 0 && n > 0)
+		return 1;
+	c->cuda_host_alloc = NULL;
+	c->cuda_free_host = NULL;
+	dlclose(c->cudart);
+	c->cudart = NULL;
+	return 0;
+}
+
+static void choose_pinning(struct tfs_cache *c)
+{
+	struct rlimit rl;
+	char lim[32], bud[32];
+
+	if (try_cuda(c)) {
+		snprintf(c->pin_str, sizeof(c->pin_str), "cuda");
+		snprintf(c->pin_partial, sizeof(c->pin_partial),
+			 "cuda (partial: cudaHostAlloc failed, some blocks unpinned)");
+		atomic_store(&c->pinning, c->pin_str);
+		return;
+	}
+	c->lock_limit = UINT64_MAX;
+	if (!have_cap_ipc_lock() && getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		c->lock_limit = rl.rlim_cur;
+	fmt_bytes(lim, sizeof(lim), c->lock_limit);
+	fmt_bytes(bud, sizeof(bud), c->budget);
+	if (c->lock_limit >= c->budget) {
+		c->use_mlock = 1;
+		snprintf(c->pin_str, sizeof(c->pin_str), "mlock");
+	} else if (c->lock_limit >= c->bs) {
+		c->use_mlock = 1;
+		snprintf(c->pin_str, sizeof(c->pin_str),
+			 "mlock (partial: RLIMIT_MEMLOCK %s of a %s cache)", lim, bud);
+	} else {
+		snprintf(c->pin_str, sizeof(c->pin_str), "none (RLIMIT_MEMLOCK %s)", lim);
+	}
+	snprintf(c->pin_partial, sizeof(c->pin_partial), "mlock (partial: mlock failed)");
+	atomic_store(&c->pinning, c->pin_str);
+}
+
+const char *tfs_cache_pinning(const struct tfs_cache *c)
+{
+	return atomic_load(&((struct tfs_cache *)c)->pinning);
+}
+
+/* Allocates one block buffer; called without the lock (pinning can take milliseconds). */
+static uint8_t *buf_alloc(struct tfs_cache *c, unsigned char *kind)
+{
+	void *p;
+	uint64_t prev;
+
+	if (c->cuda_host_alloc) {
+		if (c->cuda_host_alloc(&p, c->bs, CUDA_HOST_ALLOC_PORTABLE) == 0) {
+			*kind = BUF_CUDA;
+			return p;
+		}
+		atomic_store(&c->pinning, c->pin_partial);
+	}
+	p = mmap(NULL, c->bs, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*kind = BUF_MMAP;
+	if (!c->use_mlock)
+		return p;
+	prev = atomic_fetch_add(&c->locked, c->bs);
+	if (prev + c->bs <= c->lock_limit && mlock(p, c->bs) == 0) {
+		*kind = BUF_LOCKED;
+		return p;
+	}
+	atomic_fetch_sub(&c->locked, c->bs);
+	if (prev + c->bs <= c->lock_limit) /* under the limit yet refused: say so in the stats */
+		atomic_store(&c->pinning, c->pin_partial);
+	return p;
+}
+
+static void buf_free(struct tfs_cache *c, uint8_t *p, unsigned char kind)
+{
+	if (!p)
+		return;
+	if (kind == BUF_CUDA) {
+		c->cuda_free_host(p);
+		return;
+	}
+	if (kind == BUF_LOCKED)
+		atomic_fetch_sub(&c->locked, c->bs);
+	munmap(p, c->bs); /* also unlocks */
+}
+
+/* Frees a chain (linked by hnext) of blocks detached under the lock; called without it. */
+static void free_chain(struct tfs_cache *c, struct tfs_block *b)
+{
+	while (b) {
+		struct tfs_block *next = b->hnext;
+		buf_free(c, b->data, b->buf_kind);
+		free(b);
+		b = next;
+	}
+}
+
+static size_t slot(const struct tfs_cache *c, uint32_t file, uint64_t index)
+{
+	uint64_t h = (uint64_t)file * 0x9E3779B97F4A7C15ull ^ index * 0xC2B2AE3D27D4EB4Full;
+
+	h ^= h >> 29;
+	h *= 0xBF58476D1CE4E5B9ull;
+	h ^= h >> 32;
+	return (size_t)h & c->mask;
+}
+
+/* Requires cache->lock. */
+static struct tfs_block *hash_find(struct tfs_cache *c, uint32_t file, uint64_t index)
+{
+	struct tfs_block *b = c->buckets[slot(c, file, index)];
+
+	while (b && (b->file != file || b->index != index))
+		b = b->hnext;
+	return b;
+}
+
+/* Requires cache->lock. */
+static void hash_remove(struct tfs_cache *c, struct tfs_block *b)
+{
+	struct tfs_block **pp = &c->buckets[slot(c, b->file, b->index)];
+
+	while (*pp != b)
+		pp = &(*pp)->hnext;
+	*pp = b->hnext;
+	b->hnext = NULL;
+	b->in_hash = 0;
+}
+
+/* Requires cache->lock. */
+static void lru_unlink(struct tfs_cache *c, struct tfs_block *b)
+{
+	b->lru_prev->lru_next = b->lru_next;
+	b->lru_next->lru_prev = b->lru_prev;
+	b->lru_prev = b->lru_next = NULL;
+	c->n_lru--;
+}
+
+/* Requires cache->lock. */
+static void lru_push_head(struct tfs_cache *c, struct tfs_block *b)
+{
+	b->lru_next = c->lru.lru_next;
+	b->lru_prev = &c->lru;
+	c->lru.lru_next->lru_prev = b;
+	c->lru.lru_next = b;
+	c->n_lru++;
+}
+
+/* Takes a block out of the cache's accounting; requires cache->lock. The caller frees or reuses
+ * its buffer. */
+static void forget_block(struct tfs_cache *c, struct tfs_block *b)
+{
+	if (b->unused_prefetch && b->state == TFS_BLOCK_READY)
+		c->prefetched_unused += b->len;
+	if (b->unused_prefetch && b->origin == TFS_ORIGIN_PREFETCH)
+		c->ra_unused -= c->bs;
+	c->n_blocks--;
+	c->bytes -= c->bs;
+}
+
+/* Evicts the LRU tail; requires cache->lock and a non-empty LRU. */
+static struct tfs_block *evict_tail(struct tfs_cache *c)
+{
+	struct tfs_block *b = c->lru.lru_prev;
+
+	lru_unlink(c, b);
+	hash_remove(c, b);
+	forget_block(c, b);
+	c->evictions++;
+	return b;
+}
+
+int tfs_cache_open(uint64_t block_size, uint64_t budget, struct tfs_cache **out,
+		   struct tfs_error *err)
+{
+	struct tfs_cache *c = calloc(1, sizeof(*c));
+	uint64_t want = 2 * (budget / block_size);
+	size_t n = 256;
+
+	if (!c)
+		return tfs_error_set(err, -ENOMEM, "cache: out of memory");
+	while (n < want && n < (1u << 20))
+		n <<= 1;
+	c->buckets = calloc(n, sizeof(*c->buckets));
+	if (!c->buckets) {
+		free(c);
+		return tfs_error_set(err, -ENOMEM, "cache: out of memory");
+	}
+	c->mask = n - 1;
+	c->bs = block_size;
+	c->budget = budget;
+	c->lru.lru_next = c->lru.lru_prev = &c->lru;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->filled, NULL);
+	choose_pinning(c);
+	*out = c;
+	return 0;
+}
+
+void tfs_cache_close(struct tfs_cache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i <= c->mask; i++)
+		free_chain(c, c->buckets[i]);
+	free(c->buckets);
+	if (c->cudart)
+		dlclose(c->cudart);
+	pthread_cond_destroy(&c->filled);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+/* Decides whether a new block may be added, evicting one if needed; requires cache->lock.
+ * Returns 0 (room, *victim possibly set) or -ENOSPC. */
+static int make_room(struct tfs_cache *c, enum tfs_block_origin origin, struct tfs_block **victim)
+{
+	struct tfs_block *tail = c->lru.lru_prev;
+
+	*victim = NULL;
+	/* Readahead is a guess: untouched readahead may hold at most half the budget, so the other
+	 * half always belongs to blocks readers actually used. */
+	if (origin == TFS_ORIGIN_PREFETCH && c->ra_unused + c->bs > c->budget / 2)
+		return -ENOSPC;
+	if (c->bytes + c->bs <= c->budget)
+		return 0;
+	if (origin == TFS_ORIGIN_WARM)
+		return -ENOSPC; /* warm-up fills free budget only: it must not churn itself */
+	if (tail == &c->lru)
+		return origin == TFS_ORIGIN_DEMAND ? 0 : -ENOSPC; /* all pinned: demand goes over */
+	/* Nor may one stream's readahead push out another's before it is used (thrashing). */
+	if (origin == TFS_ORIGIN_PREFETCH && tail->unused_prefetch &&
+	    tail->origin == TFS_ORIGIN_PREFETCH)
+		return -ENOSPC;
+	*victim = evict_tail(c);
+	return 0;
+}
+
+int tfs_cache_lookup(struct tfs_cache *c, uint32_t file, uint64_t index,
+		     enum tfs_block_origin origin, struct tfs_block **out)
+{
+	struct tfs_block *b, *victim;
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	b = hash_find(c, file, index);
+	if (b) {
+		if (origin != TFS_ORIGIN_DEMAND) {
+			pthread_mutex_unlock(&c->lock);
+			return -EEXIST;
+		}
+		if (b->state == TFS_BLOCK_READY) {
+			c->hits++;
+			rc = TFS_CACHE_HIT;
+			if (b->refs == 0)
+				lru_unlink(c, b);
+		} else {
+			c->misses++;
+			rc = TFS_CACHE_LOADING;
+		}
+		b->refs++;
+		if (b->unused_prefetch && b->origin == TFS_ORIGIN_PREFETCH)
+			c->ra_unused -= c->bs;
+		b->unused_prefetch = 0;
+		pthread_mutex_unlock(&c->lock);
+		*out = b;
+		return rc;
+	}
+	b = calloc(1, sizeof(*b));
+	rc = b ? make_room(c, origin, &victim) : -ENOMEM;
+	if (rc < 0) {
+		pthread_mutex_unlock(&c->lock);
+		free(b);
+		return rc;
+	}
+	if (origin == TFS_ORIGIN_DEMAND)
+		c->misses++;
+	if (victim) {
+		b->data = victim->data;
+		b->buf_kind = victim->buf_kind;
+		free(victim);
+	}
+	b->file = file;
+	b->index = index;
+	b->origin = origin;
+	b->state = TFS_BLOCK_LOADING;
+	b->refs = 1;
+	b->unused_prefetch = origin != TFS_ORIGIN_DEMAND;
+	if (origin == TFS_ORIGIN_PREFETCH)
+		c->ra_unused += c->bs;
+	b->in_hash = 1;
+	b->hnext = c->buckets[slot(c, file, index)];
+	c->buckets[slot(c, file, index)] = b;
+	c->n_blocks++;
+	c->bytes += c->bs;
+	if (c->bytes > c->peak)
+		c->peak = c->bytes;
+	pthread_mutex_unlock(&c->lock);
+	*out = b;
+	return TFS_CACHE_FILL;
+}
+
+int tfs_cache_fill_begin(struct tfs_cache *c, struct tfs_block *b)
+{
+	if (!b->data)
+		b->data = buf_alloc(c, &b->buf_kind);
+	return b->data ? 0 : -ENOMEM;
+}
+
+void tfs_cache_hold(struct tfs_cache *c, struct tfs_block *b)
+{
+	pthread_mutex_lock(&c->lock);
+	b->refs++;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void tfs_cache_fill_done(struct tfs_cache *c, struct tfs_block *b, long rc)
+{
+	pthread_mutex_lock(&c->lock);
+	if (rc >= 0) {
+		b->len = (size_t)rc;
+		b->state = TFS_BLOCK_READY;
+		if (b->origin != TFS_ORIGIN_DEMAND)
+			c->prefetched += (uint64_t)rc;
+	} else {
+		b->state = TFS_BLOCK_FAILED;
+		b->err = (int)rc;
+		if (b->in_hash) /* not cached: the next lookup reads again */
+			hash_remove(c, b);
+	}
+	pthread_cond_broadcast(&c->filled);
+	pthread_mutex_unlock(&c->lock);
+}
+
+int tfs_cache_wait(struct tfs_cache *c, struct tfs_block *b)
+{
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	while (b->state == TFS_BLOCK_LOADING)
+		pthread_cond_wait(&c->filled, &c->lock);
+	rc = b->state == TFS_BLOCK_FAILED ? b->err : 0;
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+void tfs_cache_release(struct tfs_cache *c, struct tfs_block *b)
+{
+	struct tfs_block *dead = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	if (--b->refs == 0) {
+		if (!b->in_hash) {
+			forget_block(c, b);
+			dead = b;
+		} else {
+			b->stamp = ++c->clock;
+			lru_push_head(c, b);
+			while (c->bytes > c->budget && c->lru.lru_prev != &c->lru) {
+				struct tfs_block *v = evict_tail(c);
+				v->hnext = dead;
+				dead = v;
+			}
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	free_chain(c, dead);
+}
+
+void tfs_cache_invalidate_file(struct tfs_cache *c, uint32_t file)
+{
+	struct tfs_block *dead = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i <= c->mask; i++) {
+		struct tfs_block **pp = &c->buckets[i];
+		while (*pp) {
+			struct tfs_block *b = *pp;
+			if (b->file != file) {
+				pp = &b->hnext;
+				continue;
+			}
+			*pp = b->hnext;
+			b->hnext = NULL;
+			b->in_hash = 0;
+			if (b->refs == 0) { /* READY and idle: free now; pinned ones die on release */
+				lru_unlink(c, b);
+				forget_block(c, b);
+				b->hnext = dead;
+				dead = b;
+			}
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	free_chain(c, dead);
+}
+
+int tfs_cache_resident(struct tfs_cache *c, uint32_t file, uint64_t index)
+{
+	struct tfs_block *b;
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	b = hash_find(c, file, index);
+	r = b && b->state == TFS_BLOCK_READY;
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+void tfs_cache_stats(struct tfs_cache *c, struct tfs_cache_stats *out)
+{
+	pthread_mutex_lock(&c->lock);
+	out->hits = c->hits;
+	out->misses = c->misses;
+	out->bytes_prefetched = c->prefetched;
+	out->bytes_prefetched_unused = c->prefetched_unused;
+	out->evictions = c->evictions;
+	out->bytes = c->bytes;
+	out->peak_bytes = c->peak;
+	out->budget = c->budget;
+	out->block_size = c->bs;
+	out->blocks = c->n_blocks;
+	out->pinned_blocks = c->n_blocks - c->n_lru;
+	pthread_mutex_unlock(&c->lock);
+}
+
+int tfs_cache_check(struct tfs_cache *c)
+{
+	uint64_t in_hash = 0, in_lru = 0;
+	int ok = 1;
+
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i <= c->mask; i++)
+		for (struct tfs_block *b = c->buckets[i]; b; b = b->hnext) {
+			in_hash++;
+			ok &= slot(c, b->file, b->index) == i && b->in_hash &&
+			      b->state != TFS_BLOCK_FAILED;
+			ok &= (b->lru_next != NULL) == (b->refs == 0);
+		}
+	for (struct tfs_block *b = c->lru.lru_next; b != &c->lru; b = b->lru_next) {
+		in_lru++;
+		ok &= b->refs == 0 && b->state == TFS_BLOCK_READY && b->in_hash;
+		ok &= b->lru_next == &c->lru || b->stamp >= b->lru_next->stamp;
+	}
+	ok &= in_lru == c->n_lru && in_hash <= c->n_blocks;
+	ok &= c->bytes == c->n_blocks * c->bs;
+	ok &= c->bytes <= c->budget || c->n_lru == 0;
+	pthread_mutex_unlock(&c->lock);
+	return ok ? 0 : -EFAULT;
+}

@@ -1,0 +1,131 @@
+/*
+ * cache.h - the block cache: fixed-size blocks of shard files, one LRU under a byte budget.
+ *
+ * The cache is the only owner of data buffers (shared/DESIGN.md). It does no I/O itself: a lookup
+ * that misses creates the block in the LOADING state and hands it to the caller, who has it filled
+ * (by the reader pool, loader/reader.c) and calls tfs_cache_fill_done(). Everyone else who asks for
+ * that block meanwhile gets the same LOADING block and waits on it, so one block is read once.
+ *
+ * Invariants, stated once:
+ *  - Every block struct is counted in `bytes` (block_size each, whatever its valid length).
+ *  - The LRU list holds exactly the READY blocks with refs == 0; those and only those are evictable.
+ *    A block with refs > 0 (pinned: being copied out, or being read) is never evicted or reused.
+ *  - After every call returns: bytes <= budget, or the LRU is empty (all resident blocks pinned).
+ *    So the budget is exceeded by at most the pinned blocks.
+ *  - A block's data and len are written only by its filler while LOADING; once READY they never
+ *    change until the block is freed, so a holder of a reference reads them without the lock.
+ *  - A block removed from the hash (failed read, invalidated file) is "dead": it is freed on its last
+ *    release and never found again.
+ */
+#ifndef TFS_CACHE_H
+#define TFS_CACHE_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include "tensorfs.h"
+
+enum tfs_block_state { TFS_BLOCK_LOADING, TFS_BLOCK_READY, TFS_BLOCK_FAILED };
+
+/* Why a block was created: decides eviction rights at lookup and what the read counts towards. */
+enum tfs_block_origin { TFS_ORIGIN_DEMAND, TFS_ORIGIN_PREFETCH, TFS_ORIGIN_WARM };
+
+struct tfs_block {
+	uint32_t file;                  /* immutable */
+	uint64_t index;                 /* block number in the file: bytes [index*bs, index*bs+len) */
+	uint8_t *data;                  /* block_size bytes (NULL until fill_begin); filler writes it */
+	size_t len;                     /* valid bytes (short at end of file); set by fill_done */
+	enum tfs_block_origin origin;   /* immutable */
+	enum tfs_block_state state;     /* protected by cache->lock */
+	int err;                        /* negative errno when FAILED; cache->lock */
+	unsigned refs;                  /* cache->lock */
+	unsigned char in_hash;          /* 0 once dead; cache->lock */
+	unsigned char unused_prefetch;  /* prefetched, no demand touched it yet; cache->lock */
+	unsigned char buf_kind;         /* how data was allocated (cache.c); travels with the buffer */
+	uint64_t stamp;                 /* cache clock at last touch; cache->lock */
+	struct tfs_block *lru_prev, *lru_next;  /* cache->lock; linked iff READY && refs == 0 */
+	struct tfs_block *hnext;                /* hash chain; cache->lock */
+	/* Reader queue links (loader/reader.c); protected by reader->lock, not cache->lock. */
+	struct tfs_block *rq_prev, *rq_next;
+	unsigned char rq_queued, rq_high, rq_boost;
+};
+
+struct tfs_cache;
+
+struct tfs_cache_stats {
+	uint64_t hits, misses;             /* demand lookups only */
+	uint64_t bytes_prefetched;         /* valid bytes of prefetch/warm blocks that loaded */
+	uint64_t bytes_prefetched_unused;  /* of those, evicted or invalidated untouched */
+	uint64_t evictions;
+	uint64_t bytes, peak_bytes, budget, block_size;
+	uint64_t blocks, pinned_blocks;
+};
+
+/*
+ * Opens a cache of blocks of `block_size` bytes (a power of two >= 4096, validated by the engine)
+ * under a budget of `budget` bytes (>= block_size). Decides how buffers are pinned (see
+ * tfs_cache_pinning). On success *out is owned by the caller; release with tfs_cache_close().
+ */
+int tfs_cache_open(uint64_t block_size, uint64_t budget, struct tfs_cache **out,
+		   struct tfs_error *err);
+/* Frees every block. No block may be pinned any more (all references released). Cannot fail. */
+void tfs_cache_close(struct tfs_cache *c);
+
+/* "cuda", "mlock", "none (reason)" or a partial variant; owned by the cache, stable until close. */
+const char *tfs_cache_pinning(const struct tfs_cache *c);
+
+/* Results of tfs_cache_lookup() beside the negative errnos. */
+#define TFS_CACHE_HIT     0   /* READY; a reference is held */
+#define TFS_CACHE_LOADING 1   /* another filler is reading it; reference held; tfs_cache_wait() */
+#define TFS_CACHE_FILL    2   /* created LOADING; reference held; the caller must have it filled:
+                               * tfs_cache_fill_begin(), write data, tfs_cache_fill_done() */
+
+/*
+ * Finds or creates block (file, index) for `origin`.
+ *  - DEMAND: counts a hit or a miss, clears the block's unused-prefetch mark, and makes room by
+ *    evicting LRU blocks; when all blocks are pinned it goes over the budget (never fails for room).
+ *  - PREFETCH: returns -EEXIST (no reference) if the block exists. -ENOSPC when untouched
+ *    prefetched blocks already hold half the budget, when every block is pinned, or when the LRU
+ *    victim is itself an untouched prefetched block; otherwise evicts the LRU tail.
+ *  - WARM: like PREFETCH but never evicts: -ENOSPC once the budget is used.
+ * -ENOMEM when the block struct cannot be allocated (the cache is then unchanged).
+ */
+int tfs_cache_lookup(struct tfs_cache *c, uint32_t file, uint64_t index,
+		     enum tfs_block_origin origin, struct tfs_block **out);
+
+/* Gives a FILL block its buffer (a victim's reused one, or a fresh pinned one): the filler calls it
+ * before writing data, off the lookup caller's path. 0, or -ENOMEM: then fill_done(-ENOMEM). */
+int tfs_cache_fill_begin(struct tfs_cache *c, struct tfs_block *b);
+
+/* Takes one more reference on a block the caller already holds (e.g. for a queued read job). */
+void tfs_cache_hold(struct tfs_cache *c, struct tfs_block *b);
+
+/*
+ * Ends the fill of a LOADING block: rc >= 0 is the valid length (READY), rc < 0 a negative errno
+ * (FAILED: the block leaves the hash so the next lookup reads again; waiters get rc). Wakes waiters.
+ * The filler's reference stays held.
+ */
+void tfs_cache_fill_done(struct tfs_cache *c, struct tfs_block *b, long rc);
+
+/* Waits until a held block is no longer LOADING; returns 0 (READY) or its negative errno. */
+int tfs_cache_wait(struct tfs_cache *c, struct tfs_block *b);
+
+/*
+ * Drops one reference. The last one links a live READY block at the LRU head (most recent) and
+ * trims the cache back under budget; it frees a dead block. Cannot fail.
+ */
+void tfs_cache_release(struct tfs_cache *c, struct tfs_block *b);
+
+/* Drops every block of `file` from the cache; pinned ones die on their last release. */
+void tfs_cache_invalidate_file(struct tfs_cache *c, uint32_t file);
+
+/* 1 when block (file, index) is resident and READY; for tests and the warm-up. */
+int tfs_cache_resident(struct tfs_cache *c, uint32_t file, uint64_t index);
+
+void tfs_cache_stats(struct tfs_cache *c, struct tfs_cache_stats *out);
+
+/* Checks the invariants above (hash, LRU, counts, budget); returns 0 or -EFAULT. For tests. */
+int tfs_cache_check(struct tfs_cache *c);
+
+#endif

@@ -1,0 +1,74 @@
+/*
+ * engine.h - internals of the engine shared by engine.c, stream.c (readahead) and warm.c (eager
+ * warm-up), plus the block-level access the device loader uses to copy straight out of the cache.
+ *
+ * Data flow: engine.c turns a byte range into block lookups in the cache (cache.c), hands misses to
+ * the reader pool (reader.c), asks the caller's stream (stream.c) what to prefetch next, and copies
+ * pinned blocks out. warm.c feeds the same reader pool at background priority.
+ */
+#ifndef TFS_ENGINE_H
+#define TFS_ENGINE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "cache.h"
+#include "reader.h"
+#include "tensorfs.h"
+
+struct tfs_engine {
+	const struct tfs_catalog *cat;
+	struct tfs_engine_opts opts;      /* effective values (defaults filled); immutable */
+	uint64_t bs;                      /* opts.block_size; immutable */
+	enum tfs_strategy strategy;       /* effective (auto resolved); immutable */
+	char strategy_reason[192];        /* immutable after open */
+	uint64_t ra_init, ra_max;         /* readahead window bounds in bytes (0: none); immutable */
+	size_t n_files;
+	const struct tfs_file **files;    /* catalog's structs; immutable */
+	struct tfs_cache *cache;
+	struct tfs_reader *reader;
+	atomic_uint_fast64_t *seq_end;    /* per file: end of its last read through any stream, 0 none */
+	atomic_uint_fast64_t reads, bytes_served, errors;
+
+	/* eager warm-up (warm.c) */
+	pthread_mutex_t warm_lock;
+	pthread_cond_t warm_cond;         /* a warm block finished, or stop */
+	unsigned warm_inflight;           /* warm_lock */
+	int warm_stop;                    /* warm_lock */
+	int warm_started;                 /* owner thread only */
+	pthread_t warm_thread;
+	atomic_uint_fast64_t warm_done, warm_total;
+};
+
+/*
+ * Pins the cache block holding byte `off` of `file`, reading it first if needed (a demand read).
+ * On success *ptr points at byte `off` inside the block and *len is how many valid bytes follow it
+ * in that block (> 0); the bytes stay valid and unchanged until tfs_engine_block_release(*blk).
+ * Errors as tfs_engine_read(); -EINVAL also when off is at or past the end of the file.
+ */
+int tfs_engine_block_acquire(struct tfs_engine *e, uint32_t file, uint64_t off, const void **ptr,
+			     size_t *len, struct tfs_block **blk, struct tfs_error *err);
+void tfs_engine_block_release(struct tfs_engine *e, struct tfs_block *blk);
+
+/* Queues background reads of the blocks covering [off, off+len) of `file` (a hint: stops quietly
+ * when the cache has no room that prefetch may take). */
+void tfs_engine_prefetch(struct tfs_engine *e, uint32_t file, uint64_t off, uint64_t len);
+
+/* Prefetches blocks [first, end) of `file` at background priority; stops at the first refusal. */
+void tfs_engine_prefetch_blocks(struct tfs_engine *e, uint32_t file, uint64_t first, uint64_t end);
+
+/* The cache and reader, for tests. */
+struct tfs_cache *tfs_engine_cache(struct tfs_engine *e);
+struct tfs_reader *tfs_engine_reader(struct tfs_engine *e);
+
+/* stream.c: records a read of [off, end) of `file` through s, returns the blocks [*first, *end)
+ * to prefetch (empty when the pattern is not sequential). */
+void tfs_stream_note(struct tfs_stream *s, uint32_t file, uint64_t off, uint64_t end,
+		     uint64_t *first, uint64_t *last);
+
+/* warm.c: starts the warm-up thread (eager); stops and joins it; reader callback for its blocks. */
+int tfs_warm_start(struct tfs_engine *e, struct tfs_error *err);
+void tfs_warm_stop(struct tfs_engine *e);
+void tfs_warm_block_done(void *engine, struct tfs_block *b, long rc);
+
+#endif

@@ -1,0 +1,309 @@
+/*
+ * reader.c - worker threads that pread blocks into the cache (see reader.h).
+ *
+ * Data flow: engine -> tfs_cache_lookup() says FILL -> tfs_reader_submit() -> a worker preads the
+ * block's bytes from the shard file into the block's buffer -> tfs_cache_fill_done() wakes every
+ * waiter. Coalescing needs nothing here: the cache hands a missing block to one filler only.
+ *
+ * Why workers even for demand reads: a large read (a 64 MiB tensor) becomes many block jobs that
+ * run in parallel, and readahead/warm-up share the same I/O concurrency limit. Worker 0 takes only
+ * demand jobs (when there are two or more workers), so a waiting caller never queues behind a
+ * full pool of background preads.
+ *
+ * Locking: reader->lock guards both queues, the rq_* fields of queued blocks and `stop`. It is
+ * never held across I/O or while calling into the cache.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "reader.h"
+
+struct rfile {
+	const struct tfs_file *f;    /* catalog's, immutable */
+	int fd;                      /* immutable after open */
+	atomic_int changed;          /* set once, never cleared */
+};
+
+struct queue {
+	struct tfs_block *head, *tail;   /* reader->lock */
+};
+
+struct worker {
+	struct tfs_reader *r;
+	unsigned id;
+	pthread_t thread;
+};
+
+struct tfs_reader {
+	struct tfs_cache *cache;
+	uint64_t bs;
+	size_t n_files;
+	struct rfile *files;
+	tfs_reader_done_fn done;
+	void *ctx;
+	pthread_mutex_t lock;
+	pthread_cond_t work;             /* signalled on submit, promote and stop */
+	struct queue high, low;          /* reader->lock */
+	int stop;                        /* reader->lock */
+	unsigned n_workers, started;
+	struct worker *workers;
+	atomic_uint_fast64_t preads, bytes_from_disk;
+};
+
+/* Requires reader->lock. */
+static void q_push(struct queue *q, struct tfs_block *b)
+{
+	b->rq_next = NULL;
+	b->rq_prev = q->tail;
+	if (q->tail)
+		q->tail->rq_next = b;
+	else
+		q->head = b;
+	q->tail = b;
+}
+
+/* Requires reader->lock. */
+static void q_remove(struct queue *q, struct tfs_block *b)
+{
+	if (b->rq_prev)
+		b->rq_prev->rq_next = b->rq_next;
+	else
+		q->head = b->rq_next;
+	if (b->rq_next)
+		b->rq_next->rq_prev = b->rq_prev;
+	else
+		q->tail = b->rq_prev;
+	b->rq_prev = b->rq_next = NULL;
+}
+
+static int stat_matches(const struct rfile *rf)
+{
+	struct stat st;
+
+	if (fstat(rf->fd, &st) < 0)
+		return 0;
+	return (uint64_t)st.st_size == rf->f->size &&
+	       (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec == rf->f->mtime_ns;
+}
+
+static void mark_changed(struct tfs_reader *r, uint32_t file)
+{
+	if (!atomic_exchange(&r->files[file].changed, 1))
+		tfs_cache_invalidate_file(r->cache, file);
+}
+
+int tfs_reader_check_file(struct tfs_reader *r, uint32_t file, struct tfs_error *err)
+{
+	struct rfile *rf = &r->files[file];
+
+	if (!atomic_load(&rf->changed) && stat_matches(rf))
+		return 0;
+	mark_changed(r, file);
+	return tfs_error_set(err, -EIO, "%s: changed since it was opened (size or mtime)",
+			     rf->f->path);
+}
+
+int tfs_reader_file_changed(struct tfs_reader *r, uint32_t file)
+{
+	return atomic_load(&r->files[file].changed);
+}
+
+/* Reads block b; returns its valid length or a negative errno. */
+static long read_block(struct tfs_reader *r, struct tfs_block *b)
+{
+	struct rfile *rf = &r->files[b->file];
+	uint64_t off = b->index * r->bs;
+	size_t want, done = 0;
+	int rc;
+
+	if (atomic_load(&rf->changed))
+		return -EIO;
+	rc = tfs_cache_fill_begin(r->cache, b);
+	if (rc < 0)
+		return rc;
+	if (off >= rf->f->size)
+		return 0;
+	want = rf->f->size - off < r->bs ? (size_t)(rf->f->size - off) : (size_t)r->bs;
+	while (done < want) {
+		ssize_t n = pread(rf->fd, b->data + done, want - done, (off_t)(off + done));
+		atomic_fetch_add(&r->preads, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0) { /* shorter than the catalog saw: it changed */
+			mark_changed(r, b->file);
+			return -EIO;
+		}
+		done += (size_t)n;
+		atomic_fetch_add(&r->bytes_from_disk, (uint64_t)n);
+	}
+	/* Checked after the read too: bytes read from a file that changed meanwhile are not cached. */
+	if (!stat_matches(rf)) {
+		mark_changed(r, b->file);
+		return -EIO;
+	}
+	return (long)want;
+}
+
+static void finish(struct tfs_reader *r, struct tfs_block *b, long rc)
+{
+	tfs_cache_fill_done(r->cache, b, rc);
+	if (r->done)
+		r->done(r->ctx, b, rc);
+	tfs_cache_release(r->cache, b); /* the job's reference */
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct tfs_reader *r = w->r;
+	int demand_only = w->id == 0 && r->n_workers > 1;
+
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		struct tfs_block *b = NULL;
+		while (!r->stop && !r->high.head && (demand_only || !r->low.head))
+			pthread_cond_wait(&r->work, &r->lock);
+		if (r->stop)
+			break;
+		if (r->high.head) {
+			b = r->high.head;
+			q_remove(&r->high, b);
+		} else {
+			b = r->low.head;
+			q_remove(&r->low, b);
+		}
+		b->rq_queued = 0;
+		pthread_mutex_unlock(&r->lock);
+		finish(r, b, read_block(r, b));
+		pthread_mutex_lock(&r->lock);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+int tfs_reader_open(struct tfs_cache *cache, const struct tfs_file *const *files, size_t n_files,
+		    uint64_t block_size, unsigned threads, tfs_reader_done_fn done, void *ctx,
+		    struct tfs_reader **out, struct tfs_error *err)
+{
+	struct tfs_reader *r = calloc(1, sizeof(*r));
+	int rc;
+
+	if (!r)
+		return tfs_error_set(err, -ENOMEM, "reader: out of memory");
+	r->cache = cache;
+	r->bs = block_size;
+	r->done = done;
+	r->ctx = ctx;
+	r->n_files = n_files;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->work, NULL);
+	r->files = calloc(n_files ? n_files : 1, sizeof(*r->files));
+	r->workers = calloc(threads, sizeof(*r->workers));
+	if (!r->files || !r->workers) {
+		rc = tfs_error_set(err, -ENOMEM, "reader: out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < n_files; i++)
+		r->files[i].fd = -1;
+	for (size_t i = 0; i < n_files; i++) {
+		r->files[i].f = files[i];
+		r->files[i].fd = open(files[i]->path, O_RDONLY | O_CLOEXEC);
+		if (r->files[i].fd < 0) {
+			rc = tfs_error_set(err, -errno, "%s: cannot open: %s", files[i]->path,
+					   strerror(errno));
+			goto fail;
+		}
+	}
+	r->n_workers = threads;
+	for (unsigned i = 0; i < threads; i++) {
+		r->workers[i].r = r;
+		r->workers[i].id = i;
+		rc = -pthread_create(&r->workers[i].thread, NULL, worker_main, &r->workers[i]);
+		if (rc < 0) {
+			tfs_error_set(err, rc, "reader: cannot start thread %u of %u: %s", i + 1,
+				      threads, strerror(-rc));
+			goto fail;
+		}
+		r->started++;
+	}
+	*out = r;
+	return 0;
+fail:
+	tfs_reader_close(r);
+	return rc;
+}
+
+void tfs_reader_close(struct tfs_reader *r)
+{
+	struct tfs_block *b;
+
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->stop = 1;
+	pthread_cond_broadcast(&r->work);
+	pthread_mutex_unlock(&r->lock);
+	for (unsigned i = 0; i < r->started; i++)
+		pthread_join(r->workers[i].thread, NULL);
+	/* Workers are gone: the queues are ours alone now. */
+	while ((b = r->high.head ? r->high.head : r->low.head)) {
+		q_remove(b == r->high.head ? &r->high : &r->low, b);
+		b->rq_queued = 0;
+		finish(r, b, -ECANCELED);
+	}
+	for (size_t i = 0; r->files && i < r->n_files; i++)
+		if (r->files[i].fd >= 0)
+			close(r->files[i].fd);
+	free(r->files);
+	free(r->workers);
+	pthread_cond_destroy(&r->work);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+void tfs_reader_submit(struct tfs_reader *r, struct tfs_block *b, int high)
+{
+	tfs_cache_hold(r->cache, b);
+	pthread_mutex_lock(&r->lock);
+	if (r->stop) {
+		pthread_mutex_unlock(&r->lock);
+		finish(r, b, -ECANCELED);
+		return;
+	}
+	high |= b->rq_boost;
+	b->rq_high = (unsigned char)high;
+	b->rq_queued = 1;
+	q_push(high ? &r->high : &r->low, b);
+	/* Broadcast: a signal could wake only the demand-only worker for a background job. */
+	pthread_cond_broadcast(&r->work);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void tfs_reader_promote(struct tfs_reader *r, struct tfs_block *b)
+{
+	pthread_mutex_lock(&r->lock);
+	b->rq_boost = 1; /* in case it is not submitted yet: submit will honour it */
+	if (b->rq_queued && !b->rq_high) {
+		q_remove(&r->low, b);
+		q_push(&r->high, b);
+		b->rq_high = 1;
+		pthread_cond_broadcast(&r->work);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+void tfs_reader_stats(struct tfs_reader *r, uint64_t *preads, uint64_t *bytes_from_disk)
+{
+	*preads = atomic_load(&r->preads);
+	*bytes_from_disk = atomic_load(&r->bytes_from_disk);
+}

@@ -1,0 +1,55 @@
+/*
+ * reader.h - the parallel shard reader: worker threads that pread cache blocks from the files.
+ *
+ * The reader owns the file descriptors of every catalog file and the "file changed since open"
+ * check. It fills blocks the cache handed out as TFS_CACHE_FILL; it never decides what to read.
+ * Two queues: demand jobs (a caller waits) are always taken before prefetch and warm-up jobs, and a
+ * queued background job is promoted when a caller starts waiting on it.
+ */
+#ifndef TFS_READER_H
+#define TFS_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cache.h"
+#include "tensorfs.h"
+
+struct tfs_reader;
+
+/* Called by a worker after tfs_cache_fill_done(), before the job's reference is dropped. rc is the
+ * valid length or a negative errno (-ECANCELED when the reader closed first). */
+typedef void (*tfs_reader_done_fn)(void *ctx, struct tfs_block *b, long rc);
+
+/*
+ * Opens every file in files[0..n_files) (their path, size and mtime_ns are kept by pointer: the
+ * structs must outlive the reader) and starts `threads` workers filling blocks of `cache`. `done`
+ * may be NULL. On success *out is owned by the caller; release with tfs_reader_close().
+ * Errors: -errno naming the file that would not open; nothing is left running.
+ */
+int tfs_reader_open(struct tfs_cache *cache, const struct tfs_file *const *files, size_t n_files,
+		    uint64_t block_size, unsigned threads, tfs_reader_done_fn done, void *ctx,
+		    struct tfs_reader **out, struct tfs_error *err);
+
+/* Stops and joins the workers; queued jobs fail with -ECANCELED (waiters wake). Cannot fail. */
+void tfs_reader_close(struct tfs_reader *r);
+
+/* Queues a LOADING block (the caller got TFS_CACHE_FILL) for reading; the job takes its own
+ * reference, so the caller may release its one at once. high: a caller waits for it. */
+void tfs_reader_submit(struct tfs_reader *r, struct tfs_block *b, int high);
+
+/* A caller waits on b: move it to the demand queue if it sits in the background one. */
+void tfs_reader_promote(struct tfs_reader *r, struct tfs_block *b);
+
+/*
+ * Checks that `file` still has the size and mtime the catalog saw; the first time it does not,
+ * marks it changed and drops its blocks from the cache. 0, or -EIO with a message naming the file.
+ */
+int tfs_reader_check_file(struct tfs_reader *r, uint32_t file, struct tfs_error *err);
+/* 1 once `file` was seen changed. */
+int tfs_reader_file_changed(struct tfs_reader *r, uint32_t file);
+
+/* pread calls made and bytes they returned, since open. */
+void tfs_reader_stats(struct tfs_reader *r, uint64_t *preads, uint64_t *bytes_from_disk);
+
+#endif

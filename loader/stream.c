@@ -1,0 +1,97 @@
+/*
+ * stream.c - readahead: one access pattern per open file handle (struct tfs_stream).
+ *
+ * Data flow: tfs_engine_read() tells the stream each range it reads; the stream answers which
+ * blocks to prefetch, and the engine queues them in the reader pool at background priority.
+ *
+ * Heuristic (in the spirit of Linux readahead, but on cache blocks):
+ *  - A read is sequential when it starts in the block where the previous read on the stream ended,
+ *    or in the next one. A stream's first read is judged against the previous read of the same
+ *    file through any stream (engine->seq_end), so `cat a b c` or a loader opening each tensor in
+ *    shard order keeps one sequential pattern across handles. Anything else is random: the window
+ *    closes and nothing is prefetched.
+ *  - Prefetch targets [end of this read, end + window), clamped to the file: blocks belong to the
+ *    shard file, so the window runs on into the next tensors in shard order.
+ *  - It is issued asynchronously when less than half a window is left ahead of the reader; the
+ *    window starts at engine->ra_init and doubles per trigger up to engine->ra_max (see engine.c
+ *    for the per-strategy values).
+ */
+#include <stdlib.h>
+
+#include "engine.h"
+
+struct tfs_stream {
+	struct tfs_engine *e;
+	pthread_mutex_t lock;      /* FUSE may run reads of one handle concurrently */
+	int have;                  /* s->lock: a previous read exists */
+	uint32_t file;             /* s->lock */
+	uint64_t last_end;         /* s->lock: end of the previous read */
+	uint64_t ra_end;           /* s->lock: prefetch issued up to here (block-aligned or EOF) */
+	uint64_t window;           /* s->lock: 0 while not sequential */
+};
+
+struct tfs_stream *tfs_stream_open(struct tfs_engine *e)
+{
+	struct tfs_stream *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->e = e;
+	pthread_mutex_init(&s->lock, NULL);
+	return s;
+}
+
+void tfs_stream_close(struct tfs_stream *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+void tfs_stream_note(struct tfs_stream *s, uint32_t file, uint64_t off, uint64_t end,
+		     uint64_t *first, uint64_t *last)
+{
+	struct tfs_engine *e = s->e;
+	uint64_t bs = e->bs, size = e->files[file]->size, prev;
+	int same = 0, seq;
+
+	*first = *last = 0;
+	pthread_mutex_lock(&s->lock);
+	if (s->have && s->file == file) {
+		prev = s->last_end;
+		same = 1;
+	} else {
+		prev = atomic_load(&e->seq_end[file]);
+	}
+	seq = prev != 0 && (off / bs == prev / bs || off / bs == prev / bs + 1);
+	if (!seq || !e->ra_max) {
+		s->window = 0;
+		s->ra_end = 0;
+	} else {
+		if (!same || s->window == 0) { /* a new sequential run */
+			s->window = e->ra_init;
+			s->ra_end = 0;
+		}
+		if (s->ra_end < end)
+			s->ra_end = end;
+		if (s->ra_end < size && s->ra_end - end < s->window / 2 + 1) {
+			uint64_t to = min_u64(end + s->window, size);
+			to = min_u64((to + bs - 1) / bs * bs, size);
+			*first = (s->ra_end + bs - 1) / bs; /* the block holding `end` is read by demand */
+			*last = (to + bs - 1) / bs;
+			s->ra_end = to;
+			s->window = min_u64(s->window * 2, e->ra_max);
+		}
+	}
+	s->have = 1;
+	s->file = file;
+	s->last_end = end;
+	pthread_mutex_unlock(&s->lock);
+	atomic_store(&e->seq_end[file], end);
+}

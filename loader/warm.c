@@ -1,0 +1,175 @@
+/*
+ * warm.c - the eager strategy: at engine open, read the checkpoint into the cache in the background.
+ *
+ * Data flow: one warm-up thread walks the shard files in catalog order (shards first, in index
+ * order; blocks in file order) and submits cache blocks to the reader pool at background priority.
+ * Demand reads jump ahead of it in the reader's queue, and only a few warm blocks are in flight at
+ * a time, so a reader never waits behind the whole checkpoint.
+ *
+ * The plan is the first budget/block_size blocks: as much as the budget holds. Warm blocks never
+ * evict anything (TFS_ORIGIN_WARM), so if demand reads filled part of the budget meanwhile the
+ * warm-up stops early and says so. Progress goes to engine->opts.progress_fd as one line rewritten
+ * with \r, ended by a newline.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine.h"
+#include "error.h"
+
+static void fmt_size(char *buf, size_t cap, uint64_t v, uint64_t scale_by)
+{
+	if (scale_by >= (1ull << 30))
+		snprintf(buf, cap, "%.1f", (double)v / (1ull << 30));
+	else
+		snprintf(buf, cap, "%.1f", (double)v / (1ull << 20));
+}
+
+/* Writes the progress line when its percentage changed (or at the end, with a newline). */
+static void progress(struct tfs_engine *e, int *last_pct, const char *end_note)
+{
+	uint64_t done = atomic_load(&e->warm_done), total = atomic_load(&e->warm_total);
+	int pct = total ? (int)(done * 100 / total) : 100;
+	char d[32], t[32];
+
+	if (e->opts.progress_fd < 0 || (!end_note && pct == *last_pct))
+		return;
+	*last_pct = pct;
+	fmt_size(d, sizeof(d), done, total);
+	fmt_size(t, sizeof(t), total, total);
+	dprintf(e->opts.progress_fd, "\rtensorfs: warm-up %s/%s %s (%d%%)%s", d, t,
+		total >= (1ull << 30) ? "GiB" : "MiB", pct, end_note ? end_note : "");
+}
+
+void tfs_warm_block_done(void *engine, struct tfs_block *b, long rc)
+{
+	struct tfs_engine *e = engine;
+
+	if (b->origin != TFS_ORIGIN_WARM)
+		return;
+	pthread_mutex_lock(&e->warm_lock);
+	e->warm_inflight--;
+	if (rc > 0)
+		atomic_fetch_add(&e->warm_done, (uint64_t)rc);
+	pthread_cond_signal(&e->warm_cond);
+	pthread_mutex_unlock(&e->warm_lock);
+}
+
+/* Waits on warm_cond for at most 100 ms, so progress keeps moving; requires warm_lock. */
+static void wait_a_bit(struct tfs_engine *e)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 100 * 1000 * 1000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(&e->warm_cond, &e->warm_lock, &ts);
+}
+
+static void *warm_main(void *arg)
+{
+	struct tfs_engine *e = arg;
+	uint64_t left = e->opts.cache_bytes / e->bs;
+	unsigned limit = e->opts.threads > 2 ? e->opts.threads : 2;
+	const char *note = "\n";
+	int pct = -1, stop = 0;
+
+	for (size_t fi = 0; fi < e->n_files && left && !stop; fi++) {
+		const struct tfs_file *f = e->files[fi];
+		uint64_t nb = (f->size + e->bs - 1) / e->bs;
+		if (!f->is_shard)
+			continue;
+		for (uint64_t i = 0; i < nb && left && !stop; i++, left--) {
+			uint64_t len = f->size - i * e->bs < e->bs ? f->size - i * e->bs : e->bs;
+			struct tfs_block *b;
+			int rc;
+
+			pthread_mutex_lock(&e->warm_lock);
+			while (e->warm_inflight >= limit && !e->warm_stop) {
+				wait_a_bit(e);
+				pthread_mutex_unlock(&e->warm_lock);
+				progress(e, &pct, NULL);
+				pthread_mutex_lock(&e->warm_lock);
+			}
+			stop = e->warm_stop;
+			pthread_mutex_unlock(&e->warm_lock);
+			if (stop)
+				break;
+			rc = tfs_cache_lookup(e->cache, (uint32_t)fi, i, TFS_ORIGIN_WARM, &b);
+			if (rc == -EEXIST) { /* a reader got there first */
+				atomic_fetch_add(&e->warm_done, len);
+			} else if (rc == -ENOSPC) {
+				note = " (stopped: cache full)\n";
+				stop = 1;
+			} else if (rc < 0) {
+				note = " (stopped: out of memory)\n";
+				stop = 1;
+			} else {
+				pthread_mutex_lock(&e->warm_lock);
+				e->warm_inflight++;
+				pthread_mutex_unlock(&e->warm_lock);
+				tfs_reader_submit(e->reader, b, 0);
+				tfs_cache_release(e->cache, b);
+			}
+			progress(e, &pct, NULL);
+		}
+	}
+	pthread_mutex_lock(&e->warm_lock);
+	while (e->warm_inflight && !e->warm_stop) {
+		wait_a_bit(e);
+		pthread_mutex_unlock(&e->warm_lock);
+		progress(e, &pct, NULL);
+		pthread_mutex_lock(&e->warm_lock);
+	}
+	if (e->warm_stop)
+		note = " (stopped: engine closed)\n";
+	pthread_mutex_unlock(&e->warm_lock);
+	progress(e, &pct, note);
+	return NULL;
+}
+
+int tfs_warm_start(struct tfs_engine *e, struct tfs_error *err)
+{
+	uint64_t left = e->opts.cache_bytes / e->bs, total = 0;
+	int rc;
+
+	for (size_t fi = 0; fi < e->n_files && left; fi++) {
+		const struct tfs_file *f = e->files[fi];
+		uint64_t nb = (f->size + e->bs - 1) / e->bs;
+		if (!f->is_shard)
+			continue;
+		if (nb > left) {
+			total += left * e->bs;
+			left = 0;
+		} else {
+			total += f->size;
+			left -= nb;
+		}
+	}
+	atomic_store(&e->warm_total, total);
+	if (!total)
+		return 0;
+	rc = -pthread_create(&e->warm_thread, NULL, warm_main, e);
+	if (rc < 0)
+		return tfs_error_set(err, rc, "engine: cannot start the warm-up thread: %s",
+				     strerror(-rc));
+	e->warm_started = 1;
+	return 0;
+}
+
+void tfs_warm_stop(struct tfs_engine *e)
+{
+	if (!e->warm_started)
+		return;
+	pthread_mutex_lock(&e->warm_lock);
+	e->warm_stop = 1;
+	pthread_cond_broadcast(&e->warm_cond);
+	pthread_mutex_unlock(&e->warm_lock);
+	pthread_join(e->warm_thread, NULL);
+	e->warm_started = 0;
+}

@@ -1,0 +1,311 @@
+/*
+ * test_cache.c - the block cache alone (loader/cache.c), driven with a fake filler: LRU order, the
+ * budget, pinning, one fill per block under concurrency, failed fills, prefetch rules, invalidation.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cache.h"
+
+#define BS 4096u
+
+static struct tfs_cache *open_cache(unsigned blocks)
+{
+	struct tfs_cache *c = NULL;
+	struct tfs_error err;
+
+	assert_int_equal(tfs_cache_open(BS, (uint64_t)blocks * BS, &c, &err), 0);
+	return c;
+}
+
+/* The fake read: every byte of block (file, index) is a function of both. */
+static uint8_t fill_byte(uint32_t file, uint64_t index)
+{
+	return (uint8_t)(file * 31 + index * 7 + 1);
+}
+
+static void fake_fill(struct tfs_cache *c, struct tfs_block *b)
+{
+	assert_int_equal(tfs_cache_fill_begin(c, b), 0);
+	memset(b->data, fill_byte(b->file, b->index), BS);
+	tfs_cache_fill_done(c, b, BS);
+}
+
+/* Demand-loads (or touches) a block and releases it. */
+static void touch(struct tfs_cache *c, uint32_t file, uint64_t index)
+{
+	struct tfs_block *b;
+	int rc = tfs_cache_lookup(c, file, index, TFS_ORIGIN_DEMAND, &b);
+
+	assert_true(rc >= 0);
+	if (rc == TFS_CACHE_FILL)
+		fake_fill(c, b);
+	assert_int_equal(tfs_cache_wait(c, b), 0);
+	assert_int_equal(b->data[BS - 1], fill_byte(file, index));
+	tfs_cache_release(c, b);
+	assert_int_equal(tfs_cache_check(c), 0);
+}
+
+static void test_lru_order(void **state)
+{
+	struct tfs_cache *c = open_cache(3);
+	struct tfs_cache_stats st;
+
+	touch(c, 0, 0);
+	touch(c, 0, 1);
+	touch(c, 0, 2);
+	touch(c, 0, 0);      /* 0 is now the most recent; 1 the least */
+	touch(c, 0, 3);      /* evicts 1 */
+	assert_false(tfs_cache_resident(c, 0, 1));
+	assert_true(tfs_cache_resident(c, 0, 0));
+	assert_true(tfs_cache_resident(c, 0, 2));
+	assert_true(tfs_cache_resident(c, 0, 3));
+	touch(c, 0, 4);      /* evicts 2 */
+	assert_false(tfs_cache_resident(c, 0, 2));
+	tfs_cache_stats(c, &st);
+	assert_int_equal(st.evictions, 2);
+	assert_int_equal(st.hits, 1);
+	assert_int_equal(st.misses, 5);
+	assert_int_equal(st.bytes, 3 * BS);
+	assert_int_equal(st.peak_bytes, 3 * BS);
+	tfs_cache_close(c);
+}
+
+static void test_budget_and_pinning(void **state)
+{
+	struct tfs_cache *c = open_cache(2);
+	struct tfs_block *a, *b, *x, *y;
+	struct tfs_cache_stats st;
+
+	assert_int_equal(tfs_cache_lookup(c, 0, 0, TFS_ORIGIN_DEMAND, &a), TFS_CACHE_FILL);
+	fake_fill(c, a);
+	assert_int_equal(tfs_cache_lookup(c, 0, 1, TFS_ORIGIN_DEMAND, &b), TFS_CACHE_FILL);
+	fake_fill(c, b);
+	/* Both pinned: prefetch and warm-up are refused, demand goes over the budget. */
+	assert_int_equal(tfs_cache_lookup(c, 0, 2, TFS_ORIGIN_PREFETCH, &x), -ENOSPC);
+	assert_int_equal(tfs_cache_lookup(c, 0, 2, TFS_ORIGIN_WARM, &x), -ENOSPC);
+	assert_int_equal(tfs_cache_lookup(c, 0, 2, TFS_ORIGIN_DEMAND, &x), TFS_CACHE_FILL);
+	fake_fill(c, x);
+	assert_int_equal(tfs_cache_check(c), 0);
+	tfs_cache_stats(c, &st);
+	assert_int_equal(st.bytes, 3 * BS);
+	assert_int_equal(st.pinned_blocks, 3);
+	/* Pinned blocks were not evicted and still hold their bytes. */
+	assert_int_equal(a->data[0], fill_byte(0, 0));
+	assert_int_equal(b->data[0], fill_byte(0, 1));
+	tfs_cache_release(c, x); /* back under budget at once: x is the LRU victim */
+	tfs_cache_stats(c, &st);
+	assert_int_equal(st.bytes, 2 * BS);
+	assert_int_equal(tfs_cache_check(c), 0);
+	/* A pinned block survives any number of demand misses. */
+	for (uint64_t i = 10; i < 20; i++)
+		touch(c, 0, i);
+	assert_int_equal(a->data[BS - 1], fill_byte(0, 0));
+	tfs_cache_release(c, a);
+	tfs_cache_release(c, b);
+	assert_int_equal(tfs_cache_lookup(c, 0, 0, TFS_ORIGIN_DEMAND, &y), TFS_CACHE_HIT);
+	tfs_cache_release(c, y);
+	tfs_cache_stats(c, &st);
+	assert_true(st.bytes <= 2 * BS);
+	assert_int_equal(tfs_cache_check(c), 0);
+	tfs_cache_close(c);
+}
+
+struct hammer {
+	struct tfs_cache *c;
+	pthread_barrier_t *start;
+	int fills;                  /* protected by hammer_lock */
+	pthread_mutex_t lock;
+	int bad;
+};
+
+static void *hammer_main(void *arg)
+{
+	struct hammer *h = arg;
+
+	pthread_barrier_wait(h->start);
+	for (uint64_t round = 0; round < 20; round++) {
+		struct tfs_block *b;
+		int rc = tfs_cache_lookup(h->c, 0, round, TFS_ORIGIN_DEMAND, &b);
+		if (rc == TFS_CACHE_FILL) {
+			pthread_mutex_lock(&h->lock);
+			h->fills++;
+			pthread_mutex_unlock(&h->lock);
+			usleep(2000); /* a slow disk: everybody else piles up on the same block */
+			fake_fill(h->c, b);
+		} else if (rc < 0) {
+			h->bad = 1;
+			continue;
+		}
+		if (tfs_cache_wait(h->c, b) != 0 || b->data[BS / 2] != fill_byte(0, round))
+			h->bad = 1;
+		tfs_cache_release(h->c, b);
+	}
+	return NULL;
+}
+
+static void test_one_fill_per_block(void **state)
+{
+	struct tfs_cache *c = open_cache(64);
+	pthread_barrier_t start;
+	struct hammer h = { .c = c, .start = &start };
+	pthread_t t[8];
+	struct tfs_cache_stats st;
+
+	pthread_mutex_init(&h.lock, NULL);
+	pthread_barrier_init(&start, NULL, 8);
+	for (int i = 0; i < 8; i++)
+		pthread_create(&t[i], NULL, hammer_main, &h);
+	for (int i = 0; i < 8; i++)
+		pthread_join(t[i], NULL);
+	assert_false(h.bad);
+	assert_int_equal(h.fills, 20); /* one per block, never two */
+	tfs_cache_stats(c, &st);
+	assert_int_equal(st.hits + st.misses, 8 * 20);
+	assert_int_equal(tfs_cache_check(c), 0);
+	pthread_barrier_destroy(&start);
+	pthread_mutex_destroy(&h.lock);
+	tfs_cache_close(c);
+}
+
+static void test_failed_fill_not_cached(void **state)
+{
+	struct tfs_cache *c = open_cache(4);
+	struct tfs_block *filler, *waiter, *again;
+
+	assert_int_equal(tfs_cache_lookup(c, 1, 5, TFS_ORIGIN_DEMAND, &filler), TFS_CACHE_FILL);
+	assert_int_equal(tfs_cache_lookup(c, 1, 5, TFS_ORIGIN_DEMAND, &waiter), TFS_CACHE_LOADING);
+	tfs_cache_fill_done(c, filler, -EIO);
+	assert_int_equal(tfs_cache_wait(c, waiter), -EIO);
+	assert_int_equal(tfs_cache_wait(c, filler), -EIO);
+	assert_false(tfs_cache_resident(c, 1, 5));
+	/* The next lookup reads again rather than serving the failure. */
+	assert_int_equal(tfs_cache_lookup(c, 1, 5, TFS_ORIGIN_DEMAND, &again), TFS_CACHE_FILL);
+	fake_fill(c, again);
+	tfs_cache_release(c, filler);
+	tfs_cache_release(c, waiter);
+	tfs_cache_release(c, again);
+	assert_true(tfs_cache_resident(c, 1, 5));
+	assert_int_equal(tfs_cache_check(c), 0);
+	tfs_cache_close(c);
+}
+
+static void prefetch(struct tfs_cache *c, uint64_t index, int expect)
+{
+	struct tfs_block *b;
+	int rc = tfs_cache_lookup(c, 0, index, TFS_ORIGIN_PREFETCH, &b);
+
+	assert_int_equal(rc, expect);
+	if (rc == TFS_CACHE_FILL) {
+		fake_fill(c, b);
+		tfs_cache_release(c, b);
+	}
+	assert_int_equal(tfs_cache_check(c), 0);
+}
+
+static void test_prefetch_rules(void **state)
+{
+	struct tfs_cache *c = open_cache(4);
+	struct tfs_cache_stats st;
+
+	prefetch(c, 0, TFS_CACHE_FILL);
+	prefetch(c, 0, -EEXIST);
+	prefetch(c, 1, TFS_CACHE_FILL);
+	prefetch(c, 2, -ENOSPC);        /* untouched readahead already holds half the budget */
+	touch(c, 0, 0);                 /* used: no longer counts */
+	prefetch(c, 2, TFS_CACHE_FILL);
+	touch(c, 0, 3);                 /* full now */
+	touch(c, 0, 2);                 /* LRU, most recent first: 2 3 0 1 (1 never read) */
+	prefetch(c, 4, -ENOSPC);        /* would evict block 1, an untouched prefetch */
+	touch(c, 0, 1);                 /* LRU: 1 2 3 0 */
+	prefetch(c, 4, TFS_CACHE_FILL); /* evicts 0, which readers are done with */
+	assert_false(tfs_cache_resident(c, 0, 0));
+	tfs_cache_stats(c, &st);
+	assert_int_equal(st.bytes_prefetched, 4 * BS);
+	assert_int_equal(st.bytes_prefetched_unused, 0);
+	touch(c, 0, 5);                 /* evicts 3 */
+	touch(c, 0, 6);                 /* evicts 2 */
+	touch(c, 0, 7);                 /* evicts 1 */
+	touch(c, 0, 8);                 /* evicts 4, never read: counted unused */
+	assert_false(tfs_cache_resident(c, 0, 4));
+	tfs_cache_stats(c, &st);
+	assert_int_equal(st.bytes_prefetched_unused, BS);
+	tfs_cache_close(c);
+}
+
+static void test_warm_never_evicts(void **state)
+{
+	struct tfs_cache *c = open_cache(3);
+	struct tfs_block *b;
+
+	touch(c, 0, 0);
+	for (uint64_t i = 1; i < 3; i++) {
+		assert_int_equal(tfs_cache_lookup(c, 0, i, TFS_ORIGIN_WARM, &b), TFS_CACHE_FILL);
+		fake_fill(c, b);
+		tfs_cache_release(c, b);
+	}
+	assert_int_equal(tfs_cache_lookup(c, 0, 3, TFS_ORIGIN_WARM, &b), -ENOSPC);
+	assert_true(tfs_cache_resident(c, 0, 0));
+	tfs_cache_close(c);
+}
+
+static void test_invalidate_file(void **state)
+{
+	struct tfs_cache *c = open_cache(8);
+	struct tfs_block *pinned, *b;
+	struct tfs_cache_stats st;
+
+	touch(c, 0, 0);
+	touch(c, 0, 1);
+	touch(c, 1, 0);
+	assert_int_equal(tfs_cache_lookup(c, 0, 1, TFS_ORIGIN_DEMAND, &pinned), TFS_CACHE_HIT);
+	tfs_cache_invalidate_file(c, 0);
+	assert_false(tfs_cache_resident(c, 0, 0));
+	assert_false(tfs_cache_resident(c, 0, 1));
+	assert_true(tfs_cache_resident(c, 1, 0));
+	assert_int_equal(pinned->data[7], fill_byte(0, 1)); /* still valid for its holder */
+	assert_int_equal(tfs_cache_check(c), 0);
+	/* A new lookup of the same block does not find the dead one. */
+	assert_int_equal(tfs_cache_lookup(c, 0, 1, TFS_ORIGIN_DEMAND, &b), TFS_CACHE_FILL);
+	fake_fill(c, b);
+	tfs_cache_release(c, b);
+	tfs_cache_release(c, pinned);
+	tfs_cache_stats(c, &st);
+	assert_int_equal(st.blocks, 2);
+	assert_int_equal(st.bytes, 2 * BS);
+	assert_int_equal(tfs_cache_check(c), 0);
+	tfs_cache_close(c);
+}
+
+static void test_pinning_reported(void **state)
+{
+	struct tfs_cache *c = open_cache(2);
+	const char *p = tfs_cache_pinning(c);
+
+	assert_true(strcmp(p, "cuda") == 0 || strncmp(p, "mlock", 5) == 0 ||
+		    strncmp(p, "none (", 6) == 0);
+	tfs_cache_close(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lru_order),
+		cmocka_unit_test(test_budget_and_pinning),
+		cmocka_unit_test(test_one_fill_per_block),
+		cmocka_unit_test(test_failed_fill_not_cached),
+		cmocka_unit_test(test_prefetch_rules),
+		cmocka_unit_test(test_warm_never_evicts),
+		cmocka_unit_test(test_invalidate_file),
+		cmocka_unit_test(test_pinning_reported),
+	};
+	return cmocka_run_group_tests_name("cache", tests, NULL, NULL);
+}

@@ -1,0 +1,490 @@
+/*
+ * test_engine.c - the engine end to end (loader/engine.c, stream.c, warm.c over cache.c and
+ * reader.c): exact bytes, options, readahead on and off, eager warm-up, the auto rule, changed
+ * files, block access, and a multi-threaded stress run with a tiny cache.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "engine.h"
+#include "engine_fixture.h"
+
+#define BS 4096u
+
+/* Reads [off, off+len) and compares with the file. */
+static void check_read(struct fx *fx, struct tfs_engine *e, struct tfs_stream *s, uint64_t off,
+		       size_t len)
+{
+	uint8_t *buf = malloc(len ? len : 1);
+	struct tfs_error err;
+	size_t want = off >= fx->size ? 0 : (fx->size - off < len ? fx->size - off : len);
+	ssize_t n = tfs_engine_read(e, s, fx->file, off, buf, len, &err);
+
+	if (n < 0)
+		fprintf(stderr, "read: %s\n", err.msg);
+	assert_int_equal(n, want);
+	if (want)
+		assert_memory_equal(buf, fx->bytes + off, want);
+	free(buf);
+}
+
+static void test_exact_bytes_all_strategies(void **state)
+{
+	static const size_t chunks[] = { 1, 777, 4096, 5000, 12288, 100000 };
+	struct fx fx;
+
+	fx_open(&fx, 5, 9000); /* tensors straddle blocks */
+	for (int st = TFS_STRATEGY_LAZY; st <= TFS_STRATEGY_AUTO; st++) {
+		struct tfs_engine *e = fx_engine(&fx, st, BS, 6 * BS, 0, 3);
+		for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+			struct tfs_stream *s = tfs_stream_open(e);
+			for (uint64_t off = 0; off < fx.size; off += chunks[c])
+				check_read(&fx, e, c % 2 ? s : NULL, off, chunks[c]);
+			tfs_stream_close(s);
+		}
+		check_read(&fx, e, NULL, fx.size - 3, 100); /* short at EOF */
+		check_read(&fx, e, NULL, fx.size, 100);     /* 0 at EOF */
+		check_read(&fx, e, NULL, fx.size + 5, 100);
+		check_read(&fx, e, NULL, 0, fx.size);       /* one read larger than the cache */
+		assert_int_equal(tfs_cache_check(tfs_engine_cache(e)), 0);
+		tfs_engine_close(e);
+	}
+	fx_free(&fx);
+}
+
+static void expect_invalid(struct fx *fx, struct tfs_engine_opts *o, const char *msg)
+{
+	struct tfs_engine *e = NULL;
+	struct tfs_error err;
+
+	assert_int_equal(tfs_engine_open(fx->cat, o, &e, &err), -EINVAL);
+	assert_null(e);
+	if (!strstr(err.msg, msg))
+		fail_msg("message \"%s\" lacks \"%s\"", err.msg, msg);
+	tfs_engine_opts_init(o);
+}
+
+static void test_option_validation(void **state)
+{
+	struct tfs_engine_opts o;
+	struct fx fx;
+	struct tfs_error err;
+
+	fx_open(&fx, 1, 100);
+	tfs_engine_opts_init(&o);
+	o.block_size = 3000;
+	expect_invalid(&fx, &o, "--block-size 3000: must be a power of two >= 4096");
+	o.block_size = 2048;
+	expect_invalid(&fx, &o, "--block-size 2048: must be a power of two >= 4096");
+	o.block_size = 2ull << 30;
+	expect_invalid(&fx, &o, "--block-size");
+	o.block_size = 1 << 20;
+	o.cache_bytes = 4096;
+	expect_invalid(&fx, &o, "--cache-size 4096: must be at least the block size");
+	o.readahead_bytes = 5ull << 30;
+	expect_invalid(&fx, &o, "--readahead");
+	o.threads = 5000;
+	expect_invalid(&fx, &o, "--threads 5000");
+	o.strategy = (enum tfs_strategy)9;
+	expect_invalid(&fx, &o, "--strategy");
+	enum tfs_strategy s;
+	assert_int_equal(tfs_strategy_parse("streaming", &s), 0);
+	assert_int_equal(s, TFS_STRATEGY_STREAMING);
+	assert_int_equal(tfs_strategy_parse("fast", &s), -EINVAL);
+	/* Defaults are sane. */
+	struct tfs_engine *e;
+	struct tfs_stats st;
+	assert_int_equal(tfs_engine_open(fx.cat, NULL, &e, &err), 0);
+	tfs_engine_stats(e, &st);
+	assert_int_equal(st.block_size, 2u << 20);
+	assert_true(st.threads >= 4);
+	assert_true(st.cache_budget >= 4 * st.block_size);
+	assert_int_equal(st.cache_budget % st.block_size, 0);
+	assert_true(st.readahead_bytes > 0);
+	tfs_engine_close(e);
+	fx_free(&fx);
+}
+
+static void test_readahead_sequential(void **state)
+{
+	struct fx fx;
+	struct tfs_engine *e;
+	struct tfs_stream *s;
+	struct tfs_stats st;
+
+	fx_open(&fx, 4, 64 * 1024); /* 256 KiB: 64+ blocks */
+	e = fx_engine(&fx, TFS_STRATEGY_STREAMING, BS, 64 * BS, 16 * BS, 4);
+	s = tfs_stream_open(e);
+	for (uint64_t off = 0; off < fx.size; off += 1024) /* FUSE-like small sequential reads */
+		check_read(&fx, e, s, off, 1024);
+	tfs_stream_close(s);
+	tfs_engine_stats(e, &st);
+	assert_true(st.bytes_prefetched > 0);
+	assert_true(st.cache_hits > st.cache_misses);
+	assert_int_equal(st.bytes_served, fx.size);
+	tfs_engine_close(e);
+	fx_free(&fx);
+}
+
+static void test_no_readahead_for_random(void **state)
+{
+	static const uint64_t blocks[] = { 50, 10, 70, 30, 90, 5, 60, 20, 80, 40, 0, 100, 55 };
+	struct fx fx;
+
+	fx_open(&fx, 4, 120 * 1024);
+	for (int st_i = 0; st_i < 2; st_i++) {
+		struct tfs_engine *e = fx_engine(&fx, st_i ? TFS_STRATEGY_LAZY : TFS_STRATEGY_STREAMING,
+						 BS, 64 * BS, 16 * BS, 4);
+		struct tfs_stream *s = tfs_stream_open(e);
+		struct tfs_stats st;
+		for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++)
+			check_read(&fx, e, s, blocks[i] * BS + 100, 2000);
+		tfs_stream_close(s);
+		tfs_engine_stats(e, &st);
+		assert_int_equal(st.bytes_prefetched, 0);
+		assert_int_equal(st.cache_misses, sizeof(blocks) / sizeof(blocks[0]));
+		tfs_engine_close(e);
+	}
+	fx_free(&fx);
+}
+
+/* Readahead belongs to the shard file: reading t0 to its end prefetches the start of t1. */
+static void test_readahead_crosses_tensors(void **state)
+{
+	struct tfs_stats before, after;
+	const struct tfs_tensor *t0, *t1;
+	struct tfs_engine *e;
+	struct tfs_stream *s, *s2;
+	uint64_t next;
+	struct fx fx;
+
+	fx_open(&fx, 3, 40 * 1024);
+	t0 = tfs_catalog_find(fx.cat, "t0");
+	t1 = tfs_catalog_find(fx.cat, "t1");
+	assert_non_null(t0);
+	assert_non_null(t1);
+	next = t1->offset / BS + 1; /* t1's first block that holds no byte of t0 */
+	e = fx_engine(&fx, TFS_STRATEGY_STREAMING, BS, 64 * BS, 16 * BS, 4);
+	s = tfs_stream_open(e);
+	for (uint64_t off = t0->offset; off < t0->offset + t0->length; off += 4096)
+		check_read(&fx, e, s, off, 4096);
+	/* The prefetch is asynchronous: give it time to land (no timing assertion, just a bound). */
+	for (int i = 0; i < 2000 && !tfs_cache_resident(tfs_engine_cache(e), fx.file, next); i++)
+		usleep(1000);
+	assert_true(tfs_cache_resident(tfs_engine_cache(e), fx.file, next));
+	s2 = tfs_stream_open(e); /* another handle: t1 opened as its own file */
+	tfs_engine_stats(e, &before);
+	check_read(&fx, e, s2, next * BS, 100);
+	tfs_engine_stats(e, &after);
+	assert_int_equal(after.cache_hits, before.cache_hits + 1);
+	assert_int_equal(after.cache_misses, before.cache_misses);
+	tfs_stream_close(s2);
+	tfs_stream_close(s);
+	tfs_engine_close(e);
+	fx_free(&fx);
+}
+
+static void wait_warm(struct tfs_engine *e, struct tfs_stats *st)
+{
+	for (int i = 0; i < 5000; i++) {
+		tfs_engine_stats(e, st);
+		if (st->warm_total_bytes && st->warm_done_bytes == st->warm_total_bytes)
+			return;
+		usleep(1000);
+	}
+	fail_msg("warm-up did not finish: %llu/%llu", (unsigned long long)st->warm_done_bytes,
+		 (unsigned long long)st->warm_total_bytes);
+}
+
+static void test_eager_fills_budget(void **state)
+{
+	struct tfs_engine_opts o;
+	struct tfs_engine *e;
+	struct tfs_error err;
+	struct tfs_stats st;
+	struct fx fx;
+	int pfd[2];
+	char out[4096];
+	ssize_t n;
+
+	fx_open(&fx, 4, 10 * BS); /* 40+ blocks, budget 16 */
+	assert_int_equal(pipe(pfd), 0);
+	tfs_engine_opts_init(&o);
+	o.strategy = TFS_STRATEGY_EAGER;
+	o.block_size = BS;
+	o.cache_bytes = 16 * BS;
+	o.threads = 3;
+	o.progress_fd = pfd[1];
+	assert_int_equal(tfs_engine_open(fx.cat, &o, &e, &err), 0);
+	wait_warm(e, &st);
+	assert_int_equal(st.warm_total_bytes, 16 * BS);
+	assert_int_equal(st.cache_bytes, 16 * BS);    /* as much as the budget holds */
+	assert_int_equal(st.bytes_from_disk, 16 * BS);
+	assert_int_equal(st.bytes_prefetched, 16 * BS);
+	assert_int_equal(st.strategy, TFS_STRATEGY_EAGER);
+	/* The warmed blocks are the first ones, in file order: reading them are hits only. */
+	check_read(&fx, e, NULL, 0, 16 * BS);
+	tfs_engine_stats(e, &st);
+	assert_int_equal(st.cache_misses, 0);
+	assert_int_equal(st.cache_hits, 16);
+	tfs_engine_close(e);
+	close(pfd[1]);
+	n = read(pfd[0], out, sizeof(out) - 1);
+	close(pfd[0]);
+	assert_true(n > 0);
+	out[n] = '\0';
+	assert_non_null(strstr(out, "\rtensorfs: warm-up "));
+	assert_non_null(strstr(out, "(100%)\n"));
+	assert_int_equal(out[n - 1], '\n');
+	fx_free(&fx);
+}
+
+/* Closing while the warm-up still runs stops it, cancels queued reads and leaks nothing. */
+static void test_close_during_warmup(void **state)
+{
+	struct tfs_engine *e;
+	struct tfs_stats st;
+	struct fx fx;
+
+	fx_open(&fx, 4, 64 * BS);
+	for (int i = 0; i < 3; i++) {
+		e = fx_engine(&fx, TFS_STRATEGY_EAGER, BS, 512 * BS, 0, 1 + (unsigned)i);
+		if (i == 2)
+			check_read(&fx, e, NULL, 100 * BS, 3 * BS); /* demand while warming */
+		tfs_engine_stats(e, &st);
+		assert_true(st.warm_total_bytes == fx.size);
+		tfs_engine_close(e);
+	}
+	fx_free(&fx);
+}
+
+static void test_auto_rule(void **state)
+{
+	struct tfs_engine *e;
+	struct tfs_stats st;
+	struct fx fx;
+
+	fx_open(&fx, 2, 8 * BS); /* ~17 blocks */
+	e = fx_engine(&fx, TFS_STRATEGY_AUTO, BS, 64 * BS, 0, 2);
+	tfs_engine_stats(e, &st);
+	assert_int_equal(st.strategy, TFS_STRATEGY_EAGER);
+	assert_non_null(strstr(st.strategy_reason, "fits"));
+	wait_warm(e, &st);
+	assert_int_equal(st.warm_total_bytes, fx.size); /* all of it */
+	check_read(&fx, e, NULL, 0, fx.size);
+	tfs_engine_stats(e, &st);
+	assert_int_equal(st.cache_misses, 0);
+	assert_int_equal(st.bytes_from_disk, fx.size); /* nothing read twice */
+	tfs_engine_close(e);
+
+	e = fx_engine(&fx, TFS_STRATEGY_AUTO, BS, 8 * BS, 0, 2);
+	tfs_engine_stats(e, &st);
+	assert_int_equal(st.strategy, TFS_STRATEGY_STREAMING);
+	assert_non_null(strstr(st.strategy_reason, "exceeds"));
+	assert_int_equal(st.warm_total_bytes, 0);
+	tfs_engine_close(e);
+
+	e = fx_engine(&fx, TFS_STRATEGY_LAZY, BS, 64 * BS, 0, 2);
+	tfs_engine_stats(e, &st);
+	assert_int_equal(st.strategy, TFS_STRATEGY_LAZY);
+	assert_string_equal(st.strategy_reason, "requested");
+	tfs_engine_close(e);
+	fx_free(&fx);
+}
+
+static void test_changed_file_no_stale_bytes(void **state)
+{
+	struct tfs_engine *e;
+	struct tfs_error err;
+	struct tfs_stats st;
+	struct fx fx;
+	uint8_t buf[100];
+	struct timeval tv[2];
+	int fd;
+
+	fx_open(&fx, 2, 8 * BS);
+	e = fx_engine(&fx, TFS_STRATEGY_LAZY, BS, 64 * BS, 0, 2);
+	check_read(&fx, e, NULL, fx.data_start, 100); /* cached now */
+	/* Rewrite the same bytes range with different content, same size. */
+	fd = open(fx.path, O_WRONLY);
+	assert_true(fd >= 0);
+	memset(buf, 0xAB, sizeof(buf));
+	assert_int_equal(pwrite(fd, buf, sizeof(buf), (off_t)fx.data_start), sizeof(buf));
+	close(fd);
+	gettimeofday(&tv[0], NULL);
+	tv[1] = tv[0];
+	tv[1].tv_sec += 5; /* make sure the mtime moves even on coarse clocks */
+	utimes(fx.path, tv);
+	assert_int_equal(tfs_engine_read(e, NULL, fx.file, fx.data_start, buf, 100, &err), -EIO);
+	assert_non_null(strstr(err.msg, fx.path));
+	assert_non_null(strstr(err.msg, "changed since it was opened"));
+	assert_false(tfs_cache_resident(tfs_engine_cache(e), fx.file, fx.data_start / BS));
+	assert_int_equal(tfs_engine_read(e, NULL, fx.file, 0, buf, 100, &err), -EIO); /* sticky */
+	tfs_engine_stats(e, &st);
+	assert_int_equal(st.errors, 2);
+	assert_int_equal(tfs_engine_read(e, NULL, 999, 0, buf, 1, &err), -EINVAL);
+	tfs_engine_close(e);
+	fx_free(&fx);
+}
+
+static void test_block_acquire(void **state)
+{
+	struct tfs_engine *e;
+	struct tfs_error err;
+	struct tfs_block *b;
+	const void *p;
+	size_t len;
+	struct fx fx;
+
+	fx_open(&fx, 2, 3 * BS);
+	e = fx_engine(&fx, TFS_STRATEGY_LAZY, BS, 4 * BS, 0, 2);
+	assert_int_equal(tfs_engine_block_acquire(e, fx.file, BS + 10, &p, &len, &b, &err), 0);
+	assert_int_equal(len, BS - 10);
+	assert_memory_equal(p, fx.bytes + BS + 10, len);
+	/* Pinned: even a flood of other reads does not evict it. */
+	for (uint64_t off = 2 * BS; off < fx.size; off += BS)
+		check_read(&fx, e, NULL, off, BS);
+	assert_memory_equal(p, fx.bytes + BS + 10, len);
+	tfs_engine_block_release(e, b);
+	assert_int_equal(tfs_engine_block_acquire(e, fx.file, fx.size - 1, &p, &len, &b, &err), 0);
+	assert_int_equal(len, 1);
+	tfs_engine_block_release(e, b);
+	assert_int_equal(tfs_engine_block_acquire(e, fx.file, fx.size, &p, &len, &b, &err), -EINVAL);
+	assert_int_equal(tfs_cache_check(tfs_engine_cache(e)), 0);
+	tfs_engine_close(e);
+	fx_free(&fx);
+}
+
+static void test_stats_json(void **state)
+{
+	struct tfs_engine *e;
+	struct tfs_stats st;
+	struct fx fx;
+	char buf[2048];
+
+	fx_open(&fx, 1, 100);
+	e = fx_engine(&fx, TFS_STRATEGY_LAZY, BS, 4 * BS, 0, 2);
+	check_read(&fx, e, NULL, 0, 50);
+	tfs_engine_stats(e, &st);
+	assert_true(tfs_stats_json(&st, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"cache_misses\": 1"));
+	assert_non_null(strstr(buf, "\"strategy\": \"lazy\""));
+	assert_non_null(strstr(buf, "\"pinning\": \""));
+	assert_int_equal(tfs_stats_json(&st, buf, 10), -ENOSPC);
+	tfs_engine_close(e);
+	fx_free(&fx);
+}
+
+/* ---- stress: many threads, a cache of a few blocks, every byte checked ---- */
+
+struct stress {
+	struct fx *fx;
+	struct tfs_engine *e;
+	unsigned seed;
+	uint64_t reads;
+	int bad;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void *stress_main(void *arg)
+{
+	struct stress *t = arg;
+	struct tfs_stream *s = tfs_stream_open(t->e);
+	uint8_t *buf = malloc(4 * BS);
+	double stop = now() + 1.5;
+	uint64_t off = 0;
+
+	while (now() < stop && !t->bad) {
+		unsigned r = (unsigned)rand_r(&t->seed);
+		size_t len = 1 + (size_t)rand_r(&t->seed) % (3 * BS);
+		struct tfs_error err;
+		ssize_t n, want;
+		if (r % 4 != 0) /* mostly random, sometimes sequential runs, so readahead joins in */
+			off = (uint64_t)rand_r(&t->seed) % t->fx->size;
+		n = tfs_engine_read(t->e, r % 3 ? s : NULL, t->fx->file, off, buf, len, &err);
+		want = (ssize_t)(t->fx->size - off < len ? t->fx->size - off : len);
+		if (n != want || memcmp(buf, t->fx->bytes + off, (size_t)want) != 0) {
+			fprintf(stderr, "stress: read %llu+%zu gave %zd: %s\n",
+				(unsigned long long)off, len, n, n < 0 ? err.msg : "bad bytes");
+			t->bad = 1;
+		}
+		off += (uint64_t)want;
+		if (off >= t->fx->size)
+			off = 0;
+		t->reads++;
+	}
+	free(buf);
+	tfs_stream_close(s);
+	return NULL;
+}
+
+static void test_stress(void **state)
+{
+	struct stress t[8];
+	pthread_t th[8];
+	struct tfs_stats st;
+	struct tfs_engine *e;
+	struct fx fx;
+	uint64_t total = 0;
+
+	fx_open(&fx, 8, 8 * BS + 123); /* ~64 blocks, odd tensor boundaries */
+	e = fx_engine(&fx, TFS_STRATEGY_STREAMING, BS, 8 * BS, 4 * BS, 4);
+	for (int i = 0; i < 8; i++) {
+		t[i] = (struct stress){ .fx = &fx, .e = e, .seed = 1234u + (unsigned)i };
+		pthread_create(&th[i], NULL, stress_main, &t[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		assert_false(t[i].bad);
+		total += t[i].reads;
+	}
+	tfs_engine_stats(e, &st);
+	if (getenv("TFS_TEST_VERBOSE")) {
+		char js[2048];
+		tfs_stats_json(&st, js, sizeof(js));
+		fprintf(stderr, "stress: %s\n", js);
+	}
+	assert_int_equal(st.reads, total);
+	assert_int_equal(st.errors, 0);
+	assert_true(st.evictions > 0);
+	assert_true(st.cache_bytes <= st.cache_budget); /* nothing pinned any more */
+	assert_int_equal(tfs_cache_check(tfs_engine_cache(e)), 0);
+	tfs_engine_close(e);
+	fx_free(&fx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_exact_bytes_all_strategies),
+		cmocka_unit_test(test_option_validation),
+		cmocka_unit_test(test_readahead_sequential),
+		cmocka_unit_test(test_no_readahead_for_random),
+		cmocka_unit_test(test_readahead_crosses_tensors),
+		cmocka_unit_test(test_eager_fills_budget),
+		cmocka_unit_test(test_close_during_warmup),
+		cmocka_unit_test(test_auto_rule),
+		cmocka_unit_test(test_changed_file_no_stale_bytes),
+		cmocka_unit_test(test_block_acquire),
+		cmocka_unit_test(test_stats_json),
+		cmocka_unit_test(test_stress),
+	};
+	return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
+}

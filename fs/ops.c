@@ -15,6 +15,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "engine.h"
 #include "log.h"
 #include "mount.h"
 
@@ -166,13 +167,35 @@ static void tfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	fuse_reply_err(req, 0);
 }
 
+/* Where the bytes of a tensor or checkpoint-file node live: file index and offset in it. Returns
+ * the size clamped to the node's end (0 at or past it). */
+static size_t node_extent(struct tfs_mount *m, const struct tfs_node *n, size_t size, off_t off,
+			  uint32_t *file, uint64_t *file_off)
+{
+	uint64_t len = node_size(m, n);
+
+	if ((uint64_t)off >= len)
+		return 0;
+	if (size > len - (uint64_t)off)
+		size = (size_t)(len - (uint64_t)off);
+	if (n->kind == TFS_NODE_TENSOR) {
+		const struct tfs_tensor *t = tfs_catalog_tensor(m->cat, n->ref);
+		*file = t->file;
+		*file_off = t->offset + (uint64_t)off;
+	} else {
+		*file = n->ref;
+		*file_off = (uint64_t)off;
+	}
+	return size;
+}
+
 /* Reads [off, off+size) of a node into buf; returns bytes or -errno. */
 static ssize_t node_read(struct tfs_mount *m, const struct tfs_node *n, struct tfs_fh *fh,
 			 char *buf, size_t size, off_t off)
 {
 	struct tfs_error err;
-	uint64_t len = node_size(m, n), file_off;
-	uint32_t file;
+	uint64_t len, file_off = 0;
+	uint32_t file = 0;
 	ssize_t r;
 
 	if (n->kind == TFS_NODE_VIRT) {
@@ -184,18 +207,9 @@ static ssize_t node_read(struct tfs_mount *m, const struct tfs_node *n, struct t
 		memcpy(buf, src + off, size);
 		return (ssize_t)size;
 	}
-	if ((uint64_t)off >= len)
+	size = node_extent(m, n, size, off, &file, &file_off);
+	if (size == 0)
 		return 0;
-	if (size > len - (uint64_t)off)
-		size = (size_t)(len - (uint64_t)off);
-	if (n->kind == TFS_NODE_TENSOR) {
-		const struct tfs_tensor *t = tfs_catalog_tensor(m->cat, n->ref);
-		file = t->file;
-		file_off = t->offset + (uint64_t)off;
-	} else {
-		file = n->ref;
-		file_off = (uint64_t)off;
-	}
 	r = tfs_engine_read(m->engine, fh ? fh->stream : NULL, file, file_off, buf, size, &err);
 	if (r < 0) {
 		tfs_log(m->log, "read of %s failed: %s", n->name, err.msg);
@@ -209,6 +223,49 @@ static ssize_t node_read(struct tfs_mount *m, const struct tfs_node *n, struct t
 	return r;
 }
 
+/*
+ * The fast path: reply straight from the pinned cache blocks (one copy, into the kernel) instead of
+ * copying into a buffer first. Returns 1 when it replied, 0 when the caller should use the copying
+ * path (more blocks than fit in one reply's iovec, e.g. with tiny blocks).
+ */
+#define MAX_SPANS 16
+static int read_pinned(struct tfs_mount *m, fuse_req_t req, const struct tfs_node *n,
+		       struct tfs_fh *fh, size_t size, off_t off)
+{
+	struct tfs_span spans[MAX_SPANS];
+	struct iovec iov[MAX_SPANS];
+	struct tfs_error err;
+	uint64_t file_off = 0;
+	uint32_t file = 0;
+	unsigned count;
+	ssize_t r;
+
+	size = node_extent(m, n, size, off, &file, &file_off);
+	if (size == 0)
+		return fuse_reply_buf(req, NULL, 0), 1;
+	r = tfs_engine_read_pinned(m->engine, fh ? fh->stream : NULL, file, file_off, size, spans,
+				   MAX_SPANS, &count, &err);
+	if (r == -E2BIG)
+		return 0;
+	if (r < 0) {
+		tfs_log(m->log, "read of %s failed: %s", n->name, err.msg);
+		return fuse_reply_err(req, (int)-r), 1;
+	}
+	if ((size_t)r != size) {
+		tfs_engine_release_spans(m->engine, spans, count);
+		tfs_log(m->log, "read of %s: %s ended early (%zd of %zu bytes)", n->name,
+			tfs_catalog_file(m->cat, file)->path, r, size);
+		return fuse_reply_err(req, EIO), 1;
+	}
+	for (unsigned i = 0; i < count; i++) {
+		iov[i].iov_base = (void *)spans[i].ptr;
+		iov[i].iov_len = spans[i].len;
+	}
+	fuse_reply_iov(req, iov, (int)count); /* copies into the kernel before returning */
+	tfs_engine_release_spans(m->engine, spans, count);
+	return 1;
+}
+
 static void tfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct tfs_mount *m = mnt(req);
@@ -218,6 +275,9 @@ static void tfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, str
 
 	if (!n || n->kind == TFS_NODE_DIR)
 		return (void)fuse_reply_err(req, n ? EISDIR : ENOENT);
+	if (n->kind != TFS_NODE_VIRT &&
+	    read_pinned(m, req, n, (struct tfs_fh *)(uintptr_t)fi->fh, size, off))
+		return;
 	buf = malloc(size ? size : 1);
 	if (!buf)
 		return (void)fuse_reply_err(req, ENOMEM);

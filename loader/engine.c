@@ -406,6 +406,74 @@ void tfs_engine_block_release(struct tfs_engine *e, struct tfs_block *blk)
 		tfs_cache_release(e->cache, blk);
 }
 
+ssize_t tfs_engine_read_pinned(struct tfs_engine *e, struct tfs_stream *s, uint32_t file,
+			       uint64_t off, size_t len, struct tfs_span *spans, unsigned max_spans,
+			       unsigned *n_spans, struct tfs_error *err)
+{
+	uint64_t bs = e->bs, end, first, last, pf_first = 0, pf_end = 0;
+	const struct tfs_file *f;
+	unsigned n = 0;
+	int rc = 0;
+
+	*n_spans = 0;
+	if (file >= e->n_files)
+		return tfs_error_set(err, -EINVAL, "engine: no file #%" PRIu32, file);
+	f = e->files[file];
+	if (off >= f->size || len == 0) {
+		atomic_fetch_add(&e->reads, 1);
+		return 0;
+	}
+	if (len > f->size - off)
+		len = (size_t)(f->size - off);
+	end = off + len;
+	first = off / bs;
+	last = (end - 1) / bs;
+	if (last - first + 1 > max_spans)
+		return -E2BIG; /* before any side effect: the caller falls back to a copying read */
+	atomic_fetch_add(&e->reads, 1);
+	rc = tfs_reader_check_file(e->reader, file, err);
+	if (rc < 0)
+		goto fail;
+	if (s)
+		tfs_stream_note(s, file, off, end, &pf_first, &pf_end);
+	for (uint64_t i = first; i <= last; i++, n++) {
+		rc = pin_block(e, file, i, &spans[n].blk);
+		if (rc < 0) {
+			rc = tfs_error_set(err, rc, "%s: cache: %s", f->path, strerror(-rc));
+			goto unpin;
+		}
+	}
+	tfs_engine_prefetch_blocks(e, file, pf_first, pf_end); /* after the demand jobs */
+	for (unsigned k = 0; k < n; k++) {
+		struct tfs_block *b = spans[k].blk;
+		uint64_t bstart = b->index * bs;
+		uint64_t from = off > bstart ? off : bstart, to = end < bstart + bs ? end : bstart + bs;
+
+		rc = wait_block(e, b, err);
+		if (rc == 0 && to > bstart + b->len)
+			rc = tfs_error_set(err, -EIO, "%s: short block at %" PRIu64, f->path, bstart);
+		if (rc < 0)
+			goto unpin;
+		spans[k].ptr = b->data + (from - bstart);
+		spans[k].len = (size_t)(to - from);
+	}
+	*n_spans = n;
+	atomic_fetch_add(&e->bytes_served, len);
+	return (ssize_t)len;
+unpin:
+	for (unsigned k = 0; k < n; k++)
+		tfs_cache_release(e->cache, spans[k].blk);
+fail:
+	atomic_fetch_add(&e->errors, 1);
+	return rc;
+}
+
+void tfs_engine_release_spans(struct tfs_engine *e, struct tfs_span *spans, unsigned n)
+{
+	for (unsigned k = 0; k < n; k++)
+		tfs_cache_release(e->cache, spans[k].blk);
+}
+
 void tfs_engine_stats(const struct tfs_engine *e, struct tfs_stats *out)
 {
 	struct tfs_cache_stats cs;

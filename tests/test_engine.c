@@ -365,6 +365,40 @@ static void test_block_acquire(void **state)
 	fx_free(&fx);
 }
 
+static void test_read_pinned(void **state)
+{
+	struct tfs_span spans[4];
+	struct tfs_engine *e;
+	struct tfs_error err;
+	unsigned n;
+	struct fx fx;
+
+	fx_open(&fx, 2, 3 * BS);
+	e = fx_engine(&fx, TFS_STRATEGY_LAZY, BS, 4 * BS, 0, 2);
+	/* Spans cover exactly the range, across block boundaries, and match the file. */
+	for (uint64_t off = 0; off < fx.size; off += 1000) {
+		size_t len = 2 * BS + 123, at = 0;
+		size_t want = fx.size - off < len ? (size_t)(fx.size - off) : len;
+		assert_int_equal(tfs_engine_read_pinned(e, NULL, fx.file, off, len, spans, 4, &n, &err),
+				 (ssize_t)want);
+		for (unsigned k = 0; k < n; k++) {
+			assert_memory_equal(spans[k].ptr, fx.bytes + off + at, spans[k].len);
+			at += spans[k].len;
+		}
+		assert_int_equal(at, want);
+		tfs_engine_release_spans(e, spans, n);
+	}
+	/* Past the end: nothing pinned. More blocks than spans: -E2BIG and nothing pinned. */
+	assert_int_equal(tfs_engine_read_pinned(e, NULL, fx.file, fx.size, 10, spans, 4, &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(tfs_engine_read_pinned(e, NULL, fx.file, 0, 5 * BS, spans, 4, &n, &err),
+			 -E2BIG);
+	assert_int_equal(n, 0);
+	assert_int_equal(tfs_cache_check(tfs_engine_cache(e)), 0);
+	tfs_engine_close(e);
+	fx_free(&fx);
+}
+
 static void test_stats_json(void **state)
 {
 	struct tfs_engine *e;
@@ -483,6 +517,7 @@ int main(void)
 		cmocka_unit_test(test_auto_rule),
 		cmocka_unit_test(test_changed_file_no_stale_bytes),
 		cmocka_unit_test(test_block_acquire),
+		cmocka_unit_test(test_read_pinned),
 		cmocka_unit_test(test_stats_json),
 		cmocka_unit_test(test_stress),
 	};

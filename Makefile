@@ -46,7 +46,7 @@ TEST_BIN   := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 TEST_COMMON := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
 TEST_COMMON_OBJ := $(TEST_COMMON:%.c=$(B)/%.o)
 
-.PHONY: all deps test unit integration demo bench clean install help
+.PHONY: all deps test unit integration python demo bench clean install help
 all: $(B)/tensorfs $(B)/libtensorfs.a $(B)/libtensorfs.so
 
 help:
@@ -94,10 +94,14 @@ unit: $(TEST_BIN)
 integration: $(B)/tensorfs
 	@TENSORFS=$(abspath $(B)/tensorfs) tests/integration/run.sh
 
+python: all
+	@B=$(B) tests/python/run.sh
+
 test: deps
 	@$(MAKE) --no-print-directory all $(TEST_BIN)
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory python
 
 demo: deps
 	@$(MAKE) --no-print-directory all

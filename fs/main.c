@@ -390,7 +390,9 @@ static int run_mount(struct mount_opts *o, int ready_fd, const char *argv0)
 		fuse_loop_cfg_set_max_threads(lcfg, o->fuse_threads);
 		fuse_loop_cfg_set_clone_fd(lcfg, 0);
 	}
-	rc = fuse_session_loop_mt(se, lcfg) == 0 ? 0 : 1;
+	/* libfuse returns the number of the signal (SIGTERM, SIGINT, SIGHUP) that stopped the loop:
+	 * a requested stop is a clean exit. Errors are negative. */
+	rc = fuse_session_loop_mt(se, lcfg) < 0 ? 1 : 0;
 	if (ra_started)
 		pthread_join(ra_thread, NULL);
 	tfs_log(m.log, "unmounting %s", o->mnt);
@@ -480,13 +482,5 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "load") == 0)
 		return tfs_cmd_load(argc - 1, argv + 1);
 	fprintf(stderr, "tensorfs: unknown command '%s' (try tensorfs --help)\n", argv[1]);
-	return 2;
-}
-
-/* TEMPORARY until fs/cmd_load.c lands (device placement is being written): keeps the binary
- * linkable. The real definition overrides this weak one. */
-__attribute__((weak)) int tfs_cmd_load(int argc, char **argv)
-{
-	fprintf(stderr, "tensorfs: load is not built yet\n");
 	return 2;
 }

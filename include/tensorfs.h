@@ -287,6 +287,9 @@ struct tfs_load_opts {
 	uint64_t staging_bytes;     /* bytes per staging buffer (>= 4 KiB); 0 = 8 MiB */
 	unsigned streams;           /* CUDA streams per device; 0 = 4 */
 	int per_tensor;             /* 1: one allocation per tensor; 0: one arena per device */
+	int staging_only;           /* 1: always read into the staging ring; 0: copy straight out of
+				     * the engine's cache blocks where that saves a copy (host
+				     * targets, and GPUs when the cache is CUDA-pinned) */
 };
 /* Fills *o with the defaults (all zero, device cpu). */
 void tfs_load_opts_init(struct tfs_load_opts *o);
@@ -322,7 +325,8 @@ struct tfs_load_report {
 	uint64_t cache_hits, cache_misses;
 	unsigned threads, staging_buffers, streams;
 	uint64_t staging_bytes;
-	const char *staging;         /* "cuda-pinned" or "host" (static string) */
+	const char *staging;         /* staging ring memory: "cuda-pinned" or "host" (static string) */
+	uint64_t bytes_direct;       /* bytes copied straight out of the engine's cache blocks */
 	size_t n_devices;            /* entries in devices[], cpu first then cuda in index order */
 	const struct tfs_load_device_total *devices; /* owned by the result */
 };
@@ -331,10 +335,11 @@ struct tfs_load_result;
 
 /*
  * Loads the tensors `sel` selects (NULL: all) of `cat` through engine `e` (opened over `cat`) into
- * host memory or CUDA device memory. Only the selected tensors' bytes are read, all through
- * tfs_engine_read; reader threads fill a ring of staging buffers (pinned when a GPU is involved)
- * while the calling thread copies them to their destination (cudaMemcpyAsync on several streams),
- * so disk reads and copies overlap.
+ * host memory or CUDA device memory. Only the selected tensors' bytes are read, all through the
+ * engine; reader threads fill a ring of slots - pinned cache blocks, or staging buffers (pinned
+ * when a GPU is involved) - while the calling thread copies them to their destination
+ * (cudaMemcpyAsync on several streams), so disk reads and copies overlap. Pass the engine no
+ * eager strategy if only part of the checkpoint is wanted: the loader reads nothing else itself.
  * Errors: -EINVAL bad options; -ENODEV "cuda:N: this libtensorfs was built without CUDA", "cuda:N:
  * no CUDA device (...)", or a map key naming a GPU beyond those present (message names the map and
  * the key); -ENOMEM (host or device allocation, naming the device and size); -EIO from the engine.

@@ -78,7 +78,8 @@ static int have_cap_ipc_lock(void)
 /* CUDA pinned memory makes later host-to-device copies DMA straight from the cache. */
 static int try_cuda(struct tfs_cache *c)
 {
-	static const char *names[] = { "libcudart.so", "libcudart.so.12", "libcudart.so.11.0" };
+	static const char *names[] = { "libcudart.so", "libcudart.so.13", "libcudart.so.12",
+				       "libcudart.so.11.0" };
 	int (*count)(int *);
 	int n = 0;
 

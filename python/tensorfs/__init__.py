@@ -1,0 +1,382 @@
+"""tensorfs - load safetensors checkpoints into torch or numpy through libtensorfs, without copies.
+
+    import tensorfs
+    weights = tensorfs.load("llama-7b", device="cuda:0")               # {name: torch.Tensor}
+    part = tensorfs.load("llama-7b", select=["model.layers.0.*"])        # globs on tensor names
+    split = tensorfs.load("llama-7b", device_map={"model.layers.0": 0, "lm_head": "cpu"})
+    arrays = tensorfs.load_numpy("model.safetensors")                  # {name: numpy.ndarray}
+
+A thin ctypes layer over libtensorfs.so (standard library only; torch or numpy is imported when
+used). libtensorfs reads the selected tensors through its block cache into host memory or CUDA
+memory and hands each one over as a DLPack DLManagedTensor; this module wraps that pointer in a
+PyCapsule named "dltensor" and gives it to torch.utils.dlpack.from_dlpack / numpy.from_dlpack,
+which take ownership: the memory is freed when the last tensor of its arena dies (one arena per
+device per load), whether or not the Checkpoint is still open.
+
+Device map rules (the same as `tensorfs load --map`, see include/tensorfs.h): a key matches a tensor
+when the tensor name equals it or starts with it followed by "." or "/"; the longest matching key
+wins; "" matches everything; values are a GPU index, "cuda:N", "cuda", "cpu" or "disk"; tensors
+matched by no key, and "disk" ones, are not loaded.
+
+dtypes: every safetensors dtype loads. torch: BOOL arrives as torch.bool (torch 1.13 has no DLPack
+bool code, so it is exported as uint8 and viewed as bool, no copy); F8_E4M3/F8_E5M2/F8_E8M0 as
+torch.float8_* when this torch has them, else as raw torch.uint8; U16/U32/U64 as torch.uint16/32/64
+when this torch has them (2.3+), else as int16/int32/int64 holding the same bits; F4/F6_* raise
+(packed sub-byte types that DLPack consumers refuse). numpy: BF16 arrives as raw uint16 bits and F8_* as raw uint8
+(numpy has neither dtype), BOOL as numpy.bool_, the rest as their numpy dtype.
+
+The library is found through the environment variable TENSORFS_LIB (a path to libtensorfs.so),
+else ../build/libtensorfs.so beside this package's folder (a source checkout), else the system
+library path.
+"""
+import ctypes
+import ctypes.util
+import json
+import os
+
+__all__ = ["load", "load_numpy", "Checkpoint", "TensorfsError", "cuda_device_count"]
+
+# ---- the C ABI (include/tensorfs.h, include/dlpack/dlpack.h) ------------------------------------
+
+_DEVICE_DISK, _DEVICE_CPU, _DEVICE_CUDA = 0, 1, 2
+_STRATEGY_LAZY = 0
+kDLCPU, kDLCUDA = 1, 2
+kDLInt, kDLUInt, kDLFloat, kDLBfloat, kDLComplex, kDLBool = 0, 1, 2, 4, 5, 6
+# enum tfs_dtype values whose DLPack form needs help (tensorfs.h lists the enum).
+_DT = {"BOOL": 0, "F4": 1, "F6_E2M3": 2, "F6_E3M2": 3, "F8_E5M2": 6, "F8_E4M3": 7, "F8_E8M0": 8,
+       "U16": 10, "BF16": 12, "U32": 14, "U64": 19}
+_DT_NAME = {v: k for k, v in _DT.items()}
+
+
+class _Error(ctypes.Structure):
+    _fields_ = [("msg", ctypes.c_char * 512)]
+
+
+class _Device(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_int), ("index", ctypes.c_int)]
+
+
+class _EngineOpts(ctypes.Structure):
+    _fields_ = [("threads", ctypes.c_uint), ("block_size", ctypes.c_uint64),
+                ("cache_bytes", ctypes.c_uint64), ("readahead_bytes", ctypes.c_uint64),
+                ("strategy", ctypes.c_int), ("progress_fd", ctypes.c_int)]
+
+
+class _LoadOpts(ctypes.Structure):
+    _fields_ = [("device", _Device), ("threads", ctypes.c_uint),
+                ("staging_buffers", ctypes.c_uint), ("staging_bytes", ctypes.c_uint64),
+                ("streams", ctypes.c_uint), ("per_tensor", ctypes.c_int),
+                ("staging_only", ctypes.c_int)]
+
+
+class _Loaded(ctypes.Structure):
+    _fields_ = [("key", ctypes.c_char_p), ("dtype", ctypes.c_int), ("ndim", ctypes.c_uint32),
+                ("shape", ctypes.POINTER(ctypes.c_uint64)), ("device", _Device),
+                ("data", ctypes.c_void_p), ("length", ctypes.c_uint64),
+                ("file", ctypes.c_uint32), ("offset", ctypes.c_uint64)]
+
+
+class _DLDevice(ctypes.Structure):
+    _fields_ = [("device_type", ctypes.c_int32), ("device_id", ctypes.c_int32)]
+
+
+class _DLDataType(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint8), ("bits", ctypes.c_uint8), ("lanes", ctypes.c_uint16)]
+
+
+class _DLTensor(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_void_p), ("device", _DLDevice), ("ndim", ctypes.c_int32),
+                ("dtype", _DLDataType), ("shape", ctypes.POINTER(ctypes.c_int64)),
+                ("strides", ctypes.POINTER(ctypes.c_int64)), ("byte_offset", ctypes.c_uint64)]
+
+
+_Deleter = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+
+class _DLManagedTensor(ctypes.Structure):
+    _fields_ = [("dl_tensor", _DLTensor), ("manager_ctx", ctypes.c_void_p),
+                ("deleter", _Deleter)]
+
+
+class TensorfsError(OSError):
+    """A libtensorfs failure: .errno is the positive errno, str() the library's message."""
+
+
+def _find_lib():
+    env = os.environ.get("TENSORFS_LIB")
+    if env:
+        return env
+    here = os.path.dirname(os.path.abspath(__file__))
+    for cand in (os.path.join(here, "..", "build", "libtensorfs.so"),
+                 os.path.join(here, "..", "..", "build", "libtensorfs.so")):
+        if os.path.exists(cand):
+            return os.path.normpath(cand)
+    found = ctypes.util.find_library("tensorfs")
+    if not found:
+        raise ImportError("tensorfs: libtensorfs.so not found: set TENSORFS_LIB or run make")
+    return found
+
+
+def _bind(lib):
+    P, vp, i = ctypes.POINTER, ctypes.c_void_p, ctypes.c_int
+    err = P(_Error)
+    sigs = {
+        "tfs_catalog_open": (i, [ctypes.c_char_p, P(vp), err]),
+        "tfs_catalog_close": (None, [vp]),
+        "tfs_engine_opts_init": (None, [P(_EngineOpts)]),
+        "tfs_engine_open": (i, [vp, P(_EngineOpts), P(vp), err]),
+        "tfs_engine_close": (None, [vp]),
+        "tfs_engine_stats": (None, [vp, vp]),
+        "tfs_stats_json": (i, [vp, ctypes.c_char_p, ctypes.c_size_t]),
+        "tfs_device_parse": (i, [ctypes.c_char_p, P(_Device), err]),
+        "tfs_cuda_device_count": (i, [err]),
+        "tfs_selection_new": (i, [P(vp), err]),
+        "tfs_selection_free": (None, [vp]),
+        "tfs_selection_add_glob": (i, [vp, ctypes.c_char_p, err]),
+        "tfs_selection_load_map": (i, [vp, ctypes.c_char_p, err]),
+        "tfs_selection_set_map_json": (i, [vp, ctypes.c_char_p, ctypes.c_char_p, err]),
+        "tfs_load_opts_init": (None, [P(_LoadOpts)]),
+        "tfs_load": (i, [vp, vp, vp, P(_LoadOpts), P(vp), err]),
+        "tfs_load_count": (ctypes.c_size_t, [vp]),
+        "tfs_load_get": (P(_Loaded), [vp, ctypes.c_size_t]),
+        "tfs_load_take": (vp, [vp, ctypes.c_size_t]),
+        "tfs_load_free": (None, [vp]),
+        "tfs_load_verify": (i, [vp, vp, err]),
+        "tfs_load_report": (vp, [vp]),
+        "tfs_load_report_json": (i, [vp, ctypes.c_char_p, ctypes.c_size_t]),
+    }
+    for name, (res, args) in sigs.items():
+        fn = getattr(lib, name)
+        fn.restype, fn.argtypes = res, args
+    return lib
+
+
+_lib = _bind(ctypes.CDLL(_find_lib()))
+
+_capsule_new = ctypes.pythonapi.PyCapsule_New
+_capsule_new.restype, _capsule_new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_char_p,
+                                                                 ctypes.c_void_p]
+_capsule_valid = ctypes.pythonapi.PyCapsule_IsValid
+_capsule_valid.restype, _capsule_valid.argtypes = ctypes.c_int, [ctypes.py_object, ctypes.c_char_p]
+_DLTENSOR = b"dltensor"   # module-level: a capsule keeps a pointer to its name
+
+
+def _check(rc, err):
+    if rc < 0:
+        raise TensorfsError(-rc, err.msg.decode("utf-8", "replace"))
+    return rc
+
+
+def cuda_device_count():
+    """CUDA devices libtensorfs can use; 0 when it was built without CUDA or finds none."""
+    err = _Error()
+    n = _lib.tfs_cuda_device_count(ctypes.byref(err))
+    return max(n, 0)
+
+
+def _delete(ptr):
+    _DLManagedTensor.from_address(ptr).deleter(ptr)
+
+
+def _hand_over(ptr, consume):
+    """Wraps DLManagedTensor* ptr (owned by us) in a "dltensor" capsule and calls consume(capsule).
+    The consumer owns ptr once it renamed the capsule; if it did not, ptr is deleted here."""
+    capsule = _capsule_new(ptr, _DLTENSOR, None)
+    try:
+        return consume(capsule)
+    finally:
+        if _capsule_valid(capsule, _DLTENSOR):
+            _delete(ptr)
+
+
+def _retag(ptr, code, bits):
+    """Changes the DLPack dtype before hand-over, for consumers that lack the real code."""
+    dt = _DLManagedTensor.from_address(ptr).dl_tensor.dtype
+    dt.code, dt.bits = code, bits
+
+
+class _NumpyExport:
+    """numpy.from_dlpack wants an object with __dlpack__ / __dlpack_device__, not a capsule."""
+
+    def __init__(self, capsule, device):
+        self.capsule, self.device = capsule, device
+
+    def __dlpack__(self, stream=None):
+        return self.capsule
+
+    def __dlpack_device__(self):
+        return self.device
+
+
+def _device_arg(device):
+    if isinstance(device, int):
+        device = "cuda:%d" % device
+    dev, err = _Device(), _Error()
+    _check(_lib.tfs_device_parse(str(device).encode(), ctypes.byref(dev), ctypes.byref(err)), err)
+    return dev
+
+
+class Checkpoint:
+    """An open checkpoint: its catalog and an engine (reader threads + block cache).
+
+    threads, cache_size, block_size: engine options (None = the library's defaults). The engine
+    runs lazily: a load reads only the bytes of the tensors it selects."""
+
+    def __init__(self, path, threads=None, cache_size=None, block_size=None):
+        self._cat, self._eng = ctypes.c_void_p(), ctypes.c_void_p()
+        self.last_report = None
+        err, opts = _Error(), _EngineOpts()
+        _check(_lib.tfs_catalog_open(os.fsencode(path), ctypes.byref(self._cat),
+                                     ctypes.byref(err)), err)
+        _lib.tfs_engine_opts_init(ctypes.byref(opts))
+        opts.strategy = _STRATEGY_LAZY
+        opts.threads = threads or 0
+        opts.cache_bytes = cache_size or 0
+        opts.block_size = block_size or 0
+        try:
+            _check(_lib.tfs_engine_open(self._cat, ctypes.byref(opts), ctypes.byref(self._eng),
+                                        ctypes.byref(err)), err)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        """Closes the engine and catalog. Tensors already loaded stay valid."""
+        if self._eng:
+            _lib.tfs_engine_close(self._eng)
+            self._eng = ctypes.c_void_p()
+        if self._cat:
+            _lib.tfs_catalog_close(self._cat)
+            self._cat = ctypes.c_void_p()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+    def stats(self):
+        """The engine's counters (bytes_from_disk, cache_hits, ...) as a dict."""
+        st, buf = ctypes.create_string_buffer(1024), ctypes.create_string_buffer(8192)
+        _lib.tfs_engine_stats(self._eng, st)
+        if _lib.tfs_stats_json(st, buf, len(buf)) < 0:
+            raise TensorfsError(28, "stats: JSON does not fit")
+        return json.loads(buf.value.decode())
+
+    def _load(self, device, select, device_map, verify, opts):
+        err, lo = _Error(), _LoadOpts()
+        sel, res = ctypes.c_void_p(), ctypes.c_void_p()
+        _lib.tfs_load_opts_init(ctypes.byref(lo))
+        lo.device = _device_arg(device)
+        for k, v in opts.items():
+            setattr(lo, k, v)
+        _check(_lib.tfs_selection_new(ctypes.byref(sel), ctypes.byref(err)), err)
+        try:
+            if isinstance(select, str):
+                select = [select]
+            for g in select or ():
+                _check(_lib.tfs_selection_add_glob(sel, g.encode(), ctypes.byref(err)), err)
+            if isinstance(device_map, (str, os.PathLike)):
+                _check(_lib.tfs_selection_load_map(sel, os.fsencode(device_map),
+                                                   ctypes.byref(err)), err)
+            elif device_map is not None:
+                text = json.dumps({str(k): v for k, v in device_map.items()})
+                _check(_lib.tfs_selection_set_map_json(sel, text.encode(), b"device_map",
+                                                       ctypes.byref(err)), err)
+            _check(_lib.tfs_load(self._cat, self._eng, sel, ctypes.byref(lo), ctypes.byref(res),
+                                 ctypes.byref(err)), err)
+        finally:
+            _lib.tfs_selection_free(sel)
+        try:
+            buf = ctypes.create_string_buffer(1 << 16)
+            if _lib.tfs_load_report_json(_lib.tfs_load_report(res), buf, len(buf)) >= 0:
+                self.last_report = json.loads(buf.value.decode())
+            if verify:
+                _check(_lib.tfs_load_verify(self._eng, res, ctypes.byref(err)), err)
+        except BaseException:
+            _lib.tfs_load_free(res)
+            raise
+        return res
+
+    def _each(self, res, convert):
+        """Takes every tensor out of result res, converts it, frees the result."""
+        out = {}
+        try:
+            for i in range(_lib.tfs_load_count(res)):
+                it = _lib.tfs_load_get(res, i).contents
+                key, dtype = it.key.decode(), it.dtype
+                ptr = _lib.tfs_load_take(res, i)
+                out[key] = convert(ptr, dtype, key)
+        finally:
+            _lib.tfs_load_free(res)     # tensors taken are unaffected
+        return out
+
+    def load(self, device="cpu", select=None, device_map=None, verify=False, **opts):
+        """Loads tensors as {key: torch.Tensor} on `device` ("cpu", "cuda:N", N, torch.device).
+        select: a glob or a list of globs; device_map: a dict or the path of a JSON file.
+        verify: check every tensor's XXH3 against the file. opts: tfs_load_opts fields
+        (threads, staging_buffers, staging_bytes, streams, per_tensor, staging_only).
+        Report: .last_report."""
+        import torch
+        from torch.utils import dlpack as tdl
+
+        # Viewed after import, no copy: float8 is raw uint8 in DLPack v1.0; torch < 2.3 imports
+        # no unsigned type wider than 8 bits, so those cross as signed ints of the same bits.
+        views = {"F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2", "F8_E8M0": "float8_e8m0fnu",
+                 "U16": "uint16", "U32": "uint32", "U64": "uint64"}
+
+        def convert(ptr, dtype, key):
+            name = _DT_NAME.get(dtype)
+            if name in ("F4", "F6_E2M3", "F6_E3M2"):
+                _delete(ptr)
+                raise TensorfsError(95, "%s: %s has no torch dtype" % (key, name))
+            if name == "BOOL":
+                _retag(ptr, kDLUInt, 8)
+            elif name in ("U16", "U32", "U64"):
+                _retag(ptr, kDLInt, int(name[1:]))
+            t = _hand_over(ptr, tdl.from_dlpack)
+            if name == "BOOL":
+                t = t.view(torch.bool)
+            elif name in views and hasattr(torch, views[name]):
+                t = t.view(getattr(torch, views[name]))
+            return t
+
+        return self._each(self._load(device, select, device_map, verify, opts), convert)
+
+    def load_numpy(self, select=None, device_map=None, verify=False, **opts):
+        """Loads tensors into host memory as {key: numpy.ndarray} (numpy.from_dlpack, no copy).
+        BF16 comes as raw uint16 bits, F8_* as raw uint8 (numpy has no such dtypes). A device_map
+        may only use "cpu" and "disk": numpy refuses GPU memory."""
+        import numpy
+
+        def convert(ptr, dtype, key):
+            name = _DT_NAME.get(dtype)
+            if name in ("F4", "F6_E2M3", "F6_E3M2"):
+                _delete(ptr)
+                raise TensorfsError(95, "%s: %s has no numpy dtype" % (key, name))
+            if name == "BF16":
+                _retag(ptr, kDLUInt, 16)
+            elif name == "BOOL":
+                _retag(ptr, kDLUInt, 8)
+            dev = _DLManagedTensor.from_address(ptr).dl_tensor.device
+            where = (dev.device_type, dev.device_id)
+            a = _hand_over(ptr, lambda c: numpy.from_dlpack(_NumpyExport(c, where)))
+            return a.view(numpy.bool_) if name == "BOOL" else a
+
+        return self._each(self._load("cpu", select, device_map, verify, opts), convert)
+
+
+def load(path, device="cpu", select=None, device_map=None, **kw):
+    """Opens path, loads {key: torch.Tensor}, closes it (the tensors stay). See Checkpoint.load."""
+    with Checkpoint(path) as ck:
+        return ck.load(device=device, select=select, device_map=device_map, **kw)
+
+
+def load_numpy(path, select=None, device_map=None, **kw):
+    """Opens path, loads {key: numpy.ndarray} into host memory, closes it. See
+    Checkpoint.load_numpy."""
+    with Checkpoint(path) as ck:
+        return ck.load_numpy(select=select, device_map=device_map, **kw)

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Runs the Python tests (tests/python/test_*.py) with Debian's /usr/bin/python3 against a built
+# libtensorfs.so; prints one summary line "python: N passed, M failed" and exits non-zero on failure.
+# Library: $TENSORFS_LIB, else build/libtensorfs.so of this checkout (set B=DIR for another build).
+cd "$(dirname "$0")/../.." || exit 1
+B=${B:-build}
+: "${TENSORFS_LIB:=$PWD/$B/libtensorfs.so}"
+export TENSORFS_LIB
+PY=/usr/bin/python3
+if [ ! -f "$TENSORFS_LIB" ]; then
+	echo "python: $TENSORFS_LIB not found (run make first)" >&2
+	echo "python: 0 passed, 1 failed"
+	exit 1
+fi
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+$PY - "$@" >"$log" 2>&1 <<'EOF'
+import os, sys, unittest
+sys.path.insert(0, "tests/python")
+suite = unittest.defaultTestLoader.discover("tests/python", pattern="test_*.py")
+res = unittest.TextTestRunner(stream=sys.stdout, verbosity=2).run(suite)
+failed = len(res.failures) + len(res.errors) + len(res.unexpectedSuccesses)
+passed = res.testsRun - failed - len(res.skipped)
+print("python: %d passed, %d failed%s" % (passed, failed,
+      ", %d skipped" % len(res.skipped) if res.skipped else ""))
+sys.exit(1 if failed else 0)
+EOF
+rc=$?
+if [ $rc != 0 ]; then
+	cat "$log" >&2
+	tail -n 1 "$log"
+	exit 1
+fi
+tail -n 1 "$log"

@@ -295,7 +295,7 @@ static int64_t now_ns(void)
  * (daemon mode) or -1. Returns the exit code. */
 static int run_mount(struct mount_opts *o, int ready_fd, const char *argv0)
 {
-	struct tfs_mount m = { 0 };
+	struct tfs_mount m = { .index_lock = PTHREAD_MUTEX_INITIALIZER };
 	struct tfs_catalog *cat = NULL;
 	struct fuse_session *se = NULL;
 	struct fuse_loop_config *lcfg = NULL;
@@ -308,6 +308,7 @@ static int run_mount(struct mount_opts *o, int ready_fd, const char *argv0)
 	pthread_t ra_thread;
 	struct ra_job ra;
 
+	pthread_mutex_init(&m.fh_lock, NULL);
 	m.log = tfs_log_open(o->log_path, 1);
 	if (!m.log) {
 		snprintf(msg, sizeof(msg), "--log %s: %s", o->log_path, strerror(errno));
@@ -333,8 +334,6 @@ static int run_mount(struct mount_opts *o, int ready_fd, const char *argv0)
 		snprintf(msg, sizeof(msg), "out of memory");
 		goto fail_msg;
 	}
-	if (tfs_virt_index_json(&m, &m.index_json, &m.index_len, &err) < 0)
-		goto fail_err;
 	o->eng.progress_fd = o->foreground ? 2 : -1;
 	if (tfs_engine_open(cat, &o->eng, &m.engine, &err) < 0)
 		goto fail_err;
@@ -416,6 +415,8 @@ out:
 		fuse_session_destroy(se);
 	}
 	fuse_opt_free_args(&args);
+	tfs_ops_release_all(&m);   /* files still open when the mount went away */
+	pthread_mutex_destroy(&m.fh_lock);
 	tfs_engine_close(m.engine);
 	free(m.index_json);
 	free(m.xxh);

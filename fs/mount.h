@@ -5,6 +5,8 @@
 #ifndef TFS_MOUNT_H
 #define TFS_MOUNT_H
 
+#include <pthread.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -19,13 +21,21 @@ struct tfs_mount {
 	struct tfs_engine *engine;         /* owned by main */
 	struct tfs_tree *tree;             /* owned by main */
 	struct tfs_log *log;               /* owned by main */
-	char *index_json;                  /* .tensorfs/index.json, built once at mount */
+	/* .tensorfs/index.json, built on first use (a mount costs only the headers): valid once
+	 * index_ready is set; index_lock serialises the build. */
+	pthread_mutex_t index_lock;
+	atomic_int index_ready;
+	char *index_json;
 	size_t index_len;
 	uid_t uid;                         /* owner shown on every node: the mounting user */
 	gid_t gid;
 	int64_t mtime_ns;                  /* timestamp of directories and virtual files */
 	double timeout;                    /* entry/attr cache seconds: the tree never changes */
 	atomic_uint_fast64_t opens;        /* open() calls served */
+	/* Handles still open. The kernel sends no release for files open when the mount goes away
+	 * (lazy unmount, SIGTERM), so shutdown frees these before closing the engine. */
+	pthread_mutex_t fh_lock;
+	struct tfs_fh *fh_list;            /* fh_lock */
 	/* XXH3 digests, computed on first getxattr and then kept: xxh_state[i] is 0 (not yet),
 	 * 1 (xxh[i] valid). Races only compute the same value twice. */
 	_Atomic uint64_t *xxh;
@@ -35,9 +45,13 @@ struct tfs_mount {
 /* The FUSE low-level operations table (ops.c). */
 struct fuse_lowlevel_ops;
 const struct fuse_lowlevel_ops *tfs_ops(void);
+/* Frees every handle still open (ops.c); after the session loop ended, before tfs_engine_close. */
+void tfs_ops_release_all(struct tfs_mount *m);
 
 /* virt.c: .tensorfs/index.json text (malloc'd, caller frees) and the live stats JSON. */
 int tfs_virt_index_json(const struct tfs_mount *m, char **out, size_t *len, struct tfs_error *err);
+/* Builds m->index_json on first call (thread-safe); -ENOMEM if it cannot. */
+int tfs_virt_index_ensure(struct tfs_mount *m);
 int tfs_virt_stats(struct tfs_mount *m, char **out, size_t *len);
 
 #endif

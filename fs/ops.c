@@ -24,7 +24,41 @@ struct tfs_fh {
 	struct tfs_stream *stream;
 	char *snap;
 	size_t snap_len;
+	struct tfs_fh *prev, *next;   /* m->fh_list, under m->fh_lock */
 };
+
+static void fh_link(struct tfs_mount *m, struct tfs_fh *fh)
+{
+	pthread_mutex_lock(&m->fh_lock);
+	fh->prev = NULL;
+	fh->next = m->fh_list;
+	if (m->fh_list)
+		m->fh_list->prev = fh;
+	m->fh_list = fh;
+	pthread_mutex_unlock(&m->fh_lock);
+}
+
+/* Unlinks and frees a handle. */
+static void fh_free(struct tfs_mount *m, struct tfs_fh *fh)
+{
+	pthread_mutex_lock(&m->fh_lock);
+	if (fh->prev)
+		fh->prev->next = fh->next;
+	else
+		m->fh_list = fh->next;
+	if (fh->next)
+		fh->next->prev = fh->prev;
+	pthread_mutex_unlock(&m->fh_lock);
+	tfs_stream_close(fh->stream);
+	free(fh->snap);
+	free(fh);
+}
+
+void tfs_ops_release_all(struct tfs_mount *m)
+{
+	while (m->fh_list)
+		fh_free(m, m->fh_list);
+}
 
 static struct tfs_mount *mnt(fuse_req_t req)
 {
@@ -45,7 +79,9 @@ static uint64_t node_size(struct tfs_mount *m, const struct tfs_node *n)
 	case TFS_NODE_FILE:
 		return tfs_catalog_file(m->cat, n->ref)->size;
 	case TFS_NODE_VIRT:
-		return n->ref == TFS_VIRT_INDEX ? m->index_len : 0;
+		if (n->ref != TFS_VIRT_INDEX || tfs_virt_index_ensure(m) < 0)
+			return 0;
+		return m->index_len;
 	default:
 		return 0;
 	}
@@ -148,22 +184,17 @@ static void tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->noflush = 1;
 	fi->fh = (uintptr_t)fh;
 	atomic_fetch_add(&m->opens, 1);
-	if (fuse_reply_open(req, fi) == -ENOENT) { /* the opener was interrupted */
-		tfs_stream_close(fh->stream);
-		free(fh->snap);
-		free(fh);
-	}
+	fh_link(m, fh);
+	if (fuse_reply_open(req, fi) == -ENOENT) /* the opener was interrupted */
+		fh_free(m, fh);
 }
 
 static void tfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct tfs_fh *fh = (struct tfs_fh *)(uintptr_t)fi->fh;
 
-	if (fh) {
-		tfs_stream_close(fh->stream);
-		free(fh->snap);
-		free(fh);
-	}
+	if (fh)
+		fh_free(mnt(req), fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -199,7 +230,10 @@ static ssize_t node_read(struct tfs_mount *m, const struct tfs_node *n, struct t
 	ssize_t r;
 
 	if (n->kind == TFS_NODE_VIRT) {
-		const char *src = n->ref == TFS_VIRT_INDEX ? m->index_json : fh->snap;
+		const char *src;
+		if (n->ref == TFS_VIRT_INDEX && tfs_virt_index_ensure(m) < 0)
+			return -EIO;
+		src = n->ref == TFS_VIRT_INDEX ? m->index_json : fh->snap;
 		len = n->ref == TFS_VIRT_INDEX ? m->index_len : fh->snap_len;
 		if ((uint64_t)off >= len)
 			return 0;

@@ -10,7 +10,40 @@
 #include <string.h>
 
 #include "error.h"
+#include "log.h"
 #include "mount.h"
+
+/*
+ * A JSON string of s. File and folder names need not be UTF-8 (tensor names always are: the header
+ * parser refuses anything else), and jansson refuses such strings: then '%' and every byte >= 0x80
+ * is written as %XX, so one odd file name in the checkpoint folder cannot fail the mount.
+ */
+static json_t *jstr(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	json_t *v = json_string(s);
+	char *e;
+	size_t n = 0;
+
+	if (v)
+		return v;
+	e = malloc(3 * strlen(s) + 1);
+	if (!e)
+		return NULL;
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		if (*c == '%' || *c >= 0x80) {
+			e[n++] = '%';
+			e[n++] = hex[*c >> 4];
+			e[n++] = hex[*c & 15];
+		} else {
+			e[n++] = (char)*c;
+		}
+	}
+	e[n] = '\0';
+	v = json_string(e);
+	free(e);
+	return v;
+}
 
 static json_t *tensor_json(const struct tfs_mount *m, size_t i)
 {
@@ -30,10 +63,10 @@ static json_t *tensor_json(const struct tfs_mount *m, size_t i)
 	    json_object_set_new(o, "component", json_string(t->component)) < 0 ||
 	    json_object_set_new(o, "dtype", json_string(tfs_dtype_name(t->dtype))) < 0 ||
 	    json_object_set_new(o, "shape", shape) < 0 ||
-	    json_object_set_new(o, "file", json_string(tfs_catalog_file(m->cat, t->file)->rel)) < 0 ||
+	    json_object_set_new(o, "file", jstr(tfs_catalog_file(m->cat, t->file)->rel)) < 0 ||
 	    json_object_set_new(o, "offset", json_integer((json_int_t)t->offset)) < 0 ||
 	    json_object_set_new(o, "length", json_integer((json_int_t)t->length)) < 0 ||
-	    json_object_set_new(o, "path", json_string(path)) < 0) {
+	    json_object_set_new(o, "path", jstr(path)) < 0) {
 		json_decref(o);
 		return NULL;
 	}
@@ -53,7 +86,7 @@ static json_t *file_json(const struct tfs_file *f)
 	for (size_t k = 0; k < f->n_meta; k++)
 		if (json_object_set_new(meta, f->meta_keys[k], json_string(f->meta_vals[k])) < 0)
 			goto fail;
-	if (json_object_set_new(o, "rel", json_string(f->rel)) < 0 ||
+	if (json_object_set_new(o, "rel", jstr(f->rel)) < 0 ||
 	    json_object_set_new(o, "size", json_integer((json_int_t)f->size)) < 0 ||
 	    json_object_set_new(o, "is_shard", json_boolean(f->is_shard)) < 0)
 		goto fail;
@@ -76,7 +109,7 @@ int tfs_virt_index_json(const struct tfs_mount *m, char **out, size_t *len, stru
 	if (!root || !tensors || !files)
 		goto fail;
 	if (json_object_set_new(root, "layout", json_string(tfs_catalog_layout(m->cat))) < 0 ||
-	    json_object_set_new(root, "root", json_string(tfs_catalog_root(m->cat))) < 0 ||
+	    json_object_set_new(root, "root", jstr(tfs_catalog_root(m->cat))) < 0 ||
 	    json_object_set_new(root, "tensor_bytes",
 				json_integer((json_int_t)tfs_catalog_tensor_bytes(m->cat))) < 0)
 		goto fail;
@@ -109,6 +142,25 @@ fail:
 	json_decref(files);
 	json_decref(root);
 	return tfs_error_set(err, -ENOMEM, "index.json: out of memory");
+}
+
+int tfs_virt_index_ensure(struct tfs_mount *m)
+{
+	struct tfs_error err;
+	int rc = 0;
+
+	if (atomic_load(&m->index_ready))
+		return 0;
+	pthread_mutex_lock(&m->index_lock);
+	if (!atomic_load(&m->index_ready)) {
+		rc = tfs_virt_index_json(m, &m->index_json, &m->index_len, &err);
+		if (rc < 0)
+			tfs_log(m->log, "%s", err.msg);
+		else
+			atomic_store(&m->index_ready, 1);
+	}
+	pthread_mutex_unlock(&m->index_lock);
+	return rc;
 }
 
 int tfs_virt_stats(struct tfs_mount *m, char **out, size_t *len)

@@ -46,6 +46,28 @@ static const struct tfs_st_tensor *find_in_header(const struct tfs_st_header *h,
 	return NULL;
 }
 
+/* Diagnosis only: the first tensor the index maps to a shard that does not hold it, as an error;
+ * 0 when there is none. Linear in the shard per entry, so it runs only after a cheaper check failed. */
+static int find_unheld(struct tfs_catalog *cat, const char *dir, json_t *wm, const char *ipath,
+		       struct tfs_error *err)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(wm, k, v) {
+		char *rel = tfs_path_join(dir, json_string_value(v));
+		int fi = rel ? tfs_catalog_find_file(cat, rel) : -1;
+
+		free(rel);
+		if (fi < 0)
+			return tfs_error_set(err, -ENOMEM, "%s: out of memory", ipath);
+		if (!find_in_header(&cat->files[fi].hdr, k))
+			return tfs_error_set(err, -EINVAL, "%s: tensor '%s' is mapped to %s but that "
+					     "shard does not hold it", ipath, k, cat->files[fi].pub.rel);
+	}
+	return 0;
+}
+
 /* Loads a sharded checkpoint from its index (rel path), under `component`. */
 static int load_index(struct tfs_catalog *cat, const char *dir, const char *index_rel,
 		      const char *component, struct tfs_error *err)
@@ -105,46 +127,33 @@ static int load_index(struct tfs_catalog *cat, const char *dir, const char *inde
 			goto out;
 		}
 	}
-	/* Second pass: the index and the headers must agree, tensor by tensor. */
-	json_object_foreach(wm, k, v) {
-		char *rel = tfs_path_join(dir, json_string_value(v));
-		int fi = rel ? tfs_catalog_find_file(cat, rel) : -1;
-		const struct tfs_st_tensor *t;
-
-		free(rel);
-		if (fi < 0) {
-			rc = tfs_error_set(err, -ENOMEM, "%s: out of memory", ipath);
-			goto out;
-		}
-		t = find_in_header(&cat->files[fi].hdr, k);
-		if (!t) {
-			rc = tfs_error_set(err, -EINVAL, "%s: tensor '%s' is mapped to %s but that shard "
-					   "does not hold it", ipath, k, cat->files[fi].pub.rel);
-			goto out;
-		}
-		sum += t->end - t->begin;
-		mapped++;
-	}
-	for (size_t fi = first; fi < cat->n_files; fi++) {
+	/* Second pass: every tensor of every shard must be mapped to that shard. Names are unique in
+	 * the index, so this plus equal counts means the index and the headers agree exactly; it costs
+	 * one hash lookup per tensor. Only when they disagree is the index searched entry by entry,
+	 * to name a mapped tensor that its shard lacks (the more useful message). */
+	mapped = json_object_size(wm);
+	for (size_t fi = first; fi < cat->n_files && rc == 0; fi++) {
 		const struct tfs_st_header *h = &cat->files[fi].hdr;
-		for (size_t i = 0; i < h->n; i++) {
+		for (size_t i = 0; i < h->n && rc == 0; i++) {
 			json_t *m = json_object_get(wm, h->t[i].name);
 			char *rel = m ? tfs_path_join(dir, json_string_value(m)) : NULL;
-			int same = rel && strcmp(rel, cat->files[fi].pub.rel) == 0;
 
-			if (!same) {
+			if (!rel || strcmp(rel, cat->files[fi].pub.rel) != 0)
 				rc = tfs_error_set(err, -EINVAL, "%s: tensor '%s' is in shard %s but the "
 						   "index maps it %s%s", ipath, h->t[i].name,
 						   cat->files[fi].pub.rel, m ? "to " : "nowhere",
 						   m ? json_string_value(m) : "");
-				free(rel);
-				goto out;
-			}
 			free(rel);
+			sum += h->t[i].end - h->t[i].begin;
 		}
 		held += h->n;
 	}
-	if (held != mapped) {
+	if (rc < 0 || held != mapped) {
+		int rc2 = find_unheld(cat, dir, wm, ipath, err);
+		if (rc2 < 0 || rc < 0) {
+			rc = rc2 < 0 ? rc2 : rc;
+			goto out;
+		}
 		rc = tfs_error_set(err, -EINVAL, "%s: index maps %zu tensors but its shards hold %" PRIu64,
 				   ipath, mapped, held);
 		goto out;

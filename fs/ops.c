@@ -179,6 +179,10 @@ static void tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			free(fh);
 			return (void)fuse_reply_err(req, ENOMEM);
 		}
+		if (n->kind == TFS_NODE_TENSOR) {
+			const struct tfs_tensor *t = tfs_catalog_tensor(m->cat, n->ref);
+			tfs_stream_set_extent(fh->stream, t->file, t->offset, t->offset + t->length);
+		}
 		fi->keep_cache = 1; /* the checkpoint is immutable while mounted */
 	}
 	fi->noflush = 1;

@@ -179,6 +179,14 @@ struct tfs_stream *tfs_stream_open(struct tfs_engine *e);
 void tfs_stream_close(struct tfs_stream *s);
 
 /*
+ * Tells a stream the range of `file` its reader is after (a FUSE handle: one tensor). Readahead
+ * then stays inside [start, end), unless the stream's first read begins exactly where the previous
+ * read of the file ended (a reader walking the shard in file order), when it runs on into the
+ * following bytes. Without an extent, readahead is bounded by the file only. Cannot fail.
+ */
+void tfs_stream_set_extent(struct tfs_stream *s, uint32_t file, uint64_t start, uint64_t end);
+
+/*
  * Reads up to len bytes of catalog file `file` starting at byte `off` into buf. Returns the bytes
  * copied (fewer than len only at the end of the file, 0 at or past it) or a negative errno:
  * -EIO when the disk failed or the file no longer matches what the catalog opened, -EINVAL for a

@@ -10,8 +10,11 @@
  *    file through any stream (engine->seq_end), so `cat a b c` or a loader opening each tensor in
  *    shard order keeps one sequential pattern across handles. Anything else is random: the window
  *    closes and nothing is prefetched.
- *  - Prefetch targets [end of this read, end + window), clamped to the file: blocks belong to the
- *    shard file, so the window runs on into the next tensors in shard order.
+ *  - Prefetch targets [end of this read, end + window), clamped to the file. A stream told its
+ *    extent (tfs_stream_set_extent: the one tensor a FUSE handle reads) is also clamped to that
+ *    extent, unless it began exactly where the previous read of the file ended: then the reader is
+ *    walking the shard in file order and the window runs on into the next tensors. So a loader
+ *    reading 1 tensor in 10 prefetches nothing it will not read, and `cat` in shard order streams.
  *  - It is issued asynchronously when less than half a window is left ahead of the reader; the
  *    window starts at engine->ra_init and doubles per trigger up to engine->ra_max (see engine.c
  *    for the per-strategy values).
@@ -28,7 +31,20 @@ struct tfs_stream {
 	uint64_t last_end;         /* s->lock: end of the previous read */
 	uint64_t ra_end;           /* s->lock: prefetch issued up to here (block-aligned or EOF) */
 	uint64_t window;           /* s->lock: 0 while not sequential */
+	uint32_t ext_file;         /* s->lock: the extent set by tfs_stream_set_extent, if ext_end */
+	uint64_t ext_start, ext_end;
+	int crossing;              /* s->lock: began where the file's last read ended: may run past
+				    * ext_end */
 };
+
+void tfs_stream_set_extent(struct tfs_stream *s, uint32_t file, uint64_t start, uint64_t end)
+{
+	pthread_mutex_lock(&s->lock);
+	s->ext_file = file;
+	s->ext_start = start;
+	s->ext_end = end;
+	pthread_mutex_unlock(&s->lock);
+}
 
 struct tfs_stream *tfs_stream_open(struct tfs_engine *e)
 {
@@ -70,6 +86,10 @@ void tfs_stream_note(struct tfs_stream *s, uint32_t file, uint64_t off, uint64_t
 		prev = atomic_load(&e->seq_end[file]);
 	}
 	seq = prev != 0 && (off / bs == prev / bs || off / bs == prev / bs + 1);
+	if (!s->have)
+		s->crossing = !same && prev != 0 && off == prev;
+	if (s->ext_end && s->ext_file == file && !s->crossing && size > s->ext_end)
+		size = s->ext_end; /* prefetch stays inside the extent */
 	if (!seq || !e->ra_max) {
 		s->window = 0;
 		s->ra_end = 0;

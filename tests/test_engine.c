@@ -194,6 +194,49 @@ static void test_readahead_crosses_tensors(void **state)
 	fx_free(&fx);
 }
 
+/* A stream told its extent (one tensor) prefetches nothing past it when its reader jumps around
+ * the shard (1 tensor in 10), but does run on when it starts where the last read ended. */
+static void test_extent_bounds_readahead(void **state)
+{
+	const struct tfs_tensor *t[5];
+	struct tfs_engine *e;
+	struct tfs_stats st;
+	struct fx fx;
+	char name[8];
+
+	fx_open(&fx, 5, 40 * 1024);
+	for (int i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "t%d", i);
+		t[i] = tfs_catalog_find(fx.cat, name);
+	}
+	e = fx_engine(&fx, TFS_STRATEGY_STREAMING, BS, 64 * BS, 16 * BS, 4);
+	/* Selective: t0 then t2, each read start to end through its own stream. */
+	for (int i = 0; i < 4; i += 2) {
+		struct tfs_stream *s = tfs_stream_open(e);
+		tfs_stream_set_extent(s, fx.file, t[i]->offset, t[i]->offset + t[i]->length);
+		for (uint64_t off = t[i]->offset; off < t[i]->offset + t[i]->length; off += 4096)
+			check_read(&fx, e, s, off, (size_t)(t[i]->offset + t[i]->length - off < 4096
+							    ? t[i]->offset + t[i]->length - off : 4096));
+		tfs_stream_close(s);
+	}
+	tfs_engine_stats(e, &st);
+	/* Prefetch covered only blocks inside t0 and t2 (plus the partial block at each end). */
+	assert_true(st.bytes_prefetched <= t[0]->length + t[2]->length + 2 * BS);
+	assert_false(tfs_cache_resident(tfs_engine_cache(e), fx.file, t[1]->offset / BS + 2));
+	/* File order: t3 opened right where t2 ended runs on into t4 (asynchronously: wait for it). */
+	struct tfs_stream *s = tfs_stream_open(e);
+	uint64_t next = t[4]->offset / BS + 1;
+	tfs_stream_set_extent(s, fx.file, t[3]->offset, t[3]->offset + t[3]->length);
+	for (uint64_t off = t[3]->offset; off < t[3]->offset + t[3]->length; off += 4096)
+		check_read(&fx, e, s, off, 4096);
+	for (int i = 0; i < 2000 && !tfs_cache_resident(tfs_engine_cache(e), fx.file, next); i++)
+		usleep(1000);
+	assert_true(tfs_cache_resident(tfs_engine_cache(e), fx.file, next));
+	tfs_stream_close(s);
+	tfs_engine_close(e);
+	fx_free(&fx);
+}
+
 static void wait_warm(struct tfs_engine *e, struct tfs_stats *st)
 {
 	for (int i = 0; i < 5000; i++) {
@@ -512,6 +555,7 @@ int main(void)
 		cmocka_unit_test(test_readahead_sequential),
 		cmocka_unit_test(test_no_readahead_for_random),
 		cmocka_unit_test(test_readahead_crosses_tensors),
+		cmocka_unit_test(test_extent_bounds_readahead),
 		cmocka_unit_test(test_eager_fills_budget),
 		cmocka_unit_test(test_close_during_warmup),
 		cmocka_unit_test(test_auto_rule),

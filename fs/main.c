@@ -66,6 +66,9 @@ static void usage_mount(FILE *f)
 		"      --kernel-readahead SIZE  the kernel's readahead for this mount (default 2M; the\n"
 		"                          kernel default of 128K caps streaming reads at 128K requests)\n"
 		"      --strategy S        lazy | eager | streaming | auto (default auto)\n"
+		"      --splice on|off     reply to reads whose bytes are in the kernel page cache by\n"
+		"                          splicing the shard (default on; as root this raises\n"
+		"                          fs.pipe-max-size to 2M so 1 MiB replies fit one pipe)\n"
 		"      --log FILE          append the log to FILE (default: stderr with -f, else syslog)\n"
 		"      --stats-json FILE   write the final stats as JSON to FILE at unmount\n"
 		"  -h, --help              this text\n");
@@ -118,7 +121,7 @@ static int cmd_ls(int argc, char **argv)
 /* ---- mount ---------------------------------------------------------------------------------- */
 
 struct mount_opts {
-	int foreground, debug;
+	int foreground, debug, splice;
 	unsigned fuse_threads;
 	uint64_t kernel_ra;        /* bytes; the mount's bdi read_ahead_kb is set from it */
 	char fuse_o[1024];
@@ -130,7 +133,8 @@ struct mount_opts {
 /* Parses mount's options; returns 0, or the exit code to leave with (0 for --help). */
 static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *done)
 {
-	enum { O_THREADS = 256, O_BLOCK, O_CACHE, O_RA, O_STRATEGY, O_LOG, O_STATS, O_FTHREADS, O_KRA };
+	enum { O_THREADS = 256, O_BLOCK, O_CACHE, O_RA, O_STRATEGY, O_LOG, O_STATS, O_FTHREADS, O_KRA,
+	       O_SPLICE };
 	static const struct option lopts[] = {
 		{ "foreground", no_argument, NULL, 'f' }, { "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' }, { "threads", required_argument, NULL, O_THREADS },
@@ -141,7 +145,8 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 		{ "log", required_argument, NULL, O_LOG },
 		{ "stats-json", required_argument, NULL, O_STATS },
 		{ "fuse-threads", required_argument, NULL, O_FTHREADS },
-		{ "kernel-readahead", required_argument, NULL, O_KRA }, { 0 } };
+		{ "kernel-readahead", required_argument, NULL, O_KRA },
+		{ "splice", required_argument, NULL, O_SPLICE }, { 0 } };
 	uint64_t v;
 	char *end;
 	int c;
@@ -150,6 +155,7 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 	tfs_engine_opts_init(&o->eng);
 	o->fuse_threads = 16;
 	o->kernel_ra = 2 << 20;
+	o->splice = 1;
 	while ((c = getopt_long(argc, argv, "+fdho:", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': o->foreground = 1; break;
@@ -197,6 +203,13 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 					"auto\n", optarg);
 				return 2;
 			}
+			break;
+		case O_SPLICE:
+			if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0) {
+				fprintf(stderr, "tensorfs: --splice %s: expected on or off\n", optarg);
+				return 2;
+			}
+			o->splice = strcmp(optarg, "on") == 0;
 			break;
 		case O_LOG: o->log_path = optarg; break;
 		case O_STATS: o->stats_path = optarg; break;
@@ -269,6 +282,32 @@ static void *set_kernel_readahead(void *arg)
 	return NULL;
 }
 
+/* A spliced 1 MiB reply needs a pipe a little over 1 MiB, the default pipe-max-size: raise it (as
+ * root) or libfuse quietly copies every full-size reply instead. */
+static void raise_pipe_max(struct tfs_log *log)
+{
+	const unsigned long want = 2UL << 20;
+	unsigned long cur = 0;
+	FILE *f = fopen("/proc/sys/fs/pipe-max-size", "re");
+
+	if (f) {
+		if (fscanf(f, "%lu", &cur) != 1)
+			cur = 0;
+		fclose(f);
+	}
+	if (cur >= want)
+		return;
+	f = fopen("/proc/sys/fs/pipe-max-size", "we");
+	if (f && fprintf(f, "%lu\n", want) < 0)
+		cur = want; /* remembered as a failure below, after closing */
+	if (!f || fclose(f) != 0 || cur == want) {
+		tfs_log(log, "--splice: cannot raise /proc/sys/fs/pipe-max-size to %lu (%s): full-size "
+			"replies will be copied", want, strerror(errno));
+		return;
+	}
+	tfs_log(log, "--splice: raised /proc/sys/fs/pipe-max-size from %lu to %lu", cur, want);
+}
+
 /* Tells the waiting parent how the mount went: "" for ready, else the error line. */
 static void report(int fd, const char *msg)
 {
@@ -327,6 +366,9 @@ static int run_mount(struct mount_opts *o, int ready_fd, const char *argv0)
 	m.uid = getuid();
 	m.gid = getgid();
 	m.timeout = 86400.0;
+	m.splice = o->splice;
+	if (m.splice)
+		raise_pipe_max(m.log);
 	m.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
 	m.xxh = calloc(tfs_catalog_tensor_count(cat) + 1, sizeof(*m.xxh));
 	m.xxh_state = calloc(tfs_catalog_tensor_count(cat) + 1, sizeof(*m.xxh_state));

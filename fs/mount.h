@@ -31,6 +31,7 @@ struct tfs_mount {
 	gid_t gid;
 	int64_t mtime_ns;                  /* timestamp of directories and virtual files */
 	double timeout;                    /* entry/attr cache seconds: the tree never changes */
+	int splice;                        /* reply to page-cache-hot reads by splicing the shard */
 	atomic_uint_fast64_t opens;        /* open() calls served */
 	/* Handles still open. The kernel sends no release for files open when the mount goes away
 	 * (lazy unmount, SIGTERM), so shutdown frees these before closing the engine. */

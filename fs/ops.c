@@ -304,6 +304,39 @@ static int read_pinned(struct tfs_mount *m, fuse_req_t req, const struct tfs_nod
 	return 1;
 }
 
+/*
+ * With --splice: a range the kernel already holds in the shard's page cache goes to the reply by
+ * splice (page cache -> pipe -> /dev/fuse), skipping the copy into a cache block. Returns 1 when it
+ * replied. libfuse falls back to a read+copy by itself when its pipe cannot hold the reply.
+ */
+static int read_hot(struct tfs_mount *m, fuse_req_t req, const struct tfs_node *n, size_t size,
+		    off_t off)
+{
+	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(0);
+	struct tfs_error err;
+	uint64_t file_off = 0;
+	uint32_t file = 0;
+	ssize_t r;
+	int fd;
+
+	size = node_extent(m, n, size, off, &file, &file_off);
+	if (size == 0)
+		return 0;
+	r = tfs_engine_read_hot(m->engine, file, file_off, size, &fd, &err);
+	if (r == 0)
+		return 0;
+	if (r < 0) {
+		tfs_log(m->log, "read of %s failed: %s", n->name, err.msg);
+		return fuse_reply_err(req, (int)-r), 1;
+	}
+	bv.buf[0].size = (size_t)r;
+	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	bv.buf[0].fd = fd;
+	bv.buf[0].pos = (off_t)file_off;
+	fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+	return 1;
+}
+
 static void tfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct tfs_mount *m = mnt(req);
@@ -313,6 +346,8 @@ static void tfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, str
 
 	if (!n || n->kind == TFS_NODE_DIR)
 		return (void)fuse_reply_err(req, n ? EISDIR : ENOENT);
+	if (n->kind != TFS_NODE_VIRT && m->splice && read_hot(m, req, n, size, off))
+		return;
 	if (n->kind != TFS_NODE_VIRT &&
 	    read_pinned(m, req, n, (struct tfs_fh *)(uintptr_t)fi->fh, size, off))
 		return;
@@ -569,6 +604,8 @@ static void tfs_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_ASYNC_READ)
 		conn->want |= FUSE_CAP_ASYNC_READ;
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+	if (((struct tfs_mount *)userdata)->splice && (conn->capable & FUSE_CAP_SPLICE_WRITE))
+		conn->want |= FUSE_CAP_SPLICE_WRITE | (conn->capable & FUSE_CAP_SPLICE_MOVE);
 }
 
 static const struct fuse_lowlevel_ops ops = {

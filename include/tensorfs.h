@@ -195,6 +195,16 @@ void tfs_stream_set_extent(struct tfs_stream *s, uint32_t file, uint64_t start, 
 ssize_t tfs_engine_read(struct tfs_engine *e, struct tfs_stream *s, uint32_t file, uint64_t off,
 			void *buf, size_t len, struct tfs_error *err);
 
+/*
+ * For front ends that can splice (FUSE): when [off, off+len) of `file` (clamped to the file) is
+ * entirely in the kernel's page cache and not in the engine's cache, returns its length and sets
+ * *fd to a descriptor of the file to splice from at offset `off` (valid while the engine is open;
+ * do not close it). Returns 0 when the caller should use tfs_engine_read() instead; -EIO when the
+ * file changed since it was opened. Counted in stats as served, not read from disk.
+ */
+ssize_t tfs_engine_read_hot(struct tfs_engine *e, uint32_t file, uint64_t off, size_t len, int *fd,
+			    struct tfs_error *err);
+
 /* Counters, read without stopping readers (each field is individually consistent). */
 struct tfs_stats {
 	uint64_t reads;                   /* tfs_engine_read calls */
@@ -217,6 +227,7 @@ struct tfs_stats {
 	enum tfs_strategy strategy;       /* the effective one (after auto) */
 	const char *strategy_reason;      /* why auto picked it, or "requested" */
 	uint64_t errors;                  /* reads that returned an error */
+	uint64_t bytes_hot;               /* served from the kernel page cache by tfs_engine_read_hot */
 };
 void tfs_engine_stats(const struct tfs_engine *e, struct tfs_stats *out);
 

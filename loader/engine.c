@@ -501,6 +501,7 @@ void tfs_engine_stats(const struct tfs_engine *e, struct tfs_stats *out)
 	out->strategy = e->strategy;
 	out->strategy_reason = e->strategy_reason;
 	out->errors = atomic_load(&e->errors);
+	out->bytes_hot = atomic_load(&e->bytes_hot);
 }
 
 int tfs_stats_json(const struct tfs_stats *st, char *buf, size_t cap)
@@ -513,13 +514,13 @@ int tfs_stats_json(const struct tfs_stats *st, char *buf, size_t cap)
 		", \"cache_budget\": %" PRIu64 ", \"block_size\": %" PRIu64 ", \"readahead_bytes\": %" PRIu64
 		", \"threads\": %u, \"warm_done_bytes\": %" PRIu64 ", \"warm_total_bytes\": %" PRIu64
 		", \"pinning\": \"%s\", \"strategy\": \"%s\", \"strategy_reason\": \"%s\""
-		", \"errors\": %" PRIu64 "}",
+		", \"errors\": %" PRIu64 ", \"bytes_hot\": %" PRIu64 "}",
 		st->reads, st->bytes_served, st->bytes_from_disk, st->cache_hits, st->cache_misses,
 		st->bytes_prefetched, st->bytes_prefetched_unused, st->evictions, st->cache_bytes,
 		st->cache_peak_bytes, st->cache_budget, st->block_size, st->readahead_bytes, st->threads,
 		st->warm_done_bytes, st->warm_total_bytes, st->pinning ? st->pinning : "",
 		tfs_strategy_name(st->strategy), st->strategy_reason ? st->strategy_reason : "",
-		st->errors);
+		st->errors, st->bytes_hot);
 	if (n < 0 || (size_t)n >= cap)
 		return -ENOSPC;
 	return n;

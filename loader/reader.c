@@ -307,3 +307,8 @@ void tfs_reader_stats(struct tfs_reader *r, uint64_t *preads, uint64_t *bytes_fr
 	*preads = atomic_load(&r->preads);
 	*bytes_from_disk = atomic_load(&r->bytes_from_disk);
 }
+
+int tfs_reader_fd(struct tfs_reader *r, uint32_t file)
+{
+	return r->files[file].fd;
+}

@@ -49,6 +49,9 @@ int tfs_reader_check_file(struct tfs_reader *r, uint32_t file, struct tfs_error 
 /* 1 once `file` was seen changed. */
 int tfs_reader_file_changed(struct tfs_reader *r, uint32_t file);
 
+/* The descriptor of `file`, open for the reader's lifetime (for splicing page-cache-hot ranges). */
+int tfs_reader_fd(struct tfs_reader *r, uint32_t file);
+
 /* pread calls made and bytes they returned, since open. */
 void tfs_reader_stats(struct tfs_reader *r, uint64_t *preads, uint64_t *bytes_from_disk);
 

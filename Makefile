@@ -122,3 +122,73 @@ install: all
 
 clean:
 	rm -rf $(B)
+
+# ---- hostile inputs: fuzzing and sanitizers (fuzz/, tests/corpus/) ------------------------------
+# make fuzz           build the libFuzzer targets (clang, ASan+UBSan) and fuzz each for FUZZ_SECONDS
+# make fuzz-ci        the same, bounded for CI (FUZZ_CI_SECONDS each, targets in parallel per core)
+# make fuzz-regress   replay every input of tests/corpus/<target>/ once (fixed crashes stay fixed)
+# make test-asan      everything built with -fsanitize=address,undefined into build-asan/, then the
+#                     whole unit + integration suite against it
+FUZZ_CC         ?= clang-14
+FUZZ_SECONDS    ?= 60
+FUZZ_CI_SECONDS ?= 30
+FZ              ?= build-fuzz
+FUZZ_FLAGS      := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+                   -fno-sanitize-recover=all -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
+                   -Wno-unused-function -pthread -Iinclude -Iloader -Ifs -Ifuzz -D_GNU_SOURCE \
+                   -D_FILE_OFFSET_BITS=64
+# Only what the targets reach: the engine and device code stay out of the fuzz build.
+FUZZ_LIB_SRC    := loader/safetensors.c loader/catalog.c loader/layout.c loader/dtype.c \
+                   loader/error.c fs/tree.c
+FUZZ_TARGETS    := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_BIN        := $(FUZZ_TARGETS:%=$(FZ)/fuzz/%)
+# CC carries the sanitizer flags: a CFLAGS given on the command line would replace the Makefile's.
+ASAN_CC         := $(CC) -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+# Reports go to files: the daemon's stderr is /dev/null. verify_asan_link_order=0 lets tests
+# LD_PRELOAD their fault shim into the sanitized daemon.
+ASAN_ENV        := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:verify_asan_link_order=0:log_path=$(abspath build-asan)/asan \
+                   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(abspath build-asan)/ubsan
+
+# Every integration test but valgrind's (valgrind cannot run an ASan binary).
+ASAN_IT_TESTS   := $(filter-out t_valgrind%,$(basename $(notdir $(wildcard tests/integration/t_*.sh tests/integration/t_*.py))))
+
+.PHONY: fuzz fuzz-build fuzz-ci fuzz-regress fuzz-deps test-asan
+fuzz-deps:
+	@command -v $(FUZZ_CC) >/dev/null && test -n "$$(find /usr/lib/llvm-14 -name 'libclang_rt.fuzzer-x86_64.a' 2>/dev/null)" || \
+		{ test "$$(id -u)" = 0 || { echo "fuzz: need $(FUZZ_CC) and libclang-rt-14-dev (sudo apt-get install clang-14 libclang-rt-14-dev)" >&2; exit 1; }; \
+		  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends clang-14 libclang-rt-14-dev >/dev/null; }
+
+$(FZ)/fuzz/%: fuzz/%.c $(wildcard fuzz/*.h) $(FUZZ_LIB_SRC) include/tensorfs.h $(wildcard loader/*.h fs/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(LIB_CFLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(LIB_LIBS)
+
+fuzz-build: fuzz-deps
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@fuzz/run.sh $(FZ) regress $(FUZZ_TARGETS)
+	@fuzz/run.sh $(FZ) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-ci: fuzz-build
+	@fuzz/run.sh $(FZ) regress $(FUZZ_TARGETS)
+	@fuzz/run.sh $(FZ) $(FUZZ_CI_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-regress: fuzz-build
+	@fuzz/run.sh $(FZ) regress $(FUZZ_TARGETS)
+
+# Sanitized build of everything, then the same suite as `make test`. Leaks are reported by the unit
+# tests; the daemon's exit path is checked too (ASan runs at its exit). Integration tests take the
+# binary from $$TENSORFS.
+test-asan: deps
+	@$(MAKE) --no-print-directory B=build-asan CC="$(ASAN_CC)" all $(TEST_SRC:tests/%.c=build-asan/tests/%)
+	@rm -f build-asan/asan.* build-asan/ubsan.*
+	@$(ASAN_ENV) $(MAKE) --no-print-directory B=build-asan CC="$(ASAN_CC)" unit
+	@$(ASAN_ENV) TENSORFS=$(abspath build-asan/tensorfs) tests/integration/run.sh $(ASAN_IT_TESTS)
+	@if ls build-asan/asan.* build-asan/ubsan.* >/dev/null 2>&1; then \
+		echo "test-asan: sanitizer reports:"; cat build-asan/asan.* build-asan/ubsan.* 2>/dev/null; exit 1; fi
+	@echo "test-asan: no sanitizer reports"
+
+.PHONY: clean-sanitize
+clean: clean-sanitize
+clean-sanitize:
+	rm -rf $(FZ) build-asan

@@ -162,10 +162,53 @@ static int cmp_rel(const void *a, const void *b)
 	return strcmp(x->pub.rel, y->pub.rel);
 }
 
+/*
+ * The walk over the folder's other files follows symlinks (HF caches are trees of links) but must
+ * stay finite and show each file once: a link to a folder inside the checkpoint ("." , "..", a
+ * sibling) is skipped, since that folder is listed at its real path; a link to a folder outside is
+ * followed once. Before, k links to "." made the walk k^8 listings: a hostile folder hung the open.
+ */
+struct walk {
+	char *real_root;          /* realpath of the checkpoint folder */
+	uint64_t (*seen)[2];      /* (dev, ino) of folders outside it, already listed */
+	size_t n, cap;
+};
+
+/* 1 if the folder behind the link `path` (stat `st`) must not be listed; 0 if it may; -ENOMEM. */
+static int walk_skip_link(struct walk *w, const char *path, const struct stat *st)
+{
+	char *real = realpath(path, NULL);
+	size_t lr = strlen(w->real_root);
+	int inside;
+
+	if (!real)
+		return 1;
+	inside = strncmp(real, w->real_root, lr) == 0 && (real[lr] == '/' || real[lr] == '\0' ||
+							  (lr == 1 && w->real_root[0] == '/'));
+	free(real);
+	if (inside)
+		return 1;
+	for (size_t i = 0; i < w->n; i++)
+		if (w->seen[i][0] == (uint64_t)st->st_dev && w->seen[i][1] == (uint64_t)st->st_ino)
+			return 1;
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 16;
+		uint64_t (*id)[2] = realloc(w->seen, cap * sizeof(*id));
+		if (!id)
+			return -ENOMEM;
+		w->seen = id;
+		w->cap = cap;
+	}
+	w->seen[w->n][0] = (uint64_t)st->st_dev;
+	w->seen[w->n][1] = (uint64_t)st->st_ino;
+	w->n++;
+	return 0;
+}
+
 /* Adds every regular file under root/dir that is not yet listed, skipping dot-files. Symlinks are
- * followed (HF caches are trees of links) but a depth cap keeps a link cycle finite. */
+ * followed as `struct walk` says, and a depth cap holds. */
 static int add_other_files(struct tfs_catalog *cat, const char *dir, int depth,
-			   struct tfs_error *err)
+			   struct walk *w, struct tfs_error *err)
 {
 	char *abs = tfs_path_join(cat->root, dir);
 	struct dirent *de;
@@ -194,8 +237,15 @@ static int add_other_files(struct tfs_catalog *cat, const char *dir, int depth,
 			break;
 		}
 		if (stat(path, &st) == 0) {
-			if (S_ISDIR(st.st_mode) && depth < 8)
-				rc = add_other_files(cat, rel, depth + 1, err);
+			struct stat lst;
+			int skip = S_ISDIR(st.st_mode) && depth < 8 && lstat(path, &lst) == 0 &&
+				   S_ISLNK(lst.st_mode) ? walk_skip_link(w, path, &st) : 0;
+			if (skip < 0)
+				rc = tfs_error_set(err, -ENOMEM, "%s: out of memory", abs);
+			else if (skip)
+				tfs_catalog_warn(cat, "%s: skipped: a link to a folder listed elsewhere", rel);
+			else if (S_ISDIR(st.st_mode) && depth < 8)
+				rc = add_other_files(cat, rel, depth + 1, w, err);
 			else if (S_ISREG(st.st_mode) && tfs_catalog_find_file(cat, rel) < 0)
 				rc = tfs_catalog_add_file(cat, rel, err);
 			rc = rc < 0 ? rc : 0;
@@ -306,7 +356,11 @@ int tfs_catalog_open(const char *path, struct tfs_catalog **out, struct tfs_erro
 		if (rc >= 0) {
 			/* Shards keep the order the layout gave them; the rest follow by name. */
 			size_t first = cat->n_files;
-			rc = add_other_files(cat, "", 0, err);
+			struct walk w = { realpath(path, NULL), NULL, 0, 0 };
+			rc = w.real_root ? add_other_files(cat, "", 0, &w, err)
+					 : tfs_error_set(err, -errno, "%s: %s", path, strerror(errno));
+			free(w.real_root);
+			free(w.seen);
 			if (rc >= 0)
 				qsort(cat->files + first, cat->n_files - first, sizeof(*cat->files), cmp_rel);
 		}

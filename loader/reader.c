@@ -24,11 +24,13 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "filecheck.h"
 #include "reader.h"
 
 struct rfile {
 	const struct tfs_file *f;    /* catalog's, immutable */
 	int fd;                      /* immutable after open */
+	struct tfs_filecheck check;  /* what the file was at open; immutable after open */
 	atomic_int changed;          /* set once, never cleared */
 };
 
@@ -84,14 +86,10 @@ static void q_remove(struct queue *q, struct tfs_block *b)
 	b->rq_prev = b->rq_next = NULL;
 }
 
+/* Size, mtime, ctime, links, and the path still naming our inode: see filecheck.h. */
 static int stat_matches(const struct rfile *rf)
 {
-	struct stat st;
-
-	if (fstat(rf->fd, &st) < 0)
-		return 0;
-	return (uint64_t)st.st_size == rf->f->size &&
-	       (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec == rf->f->mtime_ns;
+	return tfs_filecheck(&rf->check, rf->fd, NULL) == 0;
 }
 
 static void mark_changed(struct tfs_reader *r, uint32_t file)
@@ -104,11 +102,14 @@ int tfs_reader_check_file(struct tfs_reader *r, uint32_t file, struct tfs_error 
 {
 	struct rfile *rf = &r->files[file];
 
-	if (!atomic_load(&rf->changed) && stat_matches(rf))
-		return 0;
-	mark_changed(r, file);
-	return tfs_error_set(err, -EIO, "%s: changed since it was opened (size or mtime)",
-			     rf->f->path);
+	int rc;
+
+	if (atomic_load(&rf->changed))
+		return tfs_error_set(err, -EIO, "%s: changed since it was opened", rf->f->path);
+	rc = tfs_filecheck(&rf->check, rf->fd, err);
+	if (rc < 0)
+		mark_changed(r, file);
+	return rc;
 }
 
 int tfs_reader_file_changed(struct tfs_reader *r, uint32_t file)
@@ -223,6 +224,9 @@ int tfs_reader_open(struct tfs_cache *cache, const struct tfs_file *const *files
 					   strerror(errno));
 			goto fail;
 		}
+		rc = tfs_filecheck_open(&r->files[i].check, r->files[i].fd, files[i], err);
+		if (rc < 0)
+			goto fail;
 	}
 	r->n_workers = threads;
 	for (unsigned i = 0; i < threads; i++) {

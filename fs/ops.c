@@ -87,6 +87,15 @@ static uint64_t node_size(struct tfs_mount *m, const struct tfs_node *n)
 	}
 }
 
+static uint32_t node_file_mode(struct tfs_mount *m, const struct tfs_node *n)
+{
+	if (n->kind == TFS_NODE_TENSOR)
+		return tfs_catalog_file(m->cat, tfs_catalog_tensor(m->cat, n->ref)->file)->mode;
+	if (n->kind == TFS_NODE_FILE)
+		return tfs_catalog_file(m->cat, n->ref)->mode;
+	return 0444;
+}
+
 static void node_stat(struct tfs_mount *m, fuse_ino_t ino, const struct tfs_node *n, struct stat *st)
 {
 	int64_t ns = m->mtime_ns;
@@ -99,7 +108,9 @@ static void node_stat(struct tfs_mount *m, fuse_ino_t ino, const struct tfs_node
 		st->st_mode = S_IFDIR | 0555;
 		st->st_nlink = 2;
 	} else {
-		st->st_mode = S_IFREG | 0444;
+		/* Read-only, and never more readable than the file it comes from: a 0600 shard stays
+		 * private even under -o allow_other. */
+		st->st_mode = S_IFREG | (node_file_mode(m, n) & 0444);
 		st->st_nlink = 1;
 		st->st_size = (off_t)node_size(m, n);
 		st->st_blksize = 1 << 20;

@@ -80,6 +80,7 @@ struct tfs_file {
 	uint64_t size;          /* bytes, from stat at open */
 	int64_t mtime_ns;       /* st_mtim at open; the engine refuses to serve a file that changed */
 	uint64_t dev, ino;      /* identity at open, same purpose */
+	uint32_t mode;          /* permission bits at open (st_mode & 07777): the mount shows & 0444 */
 	int is_shard;           /* 1 for a safetensors file whose header was parsed */
 	uint64_t data_start;    /* shards: offset of the data region (8 + header length) */
 	size_t n_meta;          /* shards: the __metadata__ map, in header order */

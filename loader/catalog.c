@@ -124,6 +124,7 @@ int tfs_catalog_add_file(struct tfs_catalog *cat, const char *rel, struct tfs_er
 	f->pub.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
 	f->pub.dev = st.st_dev;
 	f->pub.ino = st.st_ino;
+	f->pub.mode = st.st_mode & 07777;
 	return (int)cat->n_files++;
 }
 

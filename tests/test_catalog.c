@@ -59,6 +59,7 @@ static void test_single_file_and_folder(void **state)
 
 	assert_int_equal(ck_write(ck_path(dir, "model.safetensors"), shard1, 2), 0);
 	assert_int_equal(ck_write_text(ck_path(dir, "config.json"), "{}\n"), 0);
+	assert_int_equal(chmod(ck_path(dir, "config.json"), 0600), 0);
 	/* The file itself: only it is listed. */
 	assert_int_equal(tfs_catalog_open(ck_path(dir, "model.safetensors"), &cat, &e), 0);
 	assert_string_equal(tfs_catalog_layout(cat), "safetensors");
@@ -73,6 +74,7 @@ static void test_single_file_and_folder(void **state)
 	assert_true(tfs_catalog_file(cat, 0)->is_shard);
 	assert_string_equal(tfs_catalog_file(cat, 1)->rel, "config.json");
 	assert_false(tfs_catalog_file(cat, 1)->is_shard);
+	assert_int_equal(tfs_catalog_file(cat, 1)->mode, 0600); /* the mount shows mode & 0444 */
 	const struct tfs_tensor *t = tfs_catalog_find(cat, "model.layers.0.w");
 	assert_non_null(t);
 	assert_int_equal(t->dtype, TFS_DTYPE_BF16);

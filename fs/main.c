@@ -10,12 +10,10 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,6 +74,23 @@ static void usage_mount(FILE *f)
 
 /* ---- ls ------------------------------------------------------------------------------------- */
 
+/* A name for one table cell: control bytes and '%' as %XX (as in the tree), so a hostile name can
+ * neither break the table's one-line-per-tensor shape nor drive the terminal. Cut to fit buf. */
+static const char *printable(const char *s, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	for (; *s && n + 4 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 0x20 || c == 0x7f || c == '%')
+			n += (size_t)snprintf(buf + n, cap - n, "%%%02X", c);
+		else
+			buf[n++] = (char)c;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
 static int cmd_ls(int argc, char **argv)
 {
 	static const struct option lopts[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
@@ -103,17 +118,20 @@ static int cmd_ls(int argc, char **argv)
 	printf("%-60s %-8s %-20s %14s  %s\n", "NAME", "DTYPE", "SHAPE", "BYTES", "SHARD");
 	for (size_t i = 0; i < tfs_catalog_tensor_count(cat); i++) {
 		const struct tfs_tensor *t = tfs_catalog_tensor(cat, i);
-		char shape[256];
+		char shape[256], name[4096];
 		size_t n = 0;
 		shape[0] = '\0';
 		for (uint32_t d = 0; d < t->ndim && n < sizeof(shape); d++)
 			n += (size_t)snprintf(shape + n, sizeof(shape) - n, d ? ",%" PRIu64 : "%" PRIu64,
 					      t->shape[d]);
-		printf("%-60s %-8s %-20s %14" PRIu64 "  %s\n", t->key, tfs_dtype_name(t->dtype),
-		       t->ndim ? shape : "()", t->length, tfs_catalog_file(cat, t->file)->rel);
+		printf("%-60s %-8s %-20s %14" PRIu64 "  %s\n", printable(t->key, name, sizeof(name)),
+		       tfs_dtype_name(t->dtype), t->ndim ? shape : "()", t->length,
+		       tfs_catalog_file(cat, t->file)->rel);
 	}
-	printf("%zu tensors, %" PRIu64 " bytes, %zu files, layout %s\n", tfs_catalog_tensor_count(cat),
-	       tfs_catalog_tensor_bytes(cat), tfs_catalog_file_count(cat), tfs_catalog_layout(cat));
+	/* The summary goes to stderr so stdout stays one line per tensor (plus the header). */
+	fprintf(stderr, "%zu tensors, %" PRIu64 " bytes, %zu files, layout %s\n",
+		tfs_catalog_tensor_count(cat), tfs_catalog_tensor_bytes(cat),
+		tfs_catalog_file_count(cat), tfs_catalog_layout(cat));
 	tfs_catalog_close(cat);
 	return 0;
 }
@@ -251,35 +269,36 @@ static void write_stats_file(struct tfs_mount *m, const char *path)
 
 /*
  * The kernel's readahead window for this mount bounds how large and how many buffered read
- * requests reach us (shared/FUSE-NOTES.md 2). It lives in /sys/class/bdi/MAJ:MIN of the mount, and
- * the kernel lowers it when it processes our INIT reply, so it must be raised after that: this
- * thread stat()s the mount point, which returns only once the session loop has answered INIT (and
- * gives the device number), then writes the value. Best effort: without root the default stays.
+ * requests reach us (shared/FUSE-NOTES.md 2). It lives in /sys/class/bdi/MAJ:MIN/read_ahead_kb,
+ * and the kernel lowers it while it processes our INIT reply, so it is written later, by the first
+ * request after INIT (ops.c, tfs_tune_readahead). Here we only find the file: the mount's device
+ * number comes from /proc/self/mountinfo, since stat()ing our own mount point would wait on us.
  */
-struct ra_job {
-	struct tfs_log *log;
-	const char *mnt;
-	uint64_t bytes;
-};
-
-static void *set_kernel_readahead(void *arg)
+static void find_bdi_readahead(struct tfs_mount *m, const char *mnt, uint64_t bytes)
 {
-	struct ra_job *j = arg;
-	char bdi[64];
-	struct stat st;
-	FILE *f;
+	unsigned major, minor, bdi_major = 0, bdi_minor = 0, found = 0;
+	char line[8192], path[4096];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
 
-	if (stat(j->mnt, &st) < 0)
-		return NULL; /* unmounted before it was served: nothing to tune */
-	snprintf(bdi, sizeof(bdi), "/sys/class/bdi/%u:%u/read_ahead_kb", major(st.st_dev),
-		 minor(st.st_dev));
-	f = fopen(bdi, "we");
-	if (!f || fprintf(f, "%llu\n", (unsigned long long)(j->bytes / 1024)) < 0)
-		tfs_log(j->log, "cannot set %s: %s (reads stay at the kernel's default readahead)", bdi,
-			strerror(errno));
-	if (f && fclose(f) != 0)
-		tfs_log(j->log, "cannot set %s: %s", bdi, strerror(errno));
-	return NULL;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &major, &minor, path) == 3 &&
+		    strcmp(path, mnt) == 0 && strstr(line, " - fuse.tensorfs ")) {
+			/* the last match is the newest mount at that path: ours */
+			bdi_major = major;
+			bdi_minor = minor;
+			found = 1;
+		}
+	}
+	fclose(f);
+	if (!found) {
+		tfs_log(m->log, "%s: not in /proc/self/mountinfo: kernel readahead left as is", mnt);
+		return;
+	}
+	snprintf(m->ra_path, sizeof(m->ra_path), "/sys/class/bdi/%u:%u/read_ahead_kb", bdi_major,
+		 bdi_minor);
+	m->ra_kb = bytes / 1024;
 }
 
 /* A spliced 1 MiB reply needs a pipe a little over 1 MiB, the default pipe-max-size: raise it (as
@@ -343,9 +362,7 @@ static int run_mount(struct mount_opts *o, int ready_fd, const char *argv0)
 	char fuse_o[1200], msg[TFS_ERR_MAX + 2 * PATH_MAX];
 	int64_t t0 = now_ns();
 	struct stat st;
-	int rc = 1, mounted = 0, ra_started = 0;
-	pthread_t ra_thread;
-	struct ra_job ra;
+	int rc = 1, mounted = 0;
 
 	pthread_mutex_init(&m.fh_lock, NULL);
 	m.log = tfs_log_open(o->log_path, 1);
@@ -402,6 +419,7 @@ static int run_mount(struct mount_opts *o, int ready_fd, const char *argv0)
 		goto fail_msg;
 	}
 	mounted = 1;
+	find_bdi_readahead(&m, o->mnt, o->kernel_ra);
 	/* Warnings reach the terminal in both modes; the daemon's log goes to syslog or --log. */
 	fputs(tfs_catalog_warnings(cat), stderr);
 	fputs(tfs_tree_warnings(m.tree), stderr);
@@ -424,8 +442,6 @@ static int run_mount(struct mount_opts *o, int ready_fd, const char *argv0)
 	tfs_log(m.log, "mounted %s at %s: %zu tensors, %zu files, layout %s, in %.1f ms", o->ckpt,
 		o->mnt, tfs_catalog_tensor_count(cat), tfs_catalog_file_count(cat),
 		tfs_catalog_layout(cat), (double)(now_ns() - t0) / 1e6);
-	ra = (struct ra_job){ m.log, o->mnt, o->kernel_ra };
-	ra_started = pthread_create(&ra_thread, NULL, set_kernel_readahead, &ra) == 0;
 	lcfg = fuse_loop_cfg_create();
 	if (lcfg) {
 		fuse_loop_cfg_set_max_threads(lcfg, o->fuse_threads);
@@ -434,8 +450,6 @@ static int run_mount(struct mount_opts *o, int ready_fd, const char *argv0)
 	/* libfuse returns the number of the signal (SIGTERM, SIGINT, SIGHUP) that stopped the loop:
 	 * a requested stop is a clean exit. Errors are negative. */
 	rc = fuse_session_loop_mt(se, lcfg) < 0 ? 1 : 0;
-	if (ra_started)
-		pthread_join(ra_thread, NULL);
 	tfs_log(m.log, "unmounting %s", o->mnt);
 	if (o->stats_path)
 		write_stats_file(&m, o->stats_path);

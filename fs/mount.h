@@ -32,6 +32,9 @@ struct tfs_mount {
 	int64_t mtime_ns;                  /* timestamp of directories and virtual files */
 	double timeout;                    /* entry/attr cache seconds: the tree never changes */
 	int splice;                        /* reply to page-cache-hot reads by splicing the shard */
+	char ra_path[64];                  /* the mount's bdi read_ahead_kb file, or "" */
+	uint64_t ra_kb;                    /* value to write there */
+	atomic_int ra_done;                /* written (or tried) once, by the first request */
 	atomic_uint_fast64_t opens;        /* open() calls served */
 	/* Handles still open. The kernel sends no release for files open when the mount goes away
 	 * (lazy unmount, SIGTERM), so shutdown frees these before closing the engine. */
@@ -42,6 +45,10 @@ struct tfs_mount {
 	_Atomic uint64_t *xxh;
 	atomic_uchar *xxh_state;
 };
+
+/* Writes m->ra_kb into m->ra_path once; called by requests, which the kernel sends only after
+ * it applied our INIT reply (which resets the value). Cheap after the first call. */
+void tfs_tune_readahead(struct tfs_mount *m);
 
 /* The FUSE low-level operations table (ops.c). */
 struct fuse_lowlevel_ops;

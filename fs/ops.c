@@ -124,12 +124,27 @@ static void node_stat(struct tfs_mount *m, fuse_ino_t ino, const struct tfs_node
 	st->st_mtim.tv_nsec = st->st_atim.tv_nsec = st->st_ctim.tv_nsec = ns % 1000000000;
 }
 
+void tfs_tune_readahead(struct tfs_mount *m)
+{
+	FILE *f;
+
+	if (atomic_load(&m->ra_done) || atomic_exchange(&m->ra_done, 1) || !m->ra_path[0])
+		return;
+	f = fopen(m->ra_path, "we");
+	if (!f || fprintf(f, "%llu\n", (unsigned long long)m->ra_kb) < 0 || fflush(f) != 0)
+		tfs_log(m->log, "cannot set %s: %s (reads stay at the kernel's default readahead)",
+			m->ra_path, strerror(errno));
+	if (f)
+		fclose(f);
+}
+
 static void tfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct tfs_mount *m = mnt(req);
 	struct fuse_entry_param e;
 	int64_t id = node_of(m, parent) ? tfs_tree_lookup(m->tree, (uint32_t)(parent - 1), name) : -1;
 
+	tfs_tune_readahead(m);
 	if (id < 0)
 		return (void)fuse_reply_err(req, ENOENT);
 	memset(&e, 0, sizeof(e));
@@ -156,6 +171,7 @@ static void tfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	const struct tfs_node *n = node_of(m, ino);
 	struct stat st;
 
+	tfs_tune_readahead(m);
 	if (!n)
 		return (void)fuse_reply_err(req, ENOENT);
 	node_stat(m, ino, n, &st);
@@ -168,6 +184,7 @@ static void tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	const struct tfs_node *n = node_of(m, ino);
 	struct tfs_fh *fh;
 
+	tfs_tune_readahead(m);
 	if (!n)
 		return (void)fuse_reply_err(req, ENOENT);
 	if (n->kind == TFS_NODE_DIR)
@@ -378,6 +395,7 @@ static void tfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	struct tfs_mount *m = mnt(req);
 	const struct tfs_node *n = node_of(m, ino);
 
+	tfs_tune_readahead(m);
 	if (!n)
 		return (void)fuse_reply_err(req, ENOENT);
 	if (n->kind != TFS_NODE_DIR)
@@ -431,6 +449,7 @@ static void tfs_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct tfs_mount *m = mnt(req);
 	struct statvfs sv;
 
+	tfs_tune_readahead(m);
 	memset(&sv, 0, sizeof(sv));
 	sv.f_bsize = sv.f_frsize = 4096;
 	sv.f_blocks = (tfs_catalog_tensor_bytes(m->cat) + 4095) / 4096;

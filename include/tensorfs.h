@@ -210,7 +210,8 @@ ssize_t tfs_engine_read_hot(struct tfs_engine *e, uint32_t file, uint64_t off, s
 struct tfs_stats {
 	uint64_t reads;                   /* tfs_engine_read calls */
 	uint64_t bytes_served;            /* bytes those calls returned */
-	uint64_t bytes_from_disk;         /* bytes pread from files */
+	uint64_t bytes_from_disk;         /* bytes read from the checkpoint's files: pread into the
+					   * cache, plus bytes_hot */
 	uint64_t cache_hits;              /* block lookups found resident */
 	uint64_t cache_misses;            /* block lookups that had to read (or wait for a read) */
 	uint64_t bytes_prefetched;        /* bytes read by readahead or warm-up */
@@ -228,7 +229,8 @@ struct tfs_stats {
 	enum tfs_strategy strategy;       /* the effective one (after auto) */
 	const char *strategy_reason;      /* why auto picked it, or "requested" */
 	uint64_t errors;                  /* reads that returned an error */
-	uint64_t bytes_hot;               /* served from the kernel page cache by tfs_engine_read_hot */
+	uint64_t bytes_hot;               /* of bytes_from_disk, spliced from the kernel page cache
+					   * by tfs_engine_read_hot (no copy into the cache) */
 };
 void tfs_engine_stats(const struct tfs_engine *e, struct tfs_stats *out);
 

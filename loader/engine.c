@@ -502,6 +502,7 @@ void tfs_engine_stats(const struct tfs_engine *e, struct tfs_stats *out)
 	out->strategy_reason = e->strategy_reason;
 	out->errors = atomic_load(&e->errors);
 	out->bytes_hot = atomic_load(&e->bytes_hot);
+	out->bytes_from_disk += out->bytes_hot; /* spliced bytes come from the files too */
 }
 
 int tfs_stats_json(const struct tfs_stats *st, char *buf, size_t cap)

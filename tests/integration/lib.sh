@@ -1,0 +1,123 @@
+# lib.sh - sourced by the shell integration tests (t_*.sh): temp dir, checkpoints, mounts, checks.
+#
+# Sets T (a fresh temp dir, removed on exit), PY, GEN. Every mount made with tfs_mount or registered
+# with track_mount is unmounted on exit, whatever the reason (failure, set -e, SIGTERM from run.sh).
+# Checks call ok/fail; tfs_done exits 1 if any failed.
+set -u
+: "${TENSORFS:?TENSORFS must name the tensorfs binary}"
+IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$IT_DIR/../.." && pwd)
+PY=/usr/bin/python3
+GEN="$PY $REPO/tests/gen_ckpt.py"
+TEST_NAME=$(basename "$0")
+mkdir -p "${TFS_IT_TMP:-/tmp}"
+T=$(mktemp -d "${TFS_IT_TMP:-/tmp}/sh.XXXXXX")
+FAILS=0
+CHECKS=0
+MOUNTS=""
+
+is_mounted() { # mountpoint, without touching it (a dead daemon would give ENOTCONN or hang)
+	awk -v m="$1" '{ p = $5; gsub(/\\040/, " ", p); if (p == m) f = 1 } END { exit !f }' /proc/self/mountinfo
+}
+
+daemon_pids() { # pids of processes whose argv holds "mount" and the exact mountpoint $1
+	local d args
+	for d in /proc/[0-9]*; do
+		[ "${d#/proc/}" = "$$" ] && continue
+		args=$({ tr '\0' '\n' <"$d/cmdline"; } 2>/dev/null) || continue
+		printf '%s\n' "$args" | grep -qxF -- "$1" || continue
+		printf '%s\n' "$args" | grep -qx -- mount || continue
+		echo "${d#/proc/}"
+	done
+}
+
+pid_alive() { [ -d "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+
+wait_until() { # wait_until SECONDS CMD...: polls CMD every 0.05 s
+	local end=$(($(date +%s%N) + $1 * 1000000000))
+	shift
+	while [ "$(date +%s%N)" -lt "$end" ]; do
+		"$@" && return 0
+		sleep 0.05
+	done
+	"$@"
+}
+
+force_unmount() {
+	is_mounted "$1" && fusermount3 -u -z "$1" 2>/dev/null
+	is_mounted "$1" && umount -l "$1" 2>/dev/null
+	return 0
+}
+
+track_mount() { MOUNTS="$MOUNTS $1"; }
+
+cleanup() {
+	local m p pids
+	for m in $MOUNTS; do
+		pids=$(daemon_pids "$m")
+		if is_mounted "$m"; then
+			fusermount3 -u "$m" 2>/dev/null
+			wait_until 5 eval "! is_mounted '$m'" || force_unmount "$m"
+		fi
+		for p in $pids; do
+			wait_until 10 eval "! pid_alive $p" || kill -KILL "$p" 2>/dev/null
+		done
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
+trap 'exit 129' HUP
+
+ok() { CHECKS=$((CHECKS + 1)); }
+fail() {
+	CHECKS=$((CHECKS + 1))
+	FAILS=$((FAILS + 1))
+	echo "FAIL $TEST_NAME: $*"
+}
+warn() { echo "WARN $TEST_NAME: $* (not a failure: beyond the spec)"; }
+check() { # check "what" CMD...: CMD must succeed
+	local what=$1
+	shift
+	if "$@"; then ok; else fail "$what (command: $*)"; fi
+}
+
+tfs_mount() { # tfs_mount CKPT MNT [opts...]: daemon-mode mount; fails the test if it does not come up
+	local ck=$1 mnt=$2
+	shift 2
+	mkdir -p "$mnt"
+	track_mount "$mnt"
+	if ! "$TENSORFS" mount "$@" "$ck" "$mnt" 2>"$T/mount.err"; then
+		fail "mount failed: $TENSORFS mount $* $ck $mnt: $(cat "$T/mount.err")"
+		return 1
+	fi
+	if ! is_mounted "$mnt"; then
+		fail "mount returned 0 but $mnt is not mounted: $TENSORFS mount $* $ck $mnt"
+		return 1
+	fi
+	return 0
+}
+
+tfs_unmount() { # tfs_unmount MNT: fusermount3 -u and wait for the daemon to exit
+	local pids p
+	pids=$(daemon_pids "$1")
+	fusermount3 -u "$1" || { fail "fusermount3 -u $1 failed"; force_unmount "$1"; }
+	for p in $pids; do
+		wait_until 10 eval "! pid_alive $p" || fail "daemon $p still running 10 s after unmount of $1"
+	done
+}
+
+# manifest_get MANIFEST PYEXPR: prints PYEXPR evaluated with m = the manifest (json)
+manifest_get() {
+	$PY -c 'import json,sys; m=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+tfs_done() {
+	if [ "$FAILS" -gt 0 ]; then
+		echo "$TEST_NAME: $FAILS of $CHECKS checks failed"
+		exit 1
+	fi
+	echo "$TEST_NAME: $CHECKS checks ok"
+	exit 0
+}

@@ -140,16 +140,17 @@ size_t tfs_tree_escape(const char *comp, size_t len, char *out)
 		return n;
 	}
 	/* Too long for a file name: keep a readable head, cut on a character boundary (not inside a
-	 * %XX escape or a UTF-8 sequence), and add a hash of the whole component so two long names that
-	 * share the head stay distinct. */
+	 * %XX escape or a UTF-8 sequence), and add "%~" and a hash of the whole component, so two long
+	 * names that share the head stay distinct. A bare "%~" never comes out of escaping (a real '%'
+	 * is always "%25"), so no short name can equal a cut one. */
 	{
-		size_t keep = TFS_NAME_MAX - 17;
+		size_t keep = TFS_NAME_MAX - 18;
 		uint64_t h = XXH3_64bits(comp, len);
 		while (keep > 0 && (((unsigned char)buf[keep] & 0xC0) == 0x80 ||
 				    (keep >= 1 && buf[keep - 1] == '%') || (keep >= 2 && buf[keep - 2] == '%')))
 			keep--;
 		memcpy(out, buf, keep);
-		return keep + (size_t)sprintf(out + keep, "~%016llx", (unsigned long long)h);
+		return keep + (size_t)sprintf(out + keep, "%%~%016llx", (unsigned long long)h);
 	}
 }
 

@@ -48,8 +48,9 @@ static void escape_checked(const char *c, size_t len, char *out)
 	for (size_t i = 0; i < len; i++)
 		plain += special((unsigned char)c[i]) ? 3 : 1;
 	if (plain > TFS_NAME_MAX) {
-		/* long form: a head of the escaped text cut on a boundary, "~", 16 hex digits */
-		FZ_CHECK(n >= 17 && out[n - 17] == '~' && strspn(out + n - 16, "0123456789abcdef") == 16);
+		/* long form: a head of the escaped text cut on a boundary, "%~", 16 hex digits */
+		FZ_CHECK(n >= 18 && out[n - 18] == '%' && out[n - 17] == '~' &&
+			 strspn(out + n - 16, "0123456789abcdef") == 16);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {

@@ -126,8 +126,8 @@ def escape_component(comp):
             out.append(b)
     if len(out) > MAX_COMPONENT:
         # The hash is the implementation's choice: tests match the cut name by pattern.
-        cut = bytes(out[:MAX_COMPONENT - 17])
-        return cut.decode("utf-8", "surrogateescape") + "~" + "?" * 16, True
+        cut = bytes(out[:MAX_COMPONENT - 18])
+        return cut.decode("utf-8", "surrogateescape") + "%~" + "?" * 16, True
     return bytes(out).decode("utf-8", "surrogateescape"), False
 
 

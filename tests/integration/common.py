@@ -286,12 +286,12 @@ def expected_files(m):
 
 
 def hashed_path_re(t):
-    """Regex a long-component tensor's mount path must match: cut prefix + ~ + 16 hex digits."""
+    """Regex a long-component tensor's mount path must match: cut prefix + %~ + 16 hex digits."""
     import re
     parts = []
     for c in t["path"].split("/"):
-        if c.endswith("~" + "?" * 16):
-            parts.append(re.escape(c[:-17]) + "~[0-9a-fA-F]{16}")
+        if c.endswith("%~" + "?" * 16):
+            parts.append(re.escape(c[:-18]) + "%~[0-9a-fA-F]{16}")
         else:
             parts.append(re.escape(c))
     return re.compile("^" + "/".join(parts) + "$")

@@ -67,6 +67,8 @@ static void usage_mount(FILE *f)
 		"      --splice on|off     reply to reads whose bytes are in the kernel page cache by\n"
 		"                          splicing the shard (default on; as root this raises\n"
 		"                          fs.pipe-max-size to 2M so 1 MiB replies fit one pipe)\n"
+		"      --direct-io on|off  read cache blocks with O_DIRECT where the filesystem allows\n"
+		"                          (default on: the disk DMAs into the cache, no page-cache copy)\n"
 		"      --log FILE          append the log to FILE (default: stderr with -f, else syslog)\n"
 		"      --stats-json FILE   write the final stats as JSON to FILE at unmount\n"
 		"  -h, --help              this text\n");
@@ -152,7 +154,7 @@ struct mount_opts {
 static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *done)
 {
 	enum { O_THREADS = 256, O_BLOCK, O_CACHE, O_RA, O_STRATEGY, O_LOG, O_STATS, O_FTHREADS, O_KRA,
-	       O_SPLICE };
+	       O_SPLICE, O_DIRECT_IO };
 	static const struct option lopts[] = {
 		{ "foreground", no_argument, NULL, 'f' }, { "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' }, { "threads", required_argument, NULL, O_THREADS },
@@ -164,7 +166,8 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 		{ "stats-json", required_argument, NULL, O_STATS },
 		{ "fuse-threads", required_argument, NULL, O_FTHREADS },
 		{ "kernel-readahead", required_argument, NULL, O_KRA },
-		{ "splice", required_argument, NULL, O_SPLICE }, { 0 } };
+		{ "splice", required_argument, NULL, O_SPLICE },
+		{ "direct-io", required_argument, NULL, O_DIRECT_IO }, { 0 } };
 	uint64_t v;
 	char *end;
 	int c;
@@ -223,11 +226,16 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 			}
 			break;
 		case O_SPLICE:
+		case O_DIRECT_IO:
 			if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0) {
-				fprintf(stderr, "tensorfs: --splice %s: expected on or off\n", optarg);
+				fprintf(stderr, "tensorfs: --%s %s: expected on or off\n",
+					c == O_SPLICE ? "splice" : "direct-io", optarg);
 				return 2;
 			}
-			o->splice = strcmp(optarg, "on") == 0;
+			if (c == O_SPLICE)
+				o->splice = strcmp(optarg, "on") == 0;
+			else
+				o->eng.buffered_io = strcmp(optarg, "off") == 0;
 			break;
 		case O_LOG: o->log_path = optarg; break;
 		case O_STATS: o->stats_path = optarg; break;

@@ -157,6 +157,8 @@ struct tfs_engine_opts {
 	                             * never more than a quarter of the cache); 0 = 16 MiB */
 	enum tfs_strategy strategy;
 	int progress_fd;            /* eager warm-up writes a progress line here; -1 = silent */
+	int buffered_io;            /* 1: read blocks through the page cache; 0 (default): O_DIRECT
+				     * where the filesystem allows, so the disk DMAs into the cache */
 };
 
 /* Fills *o with the defaults (all zero meaning "pick", strategy auto, progress_fd -1). */
@@ -181,9 +183,9 @@ void tfs_stream_close(struct tfs_stream *s);
 
 /*
  * Tells a stream the range of `file` its reader is after (a FUSE handle: one tensor). Readahead
- * then stays inside [start, end), unless the stream's first read begins exactly where the previous
- * read of the file ended (a reader walking the shard in file order), when it runs on into the
- * following bytes. Without an extent, readahead is bounded by the file only. Cannot fail.
+ * then stays inside [start, end), unless the stream's first read is sequential with the previous
+ * read of the file (it starts in the block where that one ended, or the next: a reader walking the
+ * shard in file order), when it runs on into the following bytes. Without an extent, readahead is bounded by the file only. Cannot fail.
  */
 void tfs_stream_set_extent(struct tfs_stream *s, uint32_t file, uint64_t start, uint64_t end);
 

@@ -201,6 +201,8 @@ int tfs_engine_open(const struct tfs_catalog *cat, const struct tfs_engine_opts 
 			     tfs_warm_block_done, e, &e->reader, err);
 	if (rc < 0)
 		goto fail;
+	if (!e->opts.buffered_io)
+		tfs_reader_enable_direct(e->reader);
 	if (e->strategy == TFS_STRATEGY_EAGER) {
 		rc = tfs_warm_start(e, err);
 		if (rc < 0)

@@ -30,6 +30,8 @@
 struct rfile {
 	const struct tfs_file *f;    /* catalog's, immutable */
 	int fd;                      /* immutable after open */
+	atomic_int dfd;              /* O_DIRECT descriptor of the same inode, or -1 (see
+				      * tfs_reader_enable_direct); dropped to -1 if a read refuses it */
 	struct tfs_filecheck check;  /* what the file was at open; immutable after open */
 	atomic_int changed;          /* set once, never cleared */
 };
@@ -134,7 +136,22 @@ static long read_block(struct tfs_reader *r, struct tfs_block *b)
 		return 0;
 	want = rf->f->size - off < r->bs ? (size_t)(rf->f->size - off) : (size_t)r->bs;
 	while (done < want) {
-		ssize_t n = pread(rf->fd, b->data + done, want - done, (off_t)(off + done));
+		int dfd = atomic_load(&rf->dfd);
+		ssize_t n;
+
+		if (dfd >= 0 && done == 0) {
+			/* Whole pages into the page-aligned block: the disk DMAs straight into the
+			 * cache, no copy through the page cache. A short count only at end of file. */
+			n = pread(dfd, b->data, (want + 4095) & ~(size_t)4095, (off_t)off);
+			if (n < 0 && errno == EINVAL) { /* this filesystem or range refuses O_DIRECT */
+				atomic_store(&rf->dfd, -1);
+				continue;
+			}
+			if (n > (ssize_t)want)
+				n = (ssize_t)want; /* the file grew: the check below refuses it */
+		} else {
+			n = pread(rf->fd, b->data + done, want - done, (off_t)(off + done));
+		}
 		atomic_fetch_add(&r->preads, 1);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -210,12 +227,15 @@ int tfs_reader_open(struct tfs_cache *cache, const struct tfs_file *const *files
 	pthread_cond_init(&r->work, NULL);
 	r->files = calloc(n_files ? n_files : 1, sizeof(*r->files));
 	r->workers = calloc(threads, sizeof(*r->workers));
+	/* Before any failure path: tfs_reader_close() closes every descriptor that is not -1. */
+	for (size_t i = 0; r->files && i < n_files; i++) {
+		r->files[i].fd = -1;
+		atomic_init(&r->files[i].dfd, -1);
+	}
 	if (!r->files || !r->workers) {
 		rc = tfs_error_set(err, -ENOMEM, "reader: out of memory");
 		goto fail;
 	}
-	for (size_t i = 0; i < n_files; i++)
-		r->files[i].fd = -1;
 	for (size_t i = 0; i < n_files; i++) {
 		r->files[i].f = files[i];
 		r->files[i].fd = open(files[i]->path, O_RDONLY | O_CLOEXEC);
@@ -265,9 +285,12 @@ void tfs_reader_close(struct tfs_reader *r)
 		b->rq_queued = 0;
 		finish(r, b, -ECANCELED);
 	}
-	for (size_t i = 0; r->files && i < r->n_files; i++)
+	for (size_t i = 0; r->files && i < r->n_files; i++) {
 		if (r->files[i].fd >= 0)
 			close(r->files[i].fd);
+		if (atomic_load(&r->files[i].dfd) >= 0)
+			close(atomic_load(&r->files[i].dfd));
+	}
 	free(r->files);
 	free(r->workers);
 	pthread_cond_destroy(&r->work);
@@ -310,6 +333,24 @@ void tfs_reader_stats(struct tfs_reader *r, uint64_t *preads, uint64_t *bytes_fr
 {
 	*preads = atomic_load(&r->preads);
 	*bytes_from_disk = atomic_load(&r->bytes_from_disk);
+}
+
+void tfs_reader_enable_direct(struct tfs_reader *r)
+{
+	if (r->bs % 4096)
+		return;
+	for (size_t i = 0; i < r->n_files; i++) {
+		int dfd = open(r->files[i].f->path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+		struct stat st;
+
+		/* Only the very inode the catalog described: a rename between two opens is refused. */
+		if (dfd >= 0 && (fstat(dfd, &st) < 0 || (uint64_t)st.st_dev != r->files[i].f->dev ||
+				 (uint64_t)st.st_ino != r->files[i].f->ino)) {
+			close(dfd);
+			dfd = -1;
+		}
+		atomic_store(&r->files[i].dfd, dfd);
+	}
 }
 
 int tfs_reader_fd(struct tfs_reader *r, uint32_t file)

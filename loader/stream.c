@@ -12,8 +12,9 @@
  *    closes and nothing is prefetched.
  *  - Prefetch targets [end of this read, end + window), clamped to the file. A stream told its
  *    extent (tfs_stream_set_extent: the one tensor a FUSE handle reads) is also clamped to that
- *    extent, unless it began exactly where the previous read of the file ended: then the reader is
- *    walking the shard in file order and the window runs on into the next tensors. So a loader
+ *    extent, unless its first read was sequential with the previous read of the file (same or
+ *    next block): then the reader is walking the shard in file order and the window runs on into
+ *    the next tensors. So a loader
  *    reading 1 tensor in 10 prefetches nothing it will not read, and `cat` in shard order streams.
  *  - It is issued asynchronously when less than half a window is left ahead of the reader; the
  *    window starts at engine->ra_init and doubles per trigger up to engine->ra_max (see engine.c
@@ -86,8 +87,8 @@ void tfs_stream_note(struct tfs_stream *s, uint32_t file, uint64_t off, uint64_t
 		prev = atomic_load(&e->seq_end[file]);
 	}
 	seq = prev != 0 && (off / bs == prev / bs || off / bs == prev / bs + 1);
-	if (!s->have)
-		s->crossing = !same && prev != 0 && off == prev;
+	if (!s->have) /* judged like any sequential read: requests may land slightly out of order */
+		s->crossing = !same && seq;
 	if (s->ext_end && s->ext_file == file && !s->crossing && size > s->ext_end)
 		size = s->ext_end; /* prefetch stays inside the extent */
 	if (!seq || !e->ra_max) {

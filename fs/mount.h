@@ -46,6 +46,12 @@ struct tfs_mount {
 	atomic_uchar *xxh_state;
 };
 
+/* The node behind a FUSE inode number: FUSE's root is 1, the tree's root node is 0. */
+static inline const struct tfs_node *tfs_node_of(const struct tfs_mount *m, uint64_t ino)
+{
+	return ino >= 1 ? tfs_tree_node(m->tree, (uint32_t)(ino - 1)) : NULL;
+}
+
 /* Writes m->ra_kb into m->ra_path once; called by requests, which the kernel sends only after
  * it applied our INIT reply (which resets the value). Cheap after the first call. */
 void tfs_tune_readahead(struct tfs_mount *m);

@@ -18,6 +18,7 @@
 #include "engine.h"
 #include "log.h"
 #include "mount.h"
+#include "xattr.h"
 
 /* Per open file: the engine stream (readahead state) or a snapshot of a live virtual file. */
 struct tfs_fh {
@@ -63,12 +64,6 @@ void tfs_ops_release_all(struct tfs_mount *m)
 static struct tfs_mount *mnt(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
-}
-
-/* ino <-> node id: FUSE's root is 1, our root node is 0. */
-static const struct tfs_node *node_of(struct tfs_mount *m, fuse_ino_t ino)
-{
-	return ino >= 1 ? tfs_tree_node(m->tree, (uint32_t)(ino - 1)) : NULL;
 }
 
 static uint64_t node_size(struct tfs_mount *m, const struct tfs_node *n)
@@ -142,7 +137,7 @@ static void tfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct tfs_mount *m = mnt(req);
 	struct fuse_entry_param e;
-	int64_t id = node_of(m, parent) ? tfs_tree_lookup(m->tree, (uint32_t)(parent - 1), name) : -1;
+	int64_t id = tfs_node_of(m, parent) ? tfs_tree_lookup(m->tree, (uint32_t)(parent - 1), name) : -1;
 
 	tfs_tune_readahead(m);
 	if (id < 0)
@@ -168,7 +163,7 @@ static void tfs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_da
 static void tfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct tfs_mount *m = mnt(req);
-	const struct tfs_node *n = node_of(m, ino);
+	const struct tfs_node *n = tfs_node_of(m, ino);
 	struct stat st;
 
 	tfs_tune_readahead(m);
@@ -181,7 +176,7 @@ static void tfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 static void tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct tfs_mount *m = mnt(req);
-	const struct tfs_node *n = node_of(m, ino);
+	const struct tfs_node *n = tfs_node_of(m, ino);
 	struct tfs_fh *fh;
 
 	tfs_tune_readahead(m);
@@ -252,84 +247,29 @@ static size_t node_extent(struct tfs_mount *m, const struct tfs_node *n, size_t 
 	return size;
 }
 
-/* Reads [off, off+size) of a node into buf; returns bytes or -errno. */
-static ssize_t node_read(struct tfs_mount *m, const struct tfs_node *n, struct tfs_fh *fh,
-			 char *buf, size_t size, off_t off)
+/* One read of a tensor or checkpoint file, resolved to its file: the three ways to answer it
+ * (splice, pinned blocks, copy) take the same description. */
+struct rd {
+	struct tfs_mount *m;
+	fuse_req_t req;
+	const struct tfs_node *n;
+	struct tfs_stream *stream;   /* the handle's readahead state, or NULL */
+	uint32_t file;
+	uint64_t off;                /* in the file */
+	size_t size;                 /* clamped to the node's end, > 0 */
+};
+
+/* Replies to a failed (r < 0) or short engine read with an error, logging the file and why. */
+static void reply_read_error(const struct rd *rd, ssize_t r, const struct tfs_error *err)
 {
-	struct tfs_error err;
-	uint64_t len, file_off = 0;
-	uint32_t file = 0;
-	ssize_t r;
-
-	if (n->kind == TFS_NODE_VIRT) {
-		const char *src;
-		if (n->ref == TFS_VIRT_INDEX && tfs_virt_index_ensure(m) < 0)
-			return -EIO;
-		src = n->ref == TFS_VIRT_INDEX ? m->index_json : fh->snap;
-		len = n->ref == TFS_VIRT_INDEX ? m->index_len : fh->snap_len;
-		if ((uint64_t)off >= len)
-			return 0;
-		size = size < len - (uint64_t)off ? size : (size_t)(len - (uint64_t)off);
-		memcpy(buf, src + off, size);
-		return (ssize_t)size;
+	if (r >= 0) {
+		tfs_log(rd->m->log, "read of %s: %s ended early (%zd of %zu bytes)", rd->n->name,
+			tfs_catalog_file(rd->m->cat, rd->file)->path, r, rd->size);
+		r = -EIO;
+	} else {
+		tfs_log(rd->m->log, "read of %s failed: %s", rd->n->name, err->msg);
 	}
-	size = node_extent(m, n, size, off, &file, &file_off);
-	if (size == 0)
-		return 0;
-	r = tfs_engine_read(m->engine, fh ? fh->stream : NULL, file, file_off, buf, size, &err);
-	if (r < 0) {
-		tfs_log(m->log, "read of %s failed: %s", n->name, err.msg);
-		return r;
-	}
-	if ((size_t)r != size) {
-		tfs_log(m->log, "read of %s: %s ended early (%zd of %zu bytes)", n->name,
-			tfs_catalog_file(m->cat, file)->path, r, size);
-		return -EIO;
-	}
-	return r;
-}
-
-/*
- * The fast path: reply straight from the pinned cache blocks (one copy, into the kernel) instead of
- * copying into a buffer first. Returns 1 when it replied, 0 when the caller should use the copying
- * path (more blocks than fit in one reply's iovec, e.g. with tiny blocks).
- */
-#define MAX_SPANS 16
-static int read_pinned(struct tfs_mount *m, fuse_req_t req, const struct tfs_node *n,
-		       struct tfs_fh *fh, size_t size, off_t off)
-{
-	struct tfs_span spans[MAX_SPANS];
-	struct iovec iov[MAX_SPANS];
-	struct tfs_error err;
-	uint64_t file_off = 0;
-	uint32_t file = 0;
-	unsigned count;
-	ssize_t r;
-
-	size = node_extent(m, n, size, off, &file, &file_off);
-	if (size == 0)
-		return fuse_reply_buf(req, NULL, 0), 1;
-	r = tfs_engine_read_pinned(m->engine, fh ? fh->stream : NULL, file, file_off, size, spans,
-				   MAX_SPANS, &count, &err);
-	if (r == -E2BIG)
-		return 0;
-	if (r < 0) {
-		tfs_log(m->log, "read of %s failed: %s", n->name, err.msg);
-		return fuse_reply_err(req, (int)-r), 1;
-	}
-	if ((size_t)r != size) {
-		tfs_engine_release_spans(m->engine, spans, count);
-		tfs_log(m->log, "read of %s: %s ended early (%zd of %zu bytes)", n->name,
-			tfs_catalog_file(m->cat, file)->path, r, size);
-		return fuse_reply_err(req, EIO), 1;
-	}
-	for (unsigned i = 0; i < count; i++) {
-		iov[i].iov_base = (void *)spans[i].ptr;
-		iov[i].iov_len = spans[i].len;
-	}
-	fuse_reply_iov(req, iov, (int)count); /* copies into the kernel before returning */
-	tfs_engine_release_spans(m->engine, spans, count);
-	return 1;
+	fuse_reply_err(rd->req, (int)-r);
 }
 
 /*
@@ -337,63 +277,114 @@ static int read_pinned(struct tfs_mount *m, fuse_req_t req, const struct tfs_nod
  * splice (page cache -> pipe -> /dev/fuse), skipping the copy into a cache block. Returns 1 when it
  * replied. libfuse falls back to a read+copy by itself when its pipe cannot hold the reply.
  */
-static int read_hot(struct tfs_mount *m, fuse_req_t req, const struct tfs_node *n, size_t size,
-		    off_t off)
+static int reply_hot(const struct rd *rd)
 {
 	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(0);
 	struct tfs_error err;
-	uint64_t file_off = 0;
-	uint32_t file = 0;
 	ssize_t r;
 	int fd;
 
-	size = node_extent(m, n, size, off, &file, &file_off);
-	if (size == 0)
-		return 0;
-	r = tfs_engine_read_hot(m->engine, file, file_off, size, &fd, &err);
+	r = tfs_engine_read_hot(rd->m->engine, rd->file, rd->off, rd->size, &fd, &err);
 	if (r == 0)
 		return 0;
-	if (r < 0) {
-		tfs_log(m->log, "read of %s failed: %s", n->name, err.msg);
-		return fuse_reply_err(req, (int)-r), 1;
-	}
+	if (r != (ssize_t)rd->size)
+		return reply_read_error(rd, r, &err), 1;
 	bv.buf[0].size = (size_t)r;
 	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	bv.buf[0].fd = fd;
-	bv.buf[0].pos = (off_t)file_off;
-	fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+	bv.buf[0].pos = (off_t)rd->off;
+	fuse_reply_data(rd->req, &bv, FUSE_BUF_SPLICE_MOVE);
 	return 1;
+}
+
+/*
+ * The usual path: reply straight from the pinned cache blocks (one copy, into the kernel) instead
+ * of copying into a buffer first. Returns 1 when it replied, 0 when the range spans more blocks
+ * than one reply's iovec holds (tiny blocks): then reply_copied() answers.
+ */
+#define MAX_SPANS 16
+static int reply_pinned(const struct rd *rd)
+{
+	struct tfs_span spans[MAX_SPANS];
+	struct iovec iov[MAX_SPANS];
+	struct tfs_error err;
+	unsigned count;
+	ssize_t r;
+
+	r = tfs_engine_read_pinned(rd->m->engine, rd->stream, rd->file, rd->off, rd->size, spans,
+				   MAX_SPANS, &count, &err);
+	if (r == -E2BIG)
+		return 0;
+	if (r != (ssize_t)rd->size) {
+		if (r >= 0)
+			tfs_engine_release_spans(rd->m->engine, spans, count);
+		return reply_read_error(rd, r, &err), 1;
+	}
+	for (unsigned i = 0; i < count; i++) {
+		iov[i].iov_base = (void *)spans[i].ptr;
+		iov[i].iov_len = spans[i].len;
+	}
+	fuse_reply_iov(rd->req, iov, (int)count); /* copies into the kernel before returning */
+	tfs_engine_release_spans(rd->m->engine, spans, count);
+	return 1;
+}
+
+static void reply_copied(const struct rd *rd)
+{
+	char *buf = malloc(rd->size);
+	struct tfs_error err;
+	ssize_t r;
+
+	if (!buf)
+		return (void)fuse_reply_err(rd->req, ENOMEM);
+	r = tfs_engine_read(rd->m->engine, rd->stream, rd->file, rd->off, buf, rd->size, &err);
+	if (r != (ssize_t)rd->size)
+		reply_read_error(rd, r, &err);
+	else
+		fuse_reply_buf(rd->req, buf, rd->size);
+	free(buf);
+}
+
+/* .tensorfs/index.json (built on first use) or the open handle's snapshot of stats. */
+static void reply_virt(struct tfs_mount *m, fuse_req_t req, const struct tfs_node *n,
+		       const struct tfs_fh *fh, size_t size, off_t off)
+{
+	const char *src;
+	size_t len;
+
+	if (n->ref == TFS_VIRT_INDEX && tfs_virt_index_ensure(m) < 0)
+		return (void)fuse_reply_err(req, EIO);
+	src = n->ref == TFS_VIRT_INDEX ? m->index_json : fh->snap;
+	len = n->ref == TFS_VIRT_INDEX ? m->index_len : fh->snap_len;
+	if ((uint64_t)off >= len)
+		return (void)fuse_reply_buf(req, NULL, 0);
+	fuse_reply_buf(req, src + off, size < len - (size_t)off ? size : len - (size_t)off);
 }
 
 static void tfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct tfs_mount *m = mnt(req);
-	const struct tfs_node *n = node_of(m, ino);
-	char *buf;
-	ssize_t r;
+	const struct tfs_node *n = tfs_node_of(m, ino);
+	struct tfs_fh *fh = (struct tfs_fh *)(uintptr_t)fi->fh;
+	struct rd rd = { .m = m, .req = req, .n = n, .stream = fh ? fh->stream : NULL };
 
 	if (!n || n->kind == TFS_NODE_DIR)
 		return (void)fuse_reply_err(req, n ? EISDIR : ENOENT);
-	if (n->kind != TFS_NODE_VIRT && m->splice && read_hot(m, req, n, size, off))
+	if (n->kind == TFS_NODE_VIRT)
+		return reply_virt(m, req, n, fh, size, off);
+	rd.size = node_extent(m, n, size, off, &rd.file, &rd.off);
+	if (rd.size == 0)
+		return (void)fuse_reply_buf(req, NULL, 0);
+	if (m->splice && reply_hot(&rd))
 		return;
-	if (n->kind != TFS_NODE_VIRT &&
-	    read_pinned(m, req, n, (struct tfs_fh *)(uintptr_t)fi->fh, size, off))
-		return;
-	buf = malloc(size ? size : 1);
-	if (!buf)
-		return (void)fuse_reply_err(req, ENOMEM);
-	r = node_read(m, n, (struct tfs_fh *)(uintptr_t)fi->fh, buf, size, off);
-	if (r < 0)
-		fuse_reply_err(req, (int)-r);
-	else
-		fuse_reply_buf(req, buf, (size_t)r);
-	free(buf);
+	if (!reply_pinned(&rd))
+		reply_copied(&rd);
 }
 
 static void tfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct tfs_mount *m = mnt(req);
-	const struct tfs_node *n = node_of(m, ino);
+	const struct tfs_node *n = tfs_node_of(m, ino);
 
 	tfs_tune_readahead(m);
 	if (!n)
@@ -409,7 +400,7 @@ static void tfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			struct fuse_file_info *fi)
 {
 	struct tfs_mount *m = mnt(req);
-	const struct tfs_node *n = node_of(m, ino);
+	const struct tfs_node *n = tfs_node_of(m, ino);
 	char *buf;
 	size_t used = 0;
 
@@ -457,122 +448,6 @@ static void tfs_statfs(fuse_req_t req, fuse_ino_t ino)
 	sv.f_namemax = TFS_NAME_MAX;
 	sv.f_flag = ST_RDONLY;
 	fuse_reply_statfs(req, &sv);
-}
-
-static int tensor_xxh3(struct tfs_mount *m, size_t i, uint64_t *out)
-{
-	const struct tfs_tensor *t = tfs_catalog_tensor(m->cat, i);
-	const size_t chunk = 4 << 20;
-	struct tfs_error err;
-	XXH3_state_t *s;
-	uint64_t done = 0;
-	char *buf;
-	int rc = 0;
-
-	if (atomic_load(&m->xxh_state[i])) {
-		*out = atomic_load(&m->xxh[i]);
-		return 0;
-	}
-	buf = malloc(chunk);
-	s = XXH3_createState();
-	if (!buf || !s || XXH3_64bits_reset(s) != XXH_OK) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	while (done < t->length) {
-		size_t want = t->length - done < chunk ? (size_t)(t->length - done) : chunk;
-		ssize_t r = tfs_engine_read(m->engine, NULL, t->file, t->offset + done, buf, want, &err);
-		if (r != (ssize_t)want) {
-			tfs_log(m->log, "xxh3 of %s: %s", t->key, r < 0 ? err.msg : "short read");
-			rc = -EIO;
-			goto out;
-		}
-		XXH3_64bits_update(s, buf, want);
-		done += want;
-	}
-	*out = XXH3_64bits_digest(s);
-	atomic_store(&m->xxh[i], *out);
-	atomic_store(&m->xxh_state[i], 1);
-out:
-	XXH3_freeState(s);
-	free(buf);
-	return rc;
-}
-
-static const char *const xattr_names[] = { "user.tensorfs.dtype", "user.tensorfs.shape",
-	"user.tensorfs.shard", "user.tensorfs.offset", "user.tensorfs.xxh3", "user.tensorfs.name" };
-#define N_XATTRS (sizeof(xattr_names) / sizeof(xattr_names[0]))
-
-/* Value of xattr `name` of a tensor into buf; returns its length or -errno. */
-static ssize_t tensor_xattr(struct tfs_mount *m, size_t i, const char *name, char *buf, size_t cap)
-{
-	const struct tfs_tensor *t = tfs_catalog_tensor(m->cat, i);
-	size_t len = 0;
-	uint64_t h;
-	int rc;
-
-	if (strcmp(name, "user.tensorfs.dtype") == 0)
-		return snprintf(buf, cap, "%s", tfs_dtype_name(t->dtype));
-	if (strcmp(name, "user.tensorfs.shape") == 0) {
-		buf[0] = '\0';
-		for (uint32_t d = 0; d < t->ndim && len < cap; d++)
-			len += (size_t)snprintf(buf + len, cap - len, d ? ",%" PRIu64 : "%" PRIu64, t->shape[d]);
-		return (ssize_t)len;
-	}
-	if (strcmp(name, "user.tensorfs.shard") == 0)
-		return snprintf(buf, cap, "%s", tfs_catalog_file(m->cat, t->file)->rel);
-	if (strcmp(name, "user.tensorfs.offset") == 0)
-		return snprintf(buf, cap, "%" PRIu64, t->offset);
-	if (strcmp(name, "user.tensorfs.name") == 0)
-		return snprintf(buf, cap, "%s", t->name);
-	if (strcmp(name, "user.tensorfs.xxh3") == 0) {
-		rc = tensor_xxh3(m, i, &h);
-		return rc < 0 ? rc : snprintf(buf, cap, "%016" PRIx64, h);
-	}
-	return -ENODATA;
-}
-
-static void tfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
-{
-	struct tfs_mount *m = mnt(req);
-	const struct tfs_node *n = node_of(m, ino);
-	char val[8192];
-	ssize_t len;
-
-	if (!n)
-		return (void)fuse_reply_err(req, ENOENT);
-	if (n->kind != TFS_NODE_TENSOR)
-		return (void)fuse_reply_err(req, ENODATA);
-	len = tensor_xattr(m, n->ref, name, val, sizeof(val));
-	if (len < 0)
-		return (void)fuse_reply_err(req, (int)-len);
-	if ((size_t)len >= sizeof(val))
-		return (void)fuse_reply_err(req, E2BIG);
-	if (size == 0)
-		return (void)fuse_reply_xattr(req, (size_t)len);
-	if (size < (size_t)len)
-		return (void)fuse_reply_err(req, ERANGE);
-	fuse_reply_buf(req, val, (size_t)len);
-}
-
-static void tfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
-{
-	struct tfs_mount *m = mnt(req);
-	const struct tfs_node *n = node_of(m, ino);
-	char list[256];
-	size_t len = 0;
-
-	if (!n)
-		return (void)fuse_reply_err(req, ENOENT);
-	for (size_t i = 0; n->kind == TFS_NODE_TENSOR && i < N_XATTRS; i++) {
-		memcpy(list + len, xattr_names[i], strlen(xattr_names[i]) + 1);
-		len += strlen(xattr_names[i]) + 1;
-	}
-	if (size == 0)
-		return (void)fuse_reply_xattr(req, len);
-	if (size < len)
-		return (void)fuse_reply_err(req, ERANGE);
-	fuse_reply_buf(req, list, len);
 }
 
 /* Everything that would change the tree or its bytes. The mount is also made with -o ro, so the

@@ -1,0 +1,139 @@
+/*
+ * xattr.c - the extended attributes of tensor files (user.tensorfs.dtype, .shape, .shard, .offset,
+ * .xxh3, .name): getxattr and listxattr of the FUSE ops table. The XXH3 digest is computed through
+ * the engine on first request and then kept in the mount (m->xxh).
+ */
+#define FUSE_USE_VERSION 314
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "log.h"
+#include "mount.h"
+#include "xattr.h"
+
+static struct tfs_mount *mnt(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static int tensor_xxh3(struct tfs_mount *m, size_t i, uint64_t *out)
+{
+	const struct tfs_tensor *t = tfs_catalog_tensor(m->cat, i);
+	const size_t chunk = 4 << 20;
+	struct tfs_error err;
+	XXH3_state_t *s;
+	uint64_t done = 0;
+	char *buf;
+	int rc = 0;
+
+	if (atomic_load(&m->xxh_state[i])) {
+		*out = atomic_load(&m->xxh[i]);
+		return 0;
+	}
+	buf = malloc(chunk);
+	s = XXH3_createState();
+	if (!buf || !s || XXH3_64bits_reset(s) != XXH_OK) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	while (done < t->length) {
+		size_t want = t->length - done < chunk ? (size_t)(t->length - done) : chunk;
+		ssize_t r = tfs_engine_read(m->engine, NULL, t->file, t->offset + done, buf, want, &err);
+		if (r != (ssize_t)want) {
+			tfs_log(m->log, "xxh3 of %s: %s", t->key, r < 0 ? err.msg : "short read");
+			rc = -EIO;
+			goto out;
+		}
+		XXH3_64bits_update(s, buf, want);
+		done += want;
+	}
+	*out = XXH3_64bits_digest(s);
+	atomic_store(&m->xxh[i], *out);
+	atomic_store(&m->xxh_state[i], 1);
+out:
+	XXH3_freeState(s);
+	free(buf);
+	return rc;
+}
+
+static const char *const xattr_names[] = { "user.tensorfs.dtype", "user.tensorfs.shape",
+	"user.tensorfs.shard", "user.tensorfs.offset", "user.tensorfs.xxh3", "user.tensorfs.name" };
+#define N_XATTRS (sizeof(xattr_names) / sizeof(xattr_names[0]))
+
+/* Value of xattr `name` of a tensor into buf; returns its length or -errno. */
+static ssize_t tensor_xattr(struct tfs_mount *m, size_t i, const char *name, char *buf, size_t cap)
+{
+	const struct tfs_tensor *t = tfs_catalog_tensor(m->cat, i);
+	size_t len = 0;
+	uint64_t h;
+	int rc;
+
+	if (strcmp(name, "user.tensorfs.dtype") == 0)
+		return snprintf(buf, cap, "%s", tfs_dtype_name(t->dtype));
+	if (strcmp(name, "user.tensorfs.shape") == 0) {
+		buf[0] = '\0';
+		for (uint32_t d = 0; d < t->ndim && len < cap; d++)
+			len += (size_t)snprintf(buf + len, cap - len, d ? ",%" PRIu64 : "%" PRIu64, t->shape[d]);
+		return (ssize_t)len;
+	}
+	if (strcmp(name, "user.tensorfs.shard") == 0)
+		return snprintf(buf, cap, "%s", tfs_catalog_file(m->cat, t->file)->rel);
+	if (strcmp(name, "user.tensorfs.offset") == 0)
+		return snprintf(buf, cap, "%" PRIu64, t->offset);
+	if (strcmp(name, "user.tensorfs.name") == 0)
+		return snprintf(buf, cap, "%s", t->name);
+	if (strcmp(name, "user.tensorfs.xxh3") == 0) {
+		rc = tensor_xxh3(m, i, &h);
+		return rc < 0 ? rc : snprintf(buf, cap, "%016" PRIx64, h);
+	}
+	return -ENODATA;
+}
+
+void tfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct tfs_mount *m = mnt(req);
+	const struct tfs_node *n = tfs_node_of(m, ino);
+	char val[8192];
+	ssize_t len;
+
+	if (!n)
+		return (void)fuse_reply_err(req, ENOENT);
+	if (n->kind != TFS_NODE_TENSOR)
+		return (void)fuse_reply_err(req, ENODATA);
+	len = tensor_xattr(m, n->ref, name, val, sizeof(val));
+	if (len < 0)
+		return (void)fuse_reply_err(req, (int)-len);
+	if ((size_t)len >= sizeof(val))
+		return (void)fuse_reply_err(req, E2BIG);
+	if (size == 0)
+		return (void)fuse_reply_xattr(req, (size_t)len);
+	if (size < (size_t)len)
+		return (void)fuse_reply_err(req, ERANGE);
+	fuse_reply_buf(req, val, (size_t)len);
+}
+
+void tfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct tfs_mount *m = mnt(req);
+	const struct tfs_node *n = tfs_node_of(m, ino);
+	char list[256];
+	size_t len = 0;
+
+	if (!n)
+		return (void)fuse_reply_err(req, ENOENT);
+	for (size_t i = 0; n->kind == TFS_NODE_TENSOR && i < N_XATTRS; i++) {
+		memcpy(list + len, xattr_names[i], strlen(xattr_names[i]) + 1);
+		len += strlen(xattr_names[i]) + 1;
+	}
+	if (size == 0)
+		return (void)fuse_reply_xattr(req, len);
+	if (size < len)
+		return (void)fuse_reply_err(req, ERANGE);
+	fuse_reply_buf(req, list, len);
+}
+

@@ -290,35 +290,94 @@ static int wait_block(struct tfs_engine *e, struct tfs_block *b, struct tfs_erro
 	if (rc == 0)
 		return 0;
 	if (tfs_reader_file_changed(e->reader, b->file))
-		return tfs_error_set(err, -EIO, "%s: changed since it was opened (size or mtime)",
-				     f->path);
+		return tfs_error_set(err, -EIO, "%s: changed since it was opened", f->path);
 	return tfs_error_set(err, rc, "%s: read at %" PRIu64 ": %s", f->path, b->index * e->bs,
 			     strerror(-rc));
 }
 
-ssize_t tfs_engine_read(struct tfs_engine *e, struct tfs_stream *s, uint32_t file, uint64_t off,
-			void *buf, size_t len, struct tfs_error *err)
+/*
+ * The common start of a read: checks the file index, clamps *len to the file, refuses (-E2BIG, no
+ * side effect) a range of more than max_blocks blocks, counts the read and
+ * refuses a file that changed. Returns 1 to go on, 0 when there is nothing to read, or -errno.
+ */
+static int read_begin(struct tfs_engine *e, uint32_t file, uint64_t off, size_t *len,
+		      uint64_t max_blocks, struct tfs_error *err)
 {
-	struct tfs_block *pinned[MAX_PINNED_PER_READ];
-	uint64_t bs = e->bs, end, first, last, pf_first = 0, pf_end = 0, per_batch;
 	const struct tfs_file *f;
-	int rc = 0, prefetched = 0;
+	int rc;
 
 	if (file >= e->n_files) {
 		atomic_fetch_add(&e->errors, 1);
 		return tfs_error_set(err, -EINVAL, "engine: no file #%" PRIu32, file);
 	}
 	f = e->files[file];
+	if (off < f->size && *len > f->size - off)
+		*len = (size_t)(f->size - off);
+	if (off < f->size && *len &&
+	    (off + *len - 1) / e->bs - off / e->bs + 1 > max_blocks)
+		return -E2BIG;
 	atomic_fetch_add(&e->reads, 1);
-	if (off >= f->size || len == 0)
+	if (off >= f->size || *len == 0)
 		return 0;
-	if (len > f->size - off)
-		len = (size_t)(f->size - off);
 	rc = tfs_reader_check_file(e->reader, file, err);
+	if (rc < 0) {
+		atomic_fetch_add(&e->errors, 1);
+		return rc;
+	}
+	return 1;
+}
+
+/*
+ * Pins blocks [first, first+n) of `file` and describes their part of [off, end) in spans[0..n),
+ * waiting for each. The prefetch [*pf_first, *pf_end) is queued after the demand jobs, so they go
+ * first, and then cleared so a read issues it once. On error nothing stays pinned.
+ */
+static int pin_spans(struct tfs_engine *e, uint32_t file, uint64_t first, uint64_t n, uint64_t off,
+		     uint64_t end, struct tfs_span *spans, uint64_t *pf_first, uint64_t *pf_end,
+		     struct tfs_error *err)
+{
+	const struct tfs_file *f = e->files[file];
+	uint64_t bs = e->bs, got = 0;
+	int rc = 0;
+
+	for (; got < n; got++) {
+		rc = pin_block(e, file, first + got, &spans[got].blk);
+		if (rc < 0) {
+			rc = tfs_error_set(err, rc, "%s: cache: %s", f->path, strerror(-rc));
+			break;
+		}
+	}
+	if (*pf_end > *pf_first) {
+		tfs_engine_prefetch_blocks(e, file, *pf_first, *pf_end);
+		*pf_first = *pf_end = 0;
+	}
+	for (uint64_t k = 0; k < got && rc == 0; k++) {
+		struct tfs_block *b = spans[k].blk;
+		uint64_t bstart = b->index * bs;
+		uint64_t from = off > bstart ? off : bstart, to = end < bstart + bs ? end : bstart + bs;
+
+		rc = wait_block(e, b, err);
+		if (rc == 0 && to > bstart + b->len)
+			rc = tfs_error_set(err, -EIO, "%s: short block at %" PRIu64, f->path, bstart);
+		spans[k].ptr = b->data + (from - bstart);
+		spans[k].len = (size_t)(to - from);
+	}
 	if (rc < 0)
-		goto fail;
+		for (uint64_t k = 0; k < got; k++)
+			tfs_cache_release(e->cache, spans[k].blk);
+	return rc;
+}
+
+ssize_t tfs_engine_read(struct tfs_engine *e, struct tfs_stream *s, uint32_t file, uint64_t off,
+			void *buf, size_t len, struct tfs_error *err)
+{
+	struct tfs_span spans[MAX_PINNED_PER_READ];
+	uint64_t bs = e->bs, end, last, pf_first = 0, pf_end = 0, per_batch;
+	int rc = read_begin(e, file, off, &len, UINT64_MAX, err);
+
+	if (rc <= 0)
+		return rc;
 	end = off + len;
-	first = off / bs;
 	last = (end - 1) / bs;
 	if (s)
 		tfs_stream_note(s, file, off, end, &pf_first, &pf_end);
@@ -328,45 +387,22 @@ ssize_t tfs_engine_read(struct tfs_engine *e, struct tfs_stream *s, uint32_t fil
 		per_batch = 1;
 	if (per_batch > MAX_PINNED_PER_READ)
 		per_batch = MAX_PINNED_PER_READ;
-	for (uint64_t i = first; i <= last && rc == 0;) {
-		uint64_t n = last - i + 1 < per_batch ? last - i + 1 : per_batch, got = 0;
-		for (; got < n; got++) {
-			rc = pin_block(e, file, i + got, &pinned[got]);
-			if (rc < 0) {
-				rc = tfs_error_set(err, rc, "%s: cache: %s", f->path, strerror(-rc));
-				break;
-			}
+	for (uint64_t i = off / bs; i <= last; i += per_batch) {
+		uint64_t n = last - i + 1 < per_batch ? last - i + 1 : per_batch;
+
+		rc = pin_spans(e, file, i, n, off, end, spans, &pf_first, &pf_end, err);
+		if (rc < 0) {
+			atomic_fetch_add(&e->errors, 1);
+			return rc;
 		}
-		if (!prefetched) { /* after the demand jobs, so they go first */
-			tfs_engine_prefetch_blocks(e, file, pf_first, pf_end);
-			prefetched = 1;
+		for (uint64_t k = 0; k < n; k++) {
+			uint64_t from = spans[k].blk->index * bs;
+			memcpy((char *)buf + ((from > off ? from : off) - off), spans[k].ptr, spans[k].len);
+			tfs_cache_release(e->cache, spans[k].blk);
 		}
-		for (uint64_t k = 0; k < got; k++) {
-			struct tfs_block *b = pinned[k];
-			uint64_t bstart = b->index * bs, from, to;
-			if (rc == 0)
-				rc = wait_block(e, b, err);
-			if (rc == 0) {
-				from = off > bstart ? off : bstart;
-				to = end < bstart + bs ? end : bstart + bs;
-				if (to > bstart + b->len)
-					rc = tfs_error_set(err, -EIO, "%s: short block at %" PRIu64,
-							   f->path, bstart);
-				else
-					memcpy((char *)buf + (from - off), b->data + (from - bstart),
-					       (size_t)(to - from));
-			}
-			tfs_cache_release(e->cache, b);
-		}
-		i += n;
 	}
-	if (rc < 0)
-		goto fail;
 	atomic_fetch_add(&e->bytes_served, len);
 	return (ssize_t)len;
-fail:
-	atomic_fetch_add(&e->errors, 1);
-	return rc;
 }
 
 int tfs_engine_block_acquire(struct tfs_engine *e, uint32_t file, uint64_t off, const void **ptr,
@@ -412,62 +448,26 @@ ssize_t tfs_engine_read_pinned(struct tfs_engine *e, struct tfs_stream *s, uint3
 			       uint64_t off, size_t len, struct tfs_span *spans, unsigned max_spans,
 			       unsigned *n_spans, struct tfs_error *err)
 {
-	uint64_t bs = e->bs, end, first, last, pf_first = 0, pf_end = 0;
-	const struct tfs_file *f;
-	unsigned n = 0;
-	int rc = 0;
+	uint64_t bs = e->bs, end, first, pf_first = 0, pf_end = 0;
+	int rc;
 
 	*n_spans = 0;
-	if (file >= e->n_files)
-		return tfs_error_set(err, -EINVAL, "engine: no file #%" PRIu32, file);
-	f = e->files[file];
-	if (off >= f->size || len == 0) {
-		atomic_fetch_add(&e->reads, 1);
-		return 0;
-	}
-	if (len > f->size - off)
-		len = (size_t)(f->size - off);
+	rc = read_begin(e, file, off, &len, max_spans, err);
+	if (rc <= 0)
+		return rc;
 	end = off + len;
 	first = off / bs;
-	last = (end - 1) / bs;
-	if (last - first + 1 > max_spans)
-		return -E2BIG; /* before any side effect: the caller falls back to a copying read */
-	atomic_fetch_add(&e->reads, 1);
-	rc = tfs_reader_check_file(e->reader, file, err);
-	if (rc < 0)
-		goto fail;
 	if (s)
 		tfs_stream_note(s, file, off, end, &pf_first, &pf_end);
-	for (uint64_t i = first; i <= last; i++, n++) {
-		rc = pin_block(e, file, i, &spans[n].blk);
-		if (rc < 0) {
-			rc = tfs_error_set(err, rc, "%s: cache: %s", f->path, strerror(-rc));
-			goto unpin;
-		}
+	rc = pin_spans(e, file, first, (end - 1) / bs - first + 1, off, end, spans, &pf_first,
+		       &pf_end, err);
+	if (rc < 0) {
+		atomic_fetch_add(&e->errors, 1);
+		return rc;
 	}
-	tfs_engine_prefetch_blocks(e, file, pf_first, pf_end); /* after the demand jobs */
-	for (unsigned k = 0; k < n; k++) {
-		struct tfs_block *b = spans[k].blk;
-		uint64_t bstart = b->index * bs;
-		uint64_t from = off > bstart ? off : bstart, to = end < bstart + bs ? end : bstart + bs;
-
-		rc = wait_block(e, b, err);
-		if (rc == 0 && to > bstart + b->len)
-			rc = tfs_error_set(err, -EIO, "%s: short block at %" PRIu64, f->path, bstart);
-		if (rc < 0)
-			goto unpin;
-		spans[k].ptr = b->data + (from - bstart);
-		spans[k].len = (size_t)(to - from);
-	}
-	*n_spans = n;
+	*n_spans = (unsigned)((end - 1) / bs - first + 1);
 	atomic_fetch_add(&e->bytes_served, len);
 	return (ssize_t)len;
-unpin:
-	for (unsigned k = 0; k < n; k++)
-		tfs_cache_release(e->cache, spans[k].blk);
-fail:
-	atomic_fetch_add(&e->errors, 1);
-	return rc;
 }
 
 void tfs_engine_release_spans(struct tfs_engine *e, struct tfs_span *spans, unsigned n)

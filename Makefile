@@ -1,12 +1,19 @@
 # tensorfs - one plain Makefile. `make help` lists the targets.
 #
-# Layout: loader/*.c -> libtensorfs (.a and .so); fs/*.c -> the `tensorfs` binary;
+# Layout (README, "Layout of the code"): loader/<room>/*.c -> libtensorfs (.a and .so);
+# fs/*.c (the FUSE filesystem) + cli/*.c (the command line) -> the `tensorfs` binary;
 # tests/test_*.c -> one cmocka binary each; tests/integration/*.sh -> real-mount tests.
+#
+# Include paths are the boundary: library files see include/ (public), loader/ (rooms, included
+# as "engine/cache.h") and loader/util/; the front ends see include/, loader/util/ and their own
+# folders only, so fs/ and cli/ cannot reach the engine's internals.
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fPIC -pthread \
-           -Iinclude -Iloader -Ifs -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64
+           -Iinclude -Iloader/util -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64
+LIB_INC  := -Iloader
+FRONT_INC := -Ifs -Icli
 LDFLAGS += -pthread
 PKG     := pkg-config
 LIB_PKGS := jansson libxxhash
@@ -16,17 +23,19 @@ LIB_LIBS    = $(shell $(PKG) --libs $(LIB_PKGS) 2>/dev/null || echo -ljansson -l
 FUSE_CFLAGS = $(shell $(PKG) --cflags $(FUSE_PKGS) 2>/dev/null)
 FUSE_LIBS   = $(shell $(PKG) --libs $(FUSE_PKGS) 2>/dev/null || echo -lfuse3)
 
-# CUDA: loader/*.cu joins libtensorfs only when nvcc is found (`make NVCC=` builds without it);
+# CUDA: loader/place/*.cu joins libtensorfs only when nvcc is found (`make NVCC=` builds without it);
 # then TFS_HAVE_CUDA is defined everywhere and the library links -lcudart.
 ifeq ($(origin NVCC),undefined)
 NVCC := $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 endif
 ifneq ($(strip $(NVCC)),)
-CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
-CUDA_SRC  := $(wildcard loader/*.cu)
+# nvcc may be a wrapper script (/usr/local/bin/nvcc here): take the toolkit from /usr/local/cuda
+# when it is there, else from nvcc's own folder.
+CUDA_HOME ?= $(if $(wildcard /usr/local/cuda/lib64/libcudart.so),/usr/local/cuda,$(patsubst %/bin/nvcc,%,$(NVCC)))
+CUDA_SRC  := $(wildcard loader/*/*.cu)
 CFLAGS    += -DTFS_HAVE_CUDA
 NVCCFLAGS ?= -O2 -g
-NVCCFLAGS += -std=c++17 -DTFS_HAVE_CUDA -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iinclude -Iloader \
+NVCCFLAGS += -std=c++17 -DTFS_HAVE_CUDA -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iinclude -Iloader -Iloader/util \
              -Xcompiler -fPIC,-pthread,-fno-exceptions,-Wall,-Wextra,-Wno-unused-parameter
 CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
 LIB_LIBS  += $(CUDA_LIBS)
@@ -35,13 +44,14 @@ endif
 B       ?= build
 PREFIX  ?= /usr/local
 
-LOADER_SRC := $(wildcard loader/*.c)
-FS_SRC     := $(wildcard fs/*.c)
+LOADER_SRC := $(wildcard loader/*/*.c)
+LOADER_HDR := $(wildcard loader/*/*.h)
+FS_SRC     := $(wildcard fs/*.c cli/*.c)
 TEST_SRC   := $(wildcard tests/test_*.c)
 LOADER_OBJ := $(LOADER_SRC:%.c=$(B)/%.o)
 LOADER_OBJ += $(CUDA_SRC:%.cu=$(B)/%.o)
 FS_OBJ     := $(FS_SRC:%.c=$(B)/%.o)
-FS_LIB_OBJ := $(filter-out $(B)/fs/main.o,$(FS_OBJ))
+FS_LIB_OBJ := $(filter-out $(B)/cli/main.o,$(FS_OBJ))
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 TEST_COMMON := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
 TEST_COMMON_OBJ := $(TEST_COMMON:%.c=$(B)/%.o)
@@ -62,21 +72,26 @@ help:
 deps:
 	@scripts/install-deps.sh
 
-$(B)/loader/%.o: loader/%.c include/tensorfs.h $(wildcard loader/*.h)
+$(B)/loader/%.o: loader/%.c include/tensorfs.h $(LOADER_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LIB_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(LIB_INC) $(LIB_CFLAGS) -c $< -o $@
 
-$(B)/loader/%.o: loader/%.cu include/tensorfs.h $(wildcard loader/*.h)
+$(B)/loader/%.o: loader/%.cu include/tensorfs.h $(LOADER_HDR)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
-$(B)/fs/%.o: fs/%.c include/tensorfs.h $(wildcard fs/*.h loader/*.h)
+$(B)/fs/%.o: fs/%.c include/tensorfs.h $(wildcard fs/*.h cli/*.h loader/util/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(FUSE_CFLAGS) $(LIB_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(FRONT_INC) $(FUSE_CFLAGS) $(LIB_CFLAGS) -c $< -o $@
 
-$(B)/tests/%.o: tests/%.c include/tensorfs.h $(wildcard tests/*.h loader/*.h fs/*.h)
+$(B)/cli/%.o: cli/%.c include/tensorfs.h $(wildcard fs/*.h cli/*.h loader/util/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(FUSE_CFLAGS) $(LIB_CFLAGS) -Itests -c $< -o $@
+	$(CC) $(CFLAGS) $(FRONT_INC) $(FUSE_CFLAGS) $(LIB_CFLAGS) -c $< -o $@
+
+# Unit tests reach into the module they test: they see every folder.
+$(B)/tests/%.o: tests/%.c include/tensorfs.h $(wildcard tests/*.h fs/*.h cli/*.h) $(LOADER_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LIB_INC) $(FRONT_INC) $(FUSE_CFLAGS) $(LIB_CFLAGS) -Itests -c $< -o $@
 
 $(B)/libtensorfs.a: $(LOADER_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -137,11 +152,10 @@ FUZZ_CI_SECONDS ?= 60
 FZ              ?= build-fuzz
 FUZZ_FLAGS      := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
                    -fno-sanitize-recover=all -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
-                   -Wno-unused-function -pthread -Iinclude -Iloader -Ifs -Ifuzz -D_GNU_SOURCE \
+                   -Wno-unused-function -pthread -Iinclude -Iloader -Iloader/util -Ifs -Ifuzz -D_GNU_SOURCE \
                    -D_FILE_OFFSET_BITS=64
 # Only what the targets reach: the engine and device code stay out of the fuzz build.
-FUZZ_LIB_SRC    := loader/safetensors.c loader/catalog.c loader/layout.c loader/dtype.c \
-                   loader/error.c fs/tree.c
+FUZZ_LIB_SRC    := $(wildcard loader/format/*.c loader/catalog/*.c loader/util/*.c) fs/tree.c
 FUZZ_TARGETS    := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN        := $(FUZZ_TARGETS:%=$(FZ)/fuzz/%)
 # CC carries the sanitizer flags: a CFLAGS given on the command line would replace the Makefile's.
@@ -160,7 +174,7 @@ fuzz-deps:
 		{ test "$$(id -u)" = 0 || { echo "fuzz: need $(FUZZ_CC) and libclang-rt-14-dev (sudo apt-get install clang-14 libclang-rt-14-dev)" >&2; exit 1; }; \
 		  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends clang-14 libclang-rt-14-dev >/dev/null; }
 
-$(FZ)/fuzz/%: fuzz/%.c $(wildcard fuzz/*.h) $(FUZZ_LIB_SRC) include/tensorfs.h $(wildcard loader/*.h fs/*.h)
+$(FZ)/fuzz/%: fuzz/%.c $(wildcard fuzz/*.h) $(FUZZ_LIB_SRC) include/tensorfs.h $(LOADER_HDR) $(wildcard fs/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(LIB_CFLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(LIB_LIBS)
 

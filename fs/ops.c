@@ -15,7 +15,7 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "engine.h"
+#include "error.h"
 #include "log.h"
 #include "mount.h"
 #include "xattr.h"

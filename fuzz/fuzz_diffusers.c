@@ -1,5 +1,5 @@
 /*
- * fuzz_diffusers.c - libFuzzer target for diffusers folders (loader/layout.c load_diffusers).
+ * fuzz_diffusers.c - libFuzzer target for diffusers folders (loader/catalog/hf_folders.c load_diffusers).
  *
  * A folder under /dev/shm (made once) holds components: unet/ (sharded, two shards and an index),
  * vae/ (diffusion_pytorch_model.safetensors), text_encoder/ (model.safetensors), scheduler/ (a

@@ -1,5 +1,5 @@
 /*
- * fuzz_index.c - libFuzzer target for sharded checkpoints (loader/layout.c load_index, catalog.c).
+ * fuzz_index.c - libFuzzer target for sharded checkpoints (loader/catalog/hf_folders.c load_index, catalog.c).
  *
  * A folder under /dev/shm (made once, reused) holds two small valid shards; each input is written
  * as its model.safetensors.index.json and the folder opened with tfs_catalog_open. A successful

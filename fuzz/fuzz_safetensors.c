@@ -1,5 +1,5 @@
 /*
- * fuzz_safetensors.c - libFuzzer target for the safetensors header parser (loader/safetensors.c).
+ * fuzz_safetensors.c - libFuzzer target for the safetensors header parser (loader/format/safetensors.c).
  *
  * Each input is used three ways:
  *  1. as a whole file (8-byte length, JSON, data) read through tfs_st_read from a memfd;
@@ -17,7 +17,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "safetensors.h"
+#include "format/safetensors.h"
 
 static int memfd = -1;
 

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalog_int.h"
+#include "catalog/catalog_int.h"
 #include "fuzz_common.h"
 
 #define MAX_ENTRIES 256

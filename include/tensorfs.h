@@ -1,7 +1,7 @@
 /*
  * tensorfs.h - public API of libtensorfs: open a checkpoint cheaply, read its tensors fast.
  *
- * Data flow (see README and shared/DESIGN.md):
+ * Data flow (see README and docs/DESIGN.md):
  *   checkpoint files -> catalog (headers only) -> engine (reader threads + block cache) -> callers
  *
  * Conventions, once for the whole header:
@@ -104,7 +104,7 @@ struct tfs_tensor {
 /*
  * Opens a checkpoint: a *.safetensors file; a folder holding one, or a sharded one with
  * model.safetensors.index.json (or diffusion_pytorch_model.safetensors.index.json); or a diffusers
- * folder with model_index.json. Reads headers only, validates them strictly (shared/FORMATS.md).
+ * folder with model_index.json. Reads headers only, validates them strictly (docs/FORMATS.md).
  * On success *out is owned by the caller: release it with tfs_catalog_close().
  */
 int tfs_catalog_open(const char *path, struct tfs_catalog **out, struct tfs_error *err);
@@ -207,6 +207,27 @@ ssize_t tfs_engine_read(struct tfs_engine *e, struct tfs_stream *s, uint32_t fil
  */
 ssize_t tfs_engine_read_hot(struct tfs_engine *e, uint32_t file, uint64_t off, size_t len, int *fd,
 			    struct tfs_error *err);
+
+/* A pinned piece of a read: `len` bytes at `ptr`, valid until released. `blk` is the engine's. */
+struct tfs_block;
+struct tfs_span {
+	const void *ptr;
+	size_t len;
+	struct tfs_block *blk;
+};
+
+/*
+ * For front ends that reply without copying (FUSE): like tfs_engine_read() (same readahead, stats
+ * and errors) but pins the cache blocks covering [off, off+len) and describes them in
+ * spans[0..*n_spans) instead of copying. Returns the bytes covered (less than len only at the end of
+ * the file), or -E2BIG with no side effect when more than max_spans blocks would be needed (read
+ * with tfs_engine_read() instead). Release with tfs_engine_release_spans() once the bytes are
+ * consumed; on error nothing stays pinned.
+ */
+ssize_t tfs_engine_read_pinned(struct tfs_engine *e, struct tfs_stream *s, uint32_t file,
+			       uint64_t off, size_t len, struct tfs_span *spans, unsigned max_spans,
+			       unsigned *n_spans, struct tfs_error *err);
+void tfs_engine_release_spans(struct tfs_engine *e, struct tfs_span *spans, unsigned n);
 
 /* Counters, read without stopping readers (each field is individually consistent). */
 struct tfs_stats {

@@ -1,5 +1,5 @@
 /*
- * test_cache.c - the block cache alone (loader/cache.c), driven with a fake filler: LRU order, the
+ * test_cache.c - the block cache alone (loader/engine/cache.c), driven with a fake filler: LRU order, the
  * budget, pinning, one fill per block under concurrency, failed fills, prefetch rules, invalidation.
  */
 #include <errno.h>
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "cache.h"
+#include "engine/cache.h"
 
 #define BS 4096u
 

@@ -1,5 +1,5 @@
 /*
- * test_device.c - unit tests of device placement (loader/device.c, load.c, device_host.c) on the
+ * test_device.c - unit tests of device placement (loader/place/: result.c, load.c, backend_host.c) on the
  * host backend: the whole pipeline (staging ring, reader threads, copier) with a tiny cache and a
  * tiny ring, results byte-exact against the file, selections and maps, DLPack fields and
  * ownership, verification, the report, and the errors for devices this machine cannot serve.

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "engine.h"
+#include "engine/engine.h"
 #include "engine_fixture.h"
 
 #define BS 4096u

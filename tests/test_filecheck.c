@@ -1,5 +1,5 @@
 /*
- * test_filecheck.c - loader/filecheck.c: every way a checkpoint file can change under an open
+ * test_filecheck.c - loader/io/filecheck.c: every way a checkpoint file can change under an open
  * descriptor is caught, with a message naming the file and the reason; an untouched file passes.
  */
 #include <setjmp.h>
@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "ckpt.h"
-#include "filecheck.h"
+#include "io/filecheck.h"
 #include "tensorfs.h"
 
 struct fx {

@@ -1,5 +1,5 @@
 /*
- * test_reader.c - the reader pool (loader/reader.c) over a real file: exact bytes, one pread per
+ * test_reader.c - the reader pool (loader/engine/reader.c) over a real file: exact bytes, one pread per
  * block under concurrency, demand before background, promotion, changed files, close with work
  * still queued.
  */
@@ -15,9 +15,9 @@
 
 #include <cmocka.h>
 
-#include "cache.h"
+#include "engine/cache.h"
 #include "engine_fixture.h"
-#include "reader.h"
+#include "engine/reader.h"
 
 #define BS 4096u
 

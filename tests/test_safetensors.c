@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "ckpt.h"
-#include "safetensors.h"
+#include "format/safetensors.h"
 
 static int parse(const char *json, uint64_t data_len, struct tfs_st_header *h, struct tfs_error *e)
 {

@@ -1,5 +1,5 @@
 /*
- * test_select.c - unit tests of loader/select.c: device spellings, globs, device maps, the
+ * test_select.c - unit tests of loader/place/select.c: device spellings, globs, device maps, the
  * longest-prefix rule, and the messages bad maps give (they must name the file and the key).
  */
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "ckpt.h"
-#include "device.h"
+#include "place/place.h"
 #include "tensorfs.h"
 
 static const struct tfs_device CPU = { TFS_DEVICE_CPU, 0 };

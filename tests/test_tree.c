@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalog_int.h"
+#include "catalog/catalog_int.h"
 #include "ckpt.h"
 #include "tensorfs.h"
 #include "tree.h"

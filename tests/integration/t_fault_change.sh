@@ -10,7 +10,7 @@
 # kernel's caches (echo 3 > /proc/sys/vm/drop_caches, root only).
 #
 # Cases an engine can only catch by checking file identity (path -> inode, link count, ctime) are
-# reported as KNOWN GAP when this tensorfs lacks loader/filecheck.c's checks; the bytes served then
+# reported as KNOWN GAP when this tensorfs lacks loader/io/filecheck.c's checks; the bytes served then
 # are still those of the original file (checked), except for "mtime_restored", where new bytes with
 # the old size and mtime are only caught by ctime.
 . "$(dirname "$0")/lib.sh"
@@ -81,7 +81,7 @@ run_case() {
 			echo "note $c: ${p%% *} -> ok from the kernel's page cache (caches not dropped)"
 		elif [ "$o" = wrong ]; then
 			if [ "$want" = gap ]; then
-				echo "KNOWN GAP $c: ${p%% *} served WRONG bytes (needs loader/filecheck.c in the reader)"
+				echo "KNOWN GAP $c: ${p%% *} served WRONG bytes (needs loader/io/filecheck.c in the reader)"
 			else
 				fail "$c: ${p%% *} returned WRONG bytes"
 			fi

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine.h"
+#include "engine/engine.h"
 #include "error.h"
 
 static void fmt_size(char *buf, size_t cap, uint64_t v, uint64_t scale_by)

@@ -22,7 +22,7 @@
  */
 #include <stdlib.h>
 
-#include "engine.h"
+#include "engine/engine.h"
 
 struct tfs_stream {
 	struct tfs_engine *e;

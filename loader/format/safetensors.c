@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "safetensors.h"
+#include "format/safetensors.h"
 
 void tfs_st_free(struct tfs_st_header *h)
 {

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "device.h"
+#include "place/place.h"
 #include "error.h"
 
 const char *tfs_device_name(struct tfs_device d, char *buf, size_t cap)

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "catalog_int.h"
+#include "catalog/catalog_int.h"
 #include "error.h"
 
 const char *tfs_catalog_layout(const struct tfs_catalog *cat) { return cat->layout; }

@@ -22,7 +22,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 
-#include "cache.h"
+#include "engine/cache.h"
 #include "error.h"
 
 enum { BUF_MMAP, BUF_LOCKED, BUF_CUDA };

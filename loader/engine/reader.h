@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cache.h"
+#include "engine/cache.h"
 #include "tensorfs.h"
 
 struct tfs_reader;

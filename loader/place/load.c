@@ -24,8 +24,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "device.h"
-#include "engine.h"
+#include "place/place.h"
+#include "engine/engine.h"
 #include "error.h"
 
 struct slot {

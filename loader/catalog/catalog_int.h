@@ -4,7 +4,7 @@
 
 #include <stdarg.h>
 
-#include "safetensors.h"
+#include "format/safetensors.h"
 #include "tensorfs.h"
 
 struct tfs_cat_file {

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 
 #include "error.h"
-#include "filecheck.h"
+#include "io/filecheck.h"
 
 static int64_t ns(const struct timespec *ts)
 {

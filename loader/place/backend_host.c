@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "device.h"
+#include "place/place.h"
 #include "error.h"
 
 /* Page alignment: tensors start 256-aligned inside an arena, and a page-aligned base keeps

@@ -12,8 +12,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "cache.h"
-#include "reader.h"
+#include "engine/cache.h"
+#include "engine/reader.h"
 #include "tensorfs.h"
 
 struct tfs_engine {
@@ -51,25 +51,6 @@ struct tfs_engine {
 int tfs_engine_block_acquire(struct tfs_engine *e, uint32_t file, uint64_t off, const void **ptr,
 			     size_t *len, struct tfs_block **blk, struct tfs_error *err);
 void tfs_engine_block_release(struct tfs_engine *e, struct tfs_block *blk);
-
-/* A pinned piece of a read: `len` bytes at `ptr`, valid until released. */
-struct tfs_span {
-	const void *ptr;
-	size_t len;
-	struct tfs_block *blk;
-};
-
-/*
- * Like tfs_engine_read() (same readahead, stats and errors) but copies nothing: pins the blocks
- * covering [off, off+len) and describes them in spans[0..*n_spans). Returns the bytes covered (less
- * than len only at the end of the file), or -E2BIG with no side effect when more than max_spans
- * blocks would be needed (read with tfs_engine_read() instead). Release with
- * tfs_engine_release_spans() once the bytes are consumed; on error nothing stays pinned.
- */
-ssize_t tfs_engine_read_pinned(struct tfs_engine *e, struct tfs_stream *s, uint32_t file,
-			       uint64_t off, size_t len, struct tfs_span *spans, unsigned max_spans,
-			       unsigned *n_spans, struct tfs_error *err);
-void tfs_engine_release_spans(struct tfs_engine *e, struct tfs_span *spans, unsigned n);
 
 /* Queues background reads of the blocks covering [off, off+len) of `file` (a hint: stops quietly
  * when the cache has no room that prefetch may take). */

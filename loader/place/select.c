@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "device.h"
+#include "place/place.h"
 #include "error.h"
 
 struct map_entry {

@@ -12,7 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "engine/engine.h"
 #include "error.h"
 
 #ifndef SYS_cachestat

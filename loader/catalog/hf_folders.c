@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "catalog_int.h"
+#include "catalog/catalog_int.h"
 #include "error.h"
 
 static int has_suffix(const char *s, const char *suf)

@@ -24,8 +24,8 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "filecheck.h"
-#include "reader.h"
+#include "io/filecheck.h"
+#include "engine/reader.h"
 
 struct rfile {
 	const struct tfs_file *f;    /* catalog's, immutable */

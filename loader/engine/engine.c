@@ -27,7 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "engine/engine.h"
 #include "error.h"
 
 #define MAX_PINNED_PER_READ 64   /* blocks one read pins at a time: bounds its share of the cache */

@@ -19,7 +19,7 @@
 extern "C" {
 #include "error.h"
 }
-#include "device.h"
+#include "place/place.h"
 
 struct tfs_cuda_dev {
 	int index;

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "device.h"
+#include "place/place.h"
 #include "error.h"
 
 #define DEFAULT_THREADS 4u

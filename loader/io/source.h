@@ -1,0 +1,94 @@
+/*
+ * source.h - the byte-source seam: every byte of a checkpoint file that libtensorfs reads, from
+ * the catalog's header reads to the engine's block fills, comes through one of these. The local
+ * file source (source_file.c) is the first implementation; others (HTTP range reads) add one file
+ * and one table of operations, as libfuse's fuse_lowlevel_ops does for a filesystem.
+ *
+ * Rules every implementation keeps:
+ *  - read() returns exactly `len` bytes, or fewer only at the end of the file, or a negative errno
+ *    with a message naming the file: it loops over short transfers itself, so no caller ever sees a
+ *    silently short range.
+ *  - check() says whether the file is still the one described at open (size, time, identity, or for
+ *    remote files ETag/Last-Modified); a changed file is never served again (-EIO).
+ *  - Thread-safe: many reader threads call read() on one source at once.
+ * Ownership: tfs_source_open() hands the caller one source, released by tfs_source_close().
+ */
+#ifndef TFS_SOURCE_H
+#define TFS_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "tensorfs.h"
+
+struct tfs_source;
+
+/* What a file is, as the source saw it at open. */
+struct tfs_source_info {
+	uint64_t size;
+	int64_t mtime_ns;       /* 0 when the source cannot tell */
+	uint64_t dev, ino;      /* local identity; 0 for remote sources */
+	uint32_t mode;          /* permission bits (0444 for remote sources) */
+};
+
+/* Flags of tfs_source_read(). */
+enum {
+	/* buf is 4 KiB-aligned and len a multiple of 4 KiB (short only at the end of the file): the
+	 * source may bypass the page cache (O_DIRECT), unless the range is already resident. */
+	TFS_SOURCE_DIRECT = 1 << 0,
+};
+
+struct tfs_source_ops {
+	const char *kind;   /* "file", "http" */
+	ssize_t (*read)(struct tfs_source *s, void *buf, size_t len, uint64_t off, unsigned flags,
+			struct tfs_error *err);
+	int (*check)(struct tfs_source *s, struct tfs_error *err);
+	/* Optional (NULL: never). A descriptor to splice [off, off+len) from when the whole range
+	 * is in the kernel's page cache; -1 when not (or unknown). Valid until close. */
+	int (*splice_fd)(struct tfs_source *s, uint64_t off, uint64_t len);
+	void (*close)(struct tfs_source *s);
+};
+
+/* The common head of every source; implementations embed it first. */
+struct tfs_source {
+	const struct tfs_source_ops *ops;
+	char *path;                    /* for messages and identity; owned by the source */
+	struct tfs_source_info info;   /* at open; immutable */
+};
+
+/*
+ * Opens `path` (a local path today) and fills s->info. When `expect` is not NULL the file must
+ * still match it (size, mtime, dev/ino): -EIO naming the file and the difference otherwise.
+ * On success *out is owned by the caller. Errors: -errno naming the file.
+ */
+int tfs_source_open(const char *path, const struct tfs_source_info *expect,
+		    struct tfs_source **out, struct tfs_error *err);
+
+/* Stats `path` without opening it (for catalog walks): 0, or -errno naming the file. */
+int tfs_source_stat(const char *path, struct tfs_source_info *out, struct tfs_error *err);
+
+static inline ssize_t tfs_source_read(struct tfs_source *s, void *buf, size_t len, uint64_t off,
+				      unsigned flags, struct tfs_error *err)
+{
+	return s->ops->read(s, buf, len, off, flags, err);
+}
+
+static inline int tfs_source_check(struct tfs_source *s, struct tfs_error *err)
+{
+	return s->ops->check(s, err);
+}
+
+static inline int tfs_source_splice_fd(struct tfs_source *s, uint64_t off, uint64_t len)
+{
+	return s->ops->splice_fd ? s->ops->splice_fd(s, off, len) : -1;
+}
+
+/* Accepts NULL; cannot fail. */
+static inline void tfs_source_close(struct tfs_source *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+#endif

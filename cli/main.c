@@ -277,7 +277,7 @@ static void write_stats_file(struct tfs_mount *m, const char *path)
 
 /*
  * The kernel's readahead window for this mount bounds how large and how many buffered read
- * requests reach us (shared/FUSE-NOTES.md 2). It lives in /sys/class/bdi/MAJ:MIN/read_ahead_kb,
+ * requests reach us (docs/FUSE-NOTES.md 2). It lives in /sys/class/bdi/MAJ:MIN/read_ahead_kb,
  * and the kernel lowers it while it processes our INIT reply, so it is written later, by the first
  * request after INIT (ops.c, tfs_tune_readahead). Here we only find the file: the mount's device
  * number comes from /proc/self/mountinfo, since stat()ing our own mount point would wait on us.
@@ -373,6 +373,7 @@ static int run_mount(struct mount_opts *o, int ready_fd, const char *argv0)
 	int rc = 1, mounted = 0;
 
 	pthread_mutex_init(&m.fh_lock, NULL);
+	tfs_list_init(&m.fh_list);
 	m.log = tfs_log_open(o->log_path, 1);
 	if (!m.log) {
 		snprintf(msg, sizeof(msg), "--log %s: %s", o->log_path, strerror(errno));

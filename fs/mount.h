@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "tensorfs.h"
+#include "list.h"
 #include "tree.h"
 
 struct tfs_log;
@@ -39,7 +40,7 @@ struct tfs_mount {
 	/* Handles still open. The kernel sends no release for files open when the mount goes away
 	 * (lazy unmount, SIGTERM), so shutdown frees these before closing the engine. */
 	pthread_mutex_t fh_lock;
-	struct tfs_fh *fh_list;            /* fh_lock */
+	struct tfs_list fh_list;           /* open handles (struct tfs_fh); fh_lock */
 	/* XXH3 digests, computed on first getxattr and then kept: xxh_state[i] is 0 (not yet),
 	 * 1 (xxh[i] valid). Races only compute the same value twice. */
 	_Atomic uint64_t *xxh;

@@ -25,17 +25,13 @@ struct tfs_fh {
 	struct tfs_stream *stream;
 	char *snap;
 	size_t snap_len;
-	struct tfs_fh *prev, *next;   /* m->fh_list, under m->fh_lock */
+	struct tfs_list link;         /* on m->fh_list, under m->fh_lock */
 };
 
 static void fh_link(struct tfs_mount *m, struct tfs_fh *fh)
 {
 	pthread_mutex_lock(&m->fh_lock);
-	fh->prev = NULL;
-	fh->next = m->fh_list;
-	if (m->fh_list)
-		m->fh_list->prev = fh;
-	m->fh_list = fh;
+	tfs_list_push_front(&m->fh_list, &fh->link);
 	pthread_mutex_unlock(&m->fh_lock);
 }
 
@@ -43,12 +39,7 @@ static void fh_link(struct tfs_mount *m, struct tfs_fh *fh)
 static void fh_free(struct tfs_mount *m, struct tfs_fh *fh)
 {
 	pthread_mutex_lock(&m->fh_lock);
-	if (fh->prev)
-		fh->prev->next = fh->next;
-	else
-		m->fh_list = fh->next;
-	if (fh->next)
-		fh->next->prev = fh->prev;
+	tfs_list_remove(&fh->link);
 	pthread_mutex_unlock(&m->fh_lock);
 	tfs_stream_close(fh->stream);
 	free(fh->snap);
@@ -57,8 +48,10 @@ static void fh_free(struct tfs_mount *m, struct tfs_fh *fh)
 
 void tfs_ops_release_all(struct tfs_mount *m)
 {
-	while (m->fh_list)
-		fh_free(m, m->fh_list);
+	struct tfs_list *l;
+
+	while ((l = tfs_list_first(&m->fh_list)))
+		fh_free(m, tfs_list_entry(l, struct tfs_fh, link));
 }
 
 static struct tfs_mount *mnt(fuse_req_t req)
@@ -504,7 +497,7 @@ static void tfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 
 static void tfs_init(void *userdata, struct fuse_conn_info *conn)
 {
-	/* Fewer, larger requests for streaming reads (shared/FUSE-NOTES.md 1-2). */
+	/* Fewer, larger requests for streaming reads (docs/FUSE-NOTES.md 1-2). */
 	conn->max_background = 64;
 	if (conn->capable & FUSE_CAP_ASYNC_READ)
 		conn->want |= FUSE_CAP_ASYNC_READ;

@@ -1,7 +1,8 @@
 /*
  * tree.c - turns the catalog's flat list of names into the directory tree of the mount (rules in
- * tree.h). Built once at mount; a hash of (parent, name) makes building and lookups O(1), so a
- * checkpoint of 10,000 tensors mounts without quadratic work.
+ * tree.h). Built once at mount: a hash of (parent, name) makes each insertion and lookup O(1), and
+ * each folder's children are sorted once at the end (O(k log k) for k children), so building is
+ * O(n log n) in the number of names whatever their order.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -10,11 +11,13 @@
 #include <xxhash.h>
 
 #include "error.h"
+#include "grow.h"
 #include "tree.h"
 
 struct tfs_tree {
 	struct tfs_node *nodes;
-	uint32_t n, cap;
+	uint32_t n;              /* node ids are uint32_t: FUSE inode = id + 1 */
+	size_t cap;
 	uint32_t *hash;          /* open addressing: node id + 1, 0 = empty; keyed by (parent, name) */
 	size_t hash_cap;         /* power of two */
 	uint32_t *tensor_node;   /* catalog tensor index -> node id */
@@ -61,14 +64,8 @@ static int hash_grow(struct tfs_tree *t)
 
 static int add_child(struct tfs_node *dir, uint32_t child)
 {
-	if (dir->n_children == dir->cap_children) {
-		uint32_t cap = dir->cap_children ? dir->cap_children * 2 : 4;
-		uint32_t *c = realloc(dir->children, cap * sizeof(*c));
-		if (!c)
-			return -ENOMEM;
-		dir->children = c;
-		dir->cap_children = cap;
-	}
+	if (TFS_GROW(dir, children, cap_children, (size_t)dir->n_children + 1, 4) < 0)
+		return -ENOMEM;
 	dir->children[dir->n_children++] = child;
 	return 0;
 }
@@ -80,14 +77,8 @@ static int64_t new_node(struct tfs_tree *t, uint32_t parent, const char *name,
 	struct tfs_node *nd;
 	uint32_t id;
 
-	if (t->n == t->cap) {
-		uint32_t cap = t->cap ? t->cap * 2 : 256;
-		struct tfs_node *nn = realloc(t->nodes, cap * sizeof(*nn));
-		if (!nn)
-			return -ENOMEM;
-		t->nodes = nn;
-		t->cap = cap;
-	}
+	if (t->n == UINT32_MAX || TFS_GROW(t, nodes, cap, (size_t)t->n + 1, 256) < 0)
+		return -ENOMEM;
 	id = t->n;
 	nd = &t->nodes[id];
 	memset(nd, 0, sizeof(*nd));
@@ -247,6 +238,14 @@ static ssize_t split(const char *s, char sep, char comps[][TFS_NAME_MAX + 1], si
 
 #define MAX_DEPTH 128
 
+/* Orders child ids by name (qsort_r comparator; the tree is the context). */
+static int cmp_child(const void *a, const void *b, void *tree)
+{
+	const struct tfs_tree *t = tree;
+
+	return strcmp(t->nodes[*(const uint32_t *)a].name, t->nodes[*(const uint32_t *)b].name);
+}
+
 int tfs_tree_build(const struct tfs_catalog *cat, struct tfs_tree **out, struct tfs_error *err)
 {
 	struct tfs_tree *t = calloc(1, sizeof(*t));
@@ -289,17 +288,8 @@ int tfs_tree_build(const struct tfs_catalog *cat, struct tfs_tree **out, struct 
 			goto fail;
 	}
 	/* readdir lists children sorted by name: stable across mounts, easy on `ls`. */
-	for (uint32_t id = 0; id < t->n; id++) {
-		struct tfs_node *d = &t->nodes[id];
-		for (uint32_t a = 1; a < d->n_children; a++) {
-			uint32_t c = d->children[a], b = a;
-			while (b > 0 && strcmp(t->nodes[d->children[b - 1]].name, t->nodes[c].name) > 0) {
-				d->children[b] = d->children[b - 1];
-				b--;
-			}
-			d->children[b] = c;
-		}
-	}
+	for (uint32_t id = 0; id < t->n; id++)
+		qsort_r(t->nodes[id].children, t->nodes[id].n_children, sizeof(uint32_t), cmp_child, t);
 	free(comps);
 	*out = t;
 	return 0;

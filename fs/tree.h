@@ -31,7 +31,7 @@ struct tfs_node {
 	uint32_t ref;            /* tensor index, file index or enum tfs_virt */
 	uint32_t *children;      /* dirs: child ids sorted by name */
 	uint32_t n_children;
-	uint32_t cap_children;
+	size_t cap_children;
 };
 
 struct tfs_tree;

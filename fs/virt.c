@@ -1,6 +1,7 @@
 /*
- * virt.c - the virtual files under .tensorfs/: index.json (the catalog as JSON, built once at
- * mount with jansson) and stats (live counters: the engine's plus the mount's own).
+ * virt.c - the virtual files under .tensorfs/: index.json (the catalog as JSON, built with jansson
+ * on its first lookup or open and kept for the life of the mount, so mounting stays cheap) and stats
+ * (live counters: the engine's plus the mount's own).
  */
 #include <errno.h>
 #include <inttypes.h>

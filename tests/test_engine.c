@@ -380,29 +380,25 @@ static void test_changed_file_no_stale_bytes(void **state)
 	fx_free(&fx);
 }
 
-static void test_block_acquire(void **state)
+/* Bytes pinned by tfs_engine_read_pinned stay put while other reads churn the cache. */
+static void test_pinned_survives_flood(void **state)
 {
+	struct tfs_span spans[2];
 	struct tfs_engine *e;
 	struct tfs_error err;
-	struct tfs_block *b;
-	const void *p;
-	size_t len;
+	unsigned n;
 	struct fx fx;
 
 	fx_open(&fx, 2, 3 * BS);
 	e = fx_engine(&fx, TFS_STRATEGY_LAZY, BS, 4 * BS, 0, 2);
-	assert_int_equal(tfs_engine_block_acquire(e, fx.file, BS + 10, &p, &len, &b, &err), 0);
-	assert_int_equal(len, BS - 10);
-	assert_memory_equal(p, fx.bytes + BS + 10, len);
-	/* Pinned: even a flood of other reads does not evict it. */
+	assert_int_equal(tfs_engine_read_pinned(e, NULL, fx.file, BS + 10, BS - 10, spans, 2, &n, &err),
+			 (ssize_t)(BS - 10));
+	assert_int_equal(n, 1);
+	assert_memory_equal(spans[0].ptr, fx.bytes + BS + 10, BS - 10);
 	for (uint64_t off = 2 * BS; off < fx.size; off += BS)
 		check_read(&fx, e, NULL, off, BS);
-	assert_memory_equal(p, fx.bytes + BS + 10, len);
-	tfs_engine_block_release(e, b);
-	assert_int_equal(tfs_engine_block_acquire(e, fx.file, fx.size - 1, &p, &len, &b, &err), 0);
-	assert_int_equal(len, 1);
-	tfs_engine_block_release(e, b);
-	assert_int_equal(tfs_engine_block_acquire(e, fx.file, fx.size, &p, &len, &b, &err), -EINVAL);
+	assert_memory_equal(spans[0].ptr, fx.bytes + BS + 10, BS - 10);
+	tfs_engine_release_spans(e, spans, n);
 	assert_int_equal(tfs_cache_check(tfs_engine_cache(e)), 0);
 	tfs_engine_close(e);
 	fx_free(&fx);
@@ -560,7 +556,7 @@ int main(void)
 		cmocka_unit_test(test_close_during_warmup),
 		cmocka_unit_test(test_auto_rule),
 		cmocka_unit_test(test_changed_file_no_stale_bytes),
-		cmocka_unit_test(test_block_acquire),
+		cmocka_unit_test(test_pinned_survives_flood),
 		cmocka_unit_test(test_read_pinned),
 		cmocka_unit_test(test_stats_json),
 		cmocka_unit_test(test_stress),

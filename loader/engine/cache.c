@@ -23,6 +23,7 @@
 #include <sys/resource.h>
 
 #include "engine/cache.h"
+#include "fmt.h"
 #include "error.h"
 
 enum { BUF_MMAP, BUF_LOCKED, BUF_CUDA };
@@ -34,7 +35,7 @@ struct tfs_cache {
 	uint64_t bs, budget;            /* immutable */
 	struct tfs_block **buckets;     /* cache->lock */
 	size_t mask;                    /* immutable: buckets - 1 */
-	struct tfs_block lru;           /* sentinel; lru.lru_next is the most recent; cache->lock */
+	struct tfs_list lru;            /* blocks by recency, most recent first; cache->lock */
 	uint64_t n_blocks, n_lru;       /* cache->lock */
 	uint64_t bytes, peak, clock;    /* cache->lock */
 	uint64_t hits, misses, prefetched, prefetched_unused, evictions; /* cache->lock */
@@ -50,14 +51,6 @@ struct tfs_cache {
 	_Atomic(const char *) pinning;
 	char pin_str[128], pin_partial[128];
 };
-
-static void fmt_bytes(char *buf, size_t cap, uint64_t v)
-{
-	if (v >= (1ull << 30))
-		snprintf(buf, cap, "%.1f GiB", (double)v / (1ull << 30));
-	else
-		snprintf(buf, cap, "%" PRIu64 " MiB", v >> 20);
-}
 
 /* CAP_IPC_LOCK lifts RLIMIT_MEMLOCK (root usually has it). Read from /proc to avoid libcap. */
 static int have_cap_ipc_lock(void)
@@ -114,8 +107,8 @@ static void choose_pinning(struct tfs_cache *c)
 	c->lock_limit = UINT64_MAX;
 	if (!have_cap_ipc_lock() && getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
 		c->lock_limit = rl.rlim_cur;
-	fmt_bytes(lim, sizeof(lim), c->lock_limit);
-	fmt_bytes(bud, sizeof(bud), c->budget);
+	tfs_fmt_bytes(c->lock_limit, lim, sizeof(lim));
+	tfs_fmt_bytes(c->budget, bud, sizeof(bud));
 	if (c->lock_limit >= c->budget) {
 		c->use_mlock = 1;
 		snprintf(c->pin_str, sizeof(c->pin_str), "mlock");
@@ -224,19 +217,14 @@ static void hash_remove(struct tfs_cache *c, struct tfs_block *b)
 /* Requires cache->lock. */
 static void lru_unlink(struct tfs_cache *c, struct tfs_block *b)
 {
-	b->lru_prev->lru_next = b->lru_next;
-	b->lru_next->lru_prev = b->lru_prev;
-	b->lru_prev = b->lru_next = NULL;
+	tfs_list_remove(&b->lru);
 	c->n_lru--;
 }
 
 /* Requires cache->lock. */
 static void lru_push_head(struct tfs_cache *c, struct tfs_block *b)
 {
-	b->lru_next = c->lru.lru_next;
-	b->lru_prev = &c->lru;
-	c->lru.lru_next->lru_prev = b;
-	c->lru.lru_next = b;
+	tfs_list_push_front(&c->lru, &b->lru);
 	c->n_lru++;
 }
 
@@ -255,7 +243,7 @@ static void forget_block(struct tfs_cache *c, struct tfs_block *b)
 /* Evicts the LRU tail; requires cache->lock and a non-empty LRU. */
 static struct tfs_block *evict_tail(struct tfs_cache *c)
 {
-	struct tfs_block *b = c->lru.lru_prev;
+	struct tfs_block *b = tfs_list_entry(tfs_list_last(&c->lru), struct tfs_block, lru);
 
 	lru_unlink(c, b);
 	hash_remove(c, b);
@@ -283,7 +271,7 @@ int tfs_cache_open(uint64_t block_size, uint64_t budget, struct tfs_cache **out,
 	c->mask = n - 1;
 	c->bs = block_size;
 	c->budget = budget;
-	c->lru.lru_next = c->lru.lru_prev = &c->lru;
+	tfs_list_init(&c->lru);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->filled, NULL);
 	choose_pinning(c);
@@ -309,7 +297,8 @@ void tfs_cache_close(struct tfs_cache *c)
  * Returns 0 (room, *victim possibly set) or -ENOSPC. */
 static int make_room(struct tfs_cache *c, enum tfs_block_origin origin, struct tfs_block **victim)
 {
-	struct tfs_block *tail = c->lru.lru_prev;
+	struct tfs_list *last = tfs_list_last(&c->lru);
+	struct tfs_block *tail = last ? tfs_list_entry(last, struct tfs_block, lru) : NULL;
 
 	*victim = NULL;
 	/* Readahead is a guess: untouched readahead may hold at most half the budget, so the other
@@ -320,7 +309,7 @@ static int make_room(struct tfs_cache *c, enum tfs_block_origin origin, struct t
 		return 0;
 	if (origin == TFS_ORIGIN_WARM)
 		return -ENOSPC; /* warm-up fills free budget only: it must not churn itself */
-	if (tail == &c->lru)
+	if (!tail)
 		return origin == TFS_ORIGIN_DEMAND ? 0 : -ENOSPC; /* all pinned: demand goes over */
 	/* Nor may one stream's readahead push out another's before it is used (thrashing). */
 	if (origin == TFS_ORIGIN_PREFETCH && tail->unused_prefetch &&
@@ -376,6 +365,8 @@ int tfs_cache_lookup(struct tfs_cache *c, uint32_t file, uint64_t index,
 	}
 	b->file = file;
 	b->index = index;
+	tfs_list_init(&b->lru);
+	tfs_list_init(&b->rq);
 	b->origin = origin;
 	b->state = TFS_BLOCK_LOADING;
 	b->refs = 1;
@@ -450,7 +441,7 @@ void tfs_cache_release(struct tfs_cache *c, struct tfs_block *b)
 		} else {
 			b->stamp = ++c->clock;
 			lru_push_head(c, b);
-			while (c->bytes > c->budget && c->lru.lru_prev != &c->lru) {
+			while (c->bytes > c->budget && !tfs_list_empty(&c->lru)) {
 				struct tfs_block *v = evict_tail(c);
 				v->hnext = dead;
 				dead = v;
@@ -529,12 +520,14 @@ int tfs_cache_check(struct tfs_cache *c)
 			in_hash++;
 			ok &= slot(c, b->file, b->index) == i && b->in_hash &&
 			      b->state != TFS_BLOCK_FAILED;
-			ok &= (b->lru_next != NULL) == (b->refs == 0);
+			ok &= tfs_list_linked(&b->lru) == (b->refs == 0);
 		}
-	for (struct tfs_block *b = c->lru.lru_next; b != &c->lru; b = b->lru_next) {
+	for (struct tfs_list *l = c->lru.next; l != &c->lru; l = l->next) {
+		struct tfs_block *b = tfs_list_entry(l, struct tfs_block, lru);
 		in_lru++;
 		ok &= b->refs == 0 && b->state == TFS_BLOCK_READY && b->in_hash;
-		ok &= b->lru_next == &c->lru || b->stamp >= b->lru_next->stamp;
+		ok &= l->next == &c->lru ||
+		      b->stamp >= tfs_list_entry(l->next, struct tfs_block, lru)->stamp;
 	}
 	ok &= in_lru == c->n_lru && in_hash <= c->n_blocks;
 	ok &= c->bytes == c->n_blocks * c->bs;

@@ -1,7 +1,7 @@
 /*
  * cache.h - the block cache: fixed-size blocks of shard files, one LRU under a byte budget.
  *
- * The cache is the only owner of data buffers (shared/DESIGN.md). It does no I/O itself: a lookup
+ * The cache is the only owner of data buffers (docs/DESIGN.md). It does no I/O itself: a lookup
  * that misses creates the block in the LOADING state and hands it to the caller, who has it filled
  * (by the reader pool, loader/reader.c) and calls tfs_cache_fill_done(). Everyone else who asks for
  * that block meanwhile gets the same LOADING block and waits on it, so one block is read once.
@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#include "list.h"
 #include "tensorfs.h"
 
 enum tfs_block_state { TFS_BLOCK_LOADING, TFS_BLOCK_READY, TFS_BLOCK_FAILED };
@@ -44,10 +45,10 @@ struct tfs_block {
 	unsigned char unused_prefetch;  /* prefetched, no demand touched it yet; cache->lock */
 	unsigned char buf_kind;         /* how data was allocated (cache.c); travels with the buffer */
 	uint64_t stamp;                 /* cache clock at last touch; cache->lock */
-	struct tfs_block *lru_prev, *lru_next;  /* cache->lock; linked iff READY && refs == 0 */
+	struct tfs_list lru;            /* cache->lock; linked iff READY && refs == 0 */
 	struct tfs_block *hnext;                /* hash chain; cache->lock */
 	/* Reader queue links (loader/reader.c); protected by reader->lock, not cache->lock. */
-	struct tfs_block *rq_prev, *rq_next;
+	struct tfs_list rq;
 	unsigned char rq_queued, rq_high, rq_boost;
 };
 

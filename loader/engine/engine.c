@@ -1,5 +1,5 @@
 /*
- * engine.c - the one path by which checkpoint bytes are read (shared/DESIGN.md, "Engine rules").
+ * engine.c - the one path by which checkpoint bytes are read (docs/DESIGN.md, "Engine rules").
  *
  * Data flow of tfs_engine_read(): check that the file is unchanged (reader.c) -> split the range
  * into cache blocks -> look each up (cache.c): resident blocks are pinned, missing ones are queued
@@ -29,6 +29,7 @@
 
 #include "engine/engine.h"
 #include "error.h"
+#include "fmt.h"
 
 #define MAX_PINNED_PER_READ 64   /* blocks one read pins at a time: bounds its share of the cache */
 
@@ -55,16 +56,6 @@ void tfs_engine_opts_init(struct tfs_engine_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->strategy = TFS_STRATEGY_AUTO;
 	o->progress_fd = -1;
-}
-
-static void fmt_bytes(char *buf, size_t cap, uint64_t v)
-{
-	if (v >= (1ull << 30))
-		snprintf(buf, cap, "%.1f GiB", (double)v / (1ull << 30));
-	else if (v >= (1ull << 20))
-		snprintf(buf, cap, "%.1f MiB", (double)v / (1ull << 20));
-	else
-		snprintf(buf, cap, "%" PRIu64 " bytes", v);
 }
 
 static uint64_t default_cache_bytes(void)
@@ -132,8 +123,8 @@ static void pick_strategy(struct tfs_engine *e)
 			shard_bytes += e->files[i]->size;
 			blocks += (e->files[i]->size + bs - 1) / bs;
 		}
-	fmt_bytes(a, sizeof(a), shard_bytes);
-	fmt_bytes(b, sizeof(b), e->opts.cache_bytes);
+	tfs_fmt_bytes(shard_bytes, a, sizeof(a));
+	tfs_fmt_bytes(e->opts.cache_bytes, b, sizeof(b));
 	e->strategy = e->opts.strategy;
 	if (e->strategy != TFS_STRATEGY_AUTO) {
 		snprintf(e->strategy_reason, sizeof(e->strategy_reason), "requested");
@@ -234,11 +225,6 @@ struct tfs_cache *tfs_engine_cache(struct tfs_engine *e)
 	return e->cache;
 }
 
-struct tfs_reader *tfs_engine_reader(struct tfs_engine *e)
-{
-	return e->reader;
-}
-
 void tfs_engine_prefetch_blocks(struct tfs_engine *e, uint32_t file, uint64_t first, uint64_t end)
 {
 	for (uint64_t i = first; i < end; i++) {
@@ -251,20 +237,6 @@ void tfs_engine_prefetch_blocks(struct tfs_engine *e, uint32_t file, uint64_t fi
 		tfs_reader_submit(e->reader, b, 0);
 		tfs_cache_release(e->cache, b);
 	}
-}
-
-void tfs_engine_prefetch(struct tfs_engine *e, uint32_t file, uint64_t off, uint64_t len)
-{
-	uint64_t size;
-
-	if (file >= e->n_files || len == 0)
-		return;
-	size = e->files[file]->size;
-	if (off >= size)
-		return;
-	if (len > size - off)
-		len = size - off;
-	tfs_engine_prefetch_blocks(e, file, off / e->bs, (off + len + e->bs - 1) / e->bs);
 }
 
 /* Pins block `index` of `file` for a demand read, queueing or promoting its read as needed. */
@@ -403,45 +375,6 @@ ssize_t tfs_engine_read(struct tfs_engine *e, struct tfs_stream *s, uint32_t fil
 	}
 	atomic_fetch_add(&e->bytes_served, len);
 	return (ssize_t)len;
-}
-
-int tfs_engine_block_acquire(struct tfs_engine *e, uint32_t file, uint64_t off, const void **ptr,
-			     size_t *len, struct tfs_block **blk, struct tfs_error *err)
-{
-	struct tfs_block *b;
-	uint64_t bstart;
-	int rc;
-
-	if (file >= e->n_files)
-		return tfs_error_set(err, -EINVAL, "engine: no file #%" PRIu32, file);
-	if (off >= e->files[file]->size)
-		return tfs_error_set(err, -EINVAL, "%s: offset %" PRIu64 " is past the end",
-				     e->files[file]->path, off);
-	rc = tfs_reader_check_file(e->reader, file, err);
-	if (rc < 0)
-		return rc;
-	rc = pin_block(e, file, off / e->bs, &b);
-	if (rc < 0)
-		return tfs_error_set(err, rc, "%s: cache: %s", e->files[file]->path, strerror(-rc));
-	rc = wait_block(e, b, err);
-	bstart = b->index * e->bs;
-	if (rc == 0 && off - bstart >= b->len)
-		rc = tfs_error_set(err, -EIO, "%s: short block at %" PRIu64, e->files[file]->path,
-				   bstart);
-	if (rc < 0) {
-		tfs_cache_release(e->cache, b);
-		return rc;
-	}
-	*ptr = b->data + (off - bstart);
-	*len = b->len - (size_t)(off - bstart);
-	*blk = b;
-	return 0;
-}
-
-void tfs_engine_block_release(struct tfs_engine *e, struct tfs_block *blk)
-{
-	if (blk)
-		tfs_cache_release(e->cache, blk);
 }
 
 ssize_t tfs_engine_read_pinned(struct tfs_engine *e, struct tfs_stream *s, uint32_t file,

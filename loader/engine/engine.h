@@ -1,6 +1,7 @@
 /*
  * engine.h - internals of the engine shared by engine.c, stream.c (readahead) and warm.c (eager
- * warm-up), plus the block-level access the device loader uses to copy straight out of the cache.
+ * warm-up). Front ends and the device loader use the public API only (tensorfs.h), including
+ * tfs_engine_read_pinned to copy straight out of cache blocks.
  *
  * Data flow: engine.c turns a byte range into block lookups in the cache (cache.c), hands misses to
  * the reader pool (reader.c), asks the caller's stream (stream.c) what to prefetch next, and copies
@@ -42,26 +43,11 @@ struct tfs_engine {
 	atomic_uint_fast64_t warm_done, warm_total;
 };
 
-/*
- * Pins the cache block holding byte `off` of `file`, reading it first if needed (a demand read).
- * On success *ptr points at byte `off` inside the block and *len is how many valid bytes follow it
- * in that block (> 0); the bytes stay valid and unchanged until tfs_engine_block_release(*blk).
- * Errors as tfs_engine_read(); -EINVAL also when off is at or past the end of the file.
- */
-int tfs_engine_block_acquire(struct tfs_engine *e, uint32_t file, uint64_t off, const void **ptr,
-			     size_t *len, struct tfs_block **blk, struct tfs_error *err);
-void tfs_engine_block_release(struct tfs_engine *e, struct tfs_block *blk);
-
-/* Queues background reads of the blocks covering [off, off+len) of `file` (a hint: stops quietly
- * when the cache has no room that prefetch may take). */
-void tfs_engine_prefetch(struct tfs_engine *e, uint32_t file, uint64_t off, uint64_t len);
-
 /* Prefetches blocks [first, end) of `file` at background priority; stops at the first refusal. */
 void tfs_engine_prefetch_blocks(struct tfs_engine *e, uint32_t file, uint64_t first, uint64_t end);
 
-/* The cache and reader, for tests. */
+/* The cache, for tests. */
 struct tfs_cache *tfs_engine_cache(struct tfs_engine *e);
-struct tfs_reader *tfs_engine_reader(struct tfs_engine *e);
 
 /* stream.c: records a read of [off, end) of `file` through s, returns the blocks [*first, *end)
  * to prefetch (empty when the pattern is not sequential). */

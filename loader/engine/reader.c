@@ -36,9 +36,6 @@ struct rfile {
 	atomic_int changed;          /* set once, never cleared */
 };
 
-struct queue {
-	struct tfs_block *head, *tail;   /* reader->lock */
-};
 
 struct worker {
 	struct tfs_reader *r;
@@ -55,7 +52,7 @@ struct tfs_reader {
 	void *ctx;
 	pthread_mutex_t lock;
 	pthread_cond_t work;             /* signalled on submit, promote and stop */
-	struct queue high, low;          /* reader->lock */
+	struct tfs_list high, low;       /* queued blocks by their rq link, oldest first; reader->lock */
 	int stop;                        /* reader->lock */
 	unsigned n_workers, started;
 	struct worker *workers;
@@ -63,29 +60,11 @@ struct tfs_reader {
 };
 
 /* Requires reader->lock. */
-static void q_push(struct queue *q, struct tfs_block *b)
+static struct tfs_block *q_first(struct tfs_list *q)
 {
-	b->rq_next = NULL;
-	b->rq_prev = q->tail;
-	if (q->tail)
-		q->tail->rq_next = b;
-	else
-		q->head = b;
-	q->tail = b;
-}
+	struct tfs_list *l = tfs_list_first(q);
 
-/* Requires reader->lock. */
-static void q_remove(struct queue *q, struct tfs_block *b)
-{
-	if (b->rq_prev)
-		b->rq_prev->rq_next = b->rq_next;
-	else
-		q->head = b->rq_next;
-	if (b->rq_next)
-		b->rq_next->rq_prev = b->rq_prev;
-	else
-		q->tail = b->rq_prev;
-	b->rq_prev = b->rq_next = NULL;
+	return l ? tfs_list_entry(l, struct tfs_block, rq) : NULL;
 }
 
 /* Size, mtime, ctime, links, and the path still naming our inode: see filecheck.h. */
@@ -189,17 +168,14 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&r->lock);
 	for (;;) {
 		struct tfs_block *b = NULL;
-		while (!r->stop && !r->high.head && (demand_only || !r->low.head))
+		while (!r->stop && tfs_list_empty(&r->high) && (demand_only || tfs_list_empty(&r->low)))
 			pthread_cond_wait(&r->work, &r->lock);
 		if (r->stop)
 			break;
-		if (r->high.head) {
-			b = r->high.head;
-			q_remove(&r->high, b);
-		} else {
-			b = r->low.head;
-			q_remove(&r->low, b);
-		}
+		b = q_first(&r->high);
+		if (!b)
+			b = q_first(&r->low);
+		tfs_list_remove(&b->rq);
 		b->rq_queued = 0;
 		pthread_mutex_unlock(&r->lock);
 		finish(r, b, read_block(r, b));
@@ -225,6 +201,8 @@ int tfs_reader_open(struct tfs_cache *cache, const struct tfs_file *const *files
 	r->n_files = n_files;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->work, NULL);
+	tfs_list_init(&r->high);
+	tfs_list_init(&r->low);
 	r->files = calloc(n_files ? n_files : 1, sizeof(*r->files));
 	r->workers = calloc(threads, sizeof(*r->workers));
 	/* Before any failure path: tfs_reader_close() closes every descriptor that is not -1. */
@@ -280,8 +258,8 @@ void tfs_reader_close(struct tfs_reader *r)
 	for (unsigned i = 0; i < r->started; i++)
 		pthread_join(r->workers[i].thread, NULL);
 	/* Workers are gone: the queues are ours alone now. */
-	while ((b = r->high.head ? r->high.head : r->low.head)) {
-		q_remove(b == r->high.head ? &r->high : &r->low, b);
+	while ((b = q_first(&r->high)) || (b = q_first(&r->low))) {
+		tfs_list_remove(&b->rq);
 		b->rq_queued = 0;
 		finish(r, b, -ECANCELED);
 	}
@@ -310,7 +288,7 @@ void tfs_reader_submit(struct tfs_reader *r, struct tfs_block *b, int high)
 	high |= b->rq_boost;
 	b->rq_high = (unsigned char)high;
 	b->rq_queued = 1;
-	q_push(high ? &r->high : &r->low, b);
+	tfs_list_push_back(high ? &r->high : &r->low, &b->rq);
 	/* Broadcast: a signal could wake only the demand-only worker for a background job. */
 	pthread_cond_broadcast(&r->work);
 	pthread_mutex_unlock(&r->lock);
@@ -321,8 +299,8 @@ void tfs_reader_promote(struct tfs_reader *r, struct tfs_block *b)
 	pthread_mutex_lock(&r->lock);
 	b->rq_boost = 1; /* in case it is not submitted yet: submit will honour it */
 	if (b->rq_queued && !b->rq_high) {
-		q_remove(&r->low, b);
-		q_push(&r->high, b);
+		tfs_list_remove(&b->rq);
+		tfs_list_push_back(&r->high, &b->rq);
 		b->rq_high = 1;
 		pthread_cond_broadcast(&r->work);
 	}

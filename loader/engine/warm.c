@@ -18,14 +18,7 @@
 
 #include "engine/engine.h"
 #include "error.h"
-
-static void fmt_size(char *buf, size_t cap, uint64_t v, uint64_t scale_by)
-{
-	if (scale_by >= (1ull << 30))
-		snprintf(buf, cap, "%.1f", (double)v / (1ull << 30));
-	else
-		snprintf(buf, cap, "%.1f", (double)v / (1ull << 20));
-}
+#include "fmt.h"
 
 /* Writes the progress line when its percentage changed (or at the end, with a newline). */
 static void progress(struct tfs_engine *e, int *last_pct, const char *end_note)
@@ -37,10 +30,9 @@ static void progress(struct tfs_engine *e, int *last_pct, const char *end_note)
 	if (e->opts.progress_fd < 0 || (!end_note && pct == *last_pct))
 		return;
 	*last_pct = pct;
-	fmt_size(d, sizeof(d), done, total);
-	fmt_size(t, sizeof(t), total, total);
-	dprintf(e->opts.progress_fd, "\rtensorfs: warm-up %s/%s %s (%d%%)%s", d, t,
-		total >= (1ull << 30) ? "GiB" : "MiB", pct, end_note ? end_note : "");
+	dprintf(e->opts.progress_fd, "\rtensorfs: warm-up %s of %s (%d%%)%s",
+		tfs_fmt_bytes(done, d, sizeof(d)), tfs_fmt_bytes(total, t, sizeof(t)), pct,
+		end_note ? end_note : "");
 }
 
 void tfs_warm_block_done(void *engine, struct tfs_block *b, long rc)

@@ -1,4 +1,4 @@
-/* dtype.c - the safetensors dtype table: names and bit widths (shared/FORMATS.md). */
+/* dtype.c - the safetensors dtype table: names and bit widths (docs/FORMATS.md). */
 #include <errno.h>
 #include <string.h>
 

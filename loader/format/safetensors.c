@@ -1,6 +1,6 @@
 /*
  * safetensors.c - the header parser under the catalog. A safetensors file is an 8-byte little-endian
- * length N, N bytes of JSON, then the data region. Every rule of shared/FORMATS.md is enforced
+ * length N, N bytes of JSON, then the data region. Every rule of docs/FORMATS.md is enforced
  * here, so nothing past this point needs to distrust a header: offsets tile the data region exactly
  * and each byte length matches its dtype and shape. Reads the header only, never tensor data.
  */

@@ -1,4 +1,4 @@
-/* safetensors.h - parse and strictly validate one safetensors header (shared/FORMATS.md). */
+/* safetensors.h - parse and strictly validate one safetensors header (docs/FORMATS.md). */
 #ifndef TFS_SAFETENSORS_H
 #define TFS_SAFETENSORS_H
 

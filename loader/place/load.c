@@ -1,6 +1,6 @@
 /*
  * load.c - tfs_load: move the selected tensors from the engine into host or GPU memory (the
- * "device" box of shared/DESIGN.md). plan.c decides what goes where and cuts it into chunks;
+ * "device" box of docs/DESIGN.md). plan.c decides what goes where and cuts it into chunks;
  * this file moves the bytes:
  *   readers  `threads` threads take a free slot and the next chunk, and fill the slot through the
  *            engine (the only code that reads shards): either by pinning the engine's cache blocks

@@ -1,5 +1,5 @@
 /*
- * device.h - internals of device placement (the "device" box of shared/DESIGN.md's data flow).
+ * place.h - internals of device placement (the "device" box of docs/DESIGN.md's data flow).
  *
  * Who does what:
  *   select.c        tfs_selection_*: globs and the device map; which tensor goes where
@@ -63,6 +63,7 @@ struct tfs_load_result {
 	size_t n, cap;
 	struct tfs_loaded *items;
 	DLManagedTensor **dl;                   /* per item; NULL once taken */
+	size_t cap_dl;
 	struct tfs_arena **arenas;              /* the result's holds */
 	size_t n_arenas, cap_arenas;
 	struct tfs_load_device_total *devices;  /* report.devices */

@@ -1,7 +1,7 @@
 /*
  * plan.c - the first half of tfs_load (load.c runs the second): which tensors go where, checks of
  * the options and of the GPUs a selection names, the memory they go to (arenas, in device.c), and
- * the chunks the pipeline moves (shared/DESIGN.md, the "device" box).
+ * the chunks the pipeline moves (docs/DESIGN.md, the "device" box).
  *
  * Chunks: the loaded tensors, in disk order, cut into contiguous runs of one file going to one
  * device, each at most one staging buffer long. Neighbouring small tensors share a chunk (one read,
@@ -15,6 +15,7 @@
 
 #include "place/place.h"
 #include "error.h"
+#include "grow.h"
 
 #define DEFAULT_THREADS 4u
 #define DEFAULT_SLOTS 8u
@@ -189,23 +190,6 @@ out:
 	return rc;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-	size_t c = *cap ? *cap : 64;
-	void *q;
-
-	if (need <= *cap)
-		return 0;
-	while (c < need)
-		c *= 2;
-	q = realloc(*p, c * elem);
-	if (!q)
-		return -ENOMEM;
-	*p = q;
-	*cap = c;
-	return 0;
-}
-
 /* Cuts the loaded tensors (disk order) into chunks of at most slot_bytes; see the file comment. */
 int tfs_plan_chunks(const struct tfs_load_result *r, uint64_t slot_bytes, struct tfs_plan *pl,
 		    struct tfs_error *err)
@@ -221,15 +205,14 @@ int tfs_plan_chunks(const struct tfs_load_result *r, uint64_t slot_bytes, struct
 			if (!c || c->file != it->file || c->off + c->len != it->offset + done ||
 			    c->dev.type != it->device.type || c->dev.index != it->device.index ||
 			    c->len == slot_bytes) {
-				if (grow((void **)&pl->chunks, &pl->cap_chunks, pl->n_chunks + 1,
-					 sizeof(*pl->chunks)) < 0)
+				if (TFS_GROW(pl, chunks, cap_chunks, pl->n_chunks + 1, 64) < 0)
 					goto oom;
 				c = &pl->chunks[pl->n_chunks++];
 				*c = (struct tfs_chunk){ .file = it->file, .off = it->offset + done,
 						     .dev = it->device, .op_begin = pl->n_ops,
 						     .op_end = pl->n_ops };
 			}
-			if (grow((void **)&pl->ops, &pl->cap_ops, pl->n_ops + 1, sizeof(*pl->ops)) < 0)
+			if (TFS_GROW(pl, ops, cap_ops, pl->n_ops + 1, 64) < 0)
 				goto oom;
 			take = it->length - done;
 			if (take > slot_bytes - c->len)

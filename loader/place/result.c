@@ -1,6 +1,6 @@
 /*
  * device.c - what a load leaves behind: arenas of tensor memory, the result that lists the loaded
- * tensors, their DLPack views, and the report (the "device" box of shared/DESIGN.md).
+ * tensors, their DLPack views, and the report (the "device" box of docs/DESIGN.md).
  *
  * Ownership is reference counting on arenas: the result holds each arena once and every live
  * DLManagedTensor holds its arena once, so a tensor handed to torch outlives the result (and the
@@ -16,6 +16,8 @@
 
 #include "place/place.h"
 #include "error.h"
+#include "grow.h"
+#include "fmt.h"
 
 const char *tfs_device_name(struct tfs_device d, char *buf, size_t cap)
 {
@@ -174,16 +176,9 @@ int tfs_result_new(struct tfs_load_result **out, struct tfs_error *err)
 
 int tfs_result_add_arena(struct tfs_load_result *r, struct tfs_arena *a, struct tfs_error *err)
 {
-	if (r->n_arenas == r->cap_arenas) {
-		size_t cap = r->cap_arenas ? 2 * r->cap_arenas : 8;
-		struct tfs_arena **p = realloc(r->arenas, cap * sizeof(*p));
-
-		if (!p) {
-			tfs_arena_unref(a);
-			return tfs_error_set(err, -ENOMEM, "load: out of memory");
-		}
-		r->arenas = p;
-		r->cap_arenas = cap;
+	if (TFS_GROW(r, arenas, cap_arenas, r->n_arenas + 1, 8) < 0) {
+		tfs_arena_unref(a);
+		return tfs_error_set(err, -ENOMEM, "load: out of memory");
 	}
 	r->arenas[r->n_arenas++] = a;
 	return 0;
@@ -196,19 +191,8 @@ int tfs_result_add(struct tfs_load_result *r, const struct tfs_tensor *t, struct
 	uint64_t *shape = NULL;
 	char *key = NULL;
 
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? 2 * r->cap : 64;
-		struct tfs_loaded *items = realloc(r->items, cap * sizeof(*items));
-		DLManagedTensor **dl = items ? realloc(r->dl, cap * sizeof(*dl)) : NULL;
-
-		if (items)
-			r->items = items;
-		if (dl)
-			r->dl = dl;
-		if (!items || !dl)
-			return tfs_error_set(err, -ENOMEM, "load: out of memory");
-		r->cap = cap;
-	}
+	if (TFS_GROW(r, items, cap, r->n + 1, 64) < 0 || TFS_GROW(r, dl, cap_dl, r->n + 1, 64) < 0)
+		return tfs_error_set(err, -ENOMEM, "load: out of memory");
 	key = strdup(t->key);
 	shape = malloc((t->ndim ? t->ndim : 1) * sizeof(*shape));
 	if (!key || !shape)
@@ -287,29 +271,16 @@ void tfs_load_free(struct tfs_load_result *r)
 
 /* ---- the report ---------------------------------------------------------------------------------- */
 
-static void human_bytes(uint64_t b, char *buf, size_t cap)
-{
-	static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)b;
-	unsigned u = 0;
-
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, cap, u ? "%.2f %s" : "%.0f %s", v, units[u]);
-}
-
 void tfs_load_report_print(const struct tfs_load_report *rep, FILE *f)
 {
 	char b[32], s[32], dev[32];
 
-	human_bytes(rep->bytes, b, sizeof(b));
+	tfs_fmt_bytes(rep->bytes, b, sizeof(b));
 	fprintf(f, "loaded %" PRIu64 " tensors, %s (%" PRIu64 " bytes) in %.3f s: %.2f GB/s"
 		" (setup %.3f s)\n", rep->tensors, b, rep->bytes, rep->seconds, rep->gbps,
 		rep->setup_seconds);
 	for (size_t i = 0; i < rep->n_devices; i++) {
-		human_bytes(rep->devices[i].bytes, b, sizeof(b));
+		tfs_fmt_bytes(rep->devices[i].bytes, b, sizeof(b));
 		fprintf(f, "  %-8s %8" PRIu64 " tensors  %s\n",
 			tfs_device_name(rep->devices[i].device, dev, sizeof(dev)),
 			rep->devices[i].tensors, b);
@@ -317,11 +288,11 @@ void tfs_load_report_print(const struct tfs_load_report *rep, FILE *f)
 	if (rep->skipped)
 		fprintf(f, "  not loaded: %" PRIu64 " tensors (unselected, unmapped or \"disk\")\n",
 			rep->skipped);
-	human_bytes(rep->bytes_from_disk, b, sizeof(b));
-	human_bytes(rep->staging_bytes, s, sizeof(s));
+	tfs_fmt_bytes(rep->bytes_from_disk, b, sizeof(b));
+	tfs_fmt_bytes(rep->staging_bytes, s, sizeof(s));
 	fprintf(f, "  engine: %s from disk, %" PRIu64 " cache hits, %" PRIu64 " misses\n", b,
 		rep->cache_hits, rep->cache_misses);
-	human_bytes(rep->bytes_direct, b, sizeof(b));
+	tfs_fmt_bytes(rep->bytes_direct, b, sizeof(b));
 	fprintf(f, "  copied straight out of the engine's cache blocks: %s, the rest through staging\n", b);
 	fprintf(f, "  pipeline: %u reader threads, %u x %s %s staging, %u streams per GPU\n",
 		rep->threads, rep->staging_buffers, s, rep->staging ? rep->staging : "?",

@@ -17,6 +17,7 @@
 
 #include "place/place.h"
 #include "error.h"
+#include "grow.h"
 
 struct map_entry {
 	char *key;
@@ -26,7 +27,7 @@ struct map_entry {
 
 struct tfs_selection {
 	char **globs;
-	size_t n_globs;
+	size_t n_globs, cap_globs;
 	struct map_entry *map;      /* sorted by key (strcmp); NULL without a map */
 	size_t n_map;
 	int has_map;                /* an empty map {} is a map: it loads nothing */
@@ -64,19 +65,16 @@ void tfs_selection_free(struct tfs_selection *sel)
 
 int tfs_selection_add_glob(struct tfs_selection *sel, const char *glob, struct tfs_error *err)
 {
-	char **g;
 	char *copy;
 
 	if (!glob || !*glob)
 		return tfs_error_set(err, -EINVAL, "selection: empty glob");
 	copy = strdup(glob);
-	g = copy ? realloc(sel->globs, (sel->n_globs + 1) * sizeof(*g)) : NULL;
-	if (!g) {
+	if (!copy || TFS_GROW(sel, globs, cap_globs, sel->n_globs + 1, 4) < 0) {
 		free(copy);
 		return tfs_error_set(err, -ENOMEM, "selection: out of memory");
 	}
-	g[sel->n_globs++] = copy;
-	sel->globs = g;
+	sel->globs[sel->n_globs++] = copy;
 	return 0;
 }
 

@@ -59,7 +59,8 @@ class _Device(ctypes.Structure):
 class _EngineOpts(ctypes.Structure):
     _fields_ = [("threads", ctypes.c_uint), ("block_size", ctypes.c_uint64),
                 ("cache_bytes", ctypes.c_uint64), ("readahead_bytes", ctypes.c_uint64),
-                ("strategy", ctypes.c_int), ("progress_fd", ctypes.c_int)]
+                ("strategy", ctypes.c_int), ("progress_fd", ctypes.c_int),
+                ("buffered_io", ctypes.c_int)]
 
 
 class _LoadOpts(ctypes.Structure):

@@ -6,6 +6,11 @@
     split = tensorfs.load("llama-7b", device_map={"model.layers.0": 0, "lm_head": "cpu"})
     arrays = tensorfs.load_numpy("model.safetensors")                  # {name: numpy.ndarray}
 
+safetensors-compatible calls (tensorfs/safe.py, python/README-python-api.md):
+    sd = tensorfs.load_file("llama-7b")                                 # like safetensors.torch.load_file
+    with tensorfs.safe_open("llama-7b", framework="pt") as f:          # keys, get_tensor, get_slice, metadata
+        rows = f.get_slice("model.embed_tokens.weight")[100:200]
+
 A thin ctypes layer over libtensorfs.so (standard library only; torch or numpy is imported when
 used). libtensorfs reads the selected tensors through its block cache into host memory or CUDA
 memory and hands each one over as a DLPack DLManagedTensor; this module wraps that pointer in a
@@ -34,7 +39,8 @@ import ctypes.util
 import json
 import os
 
-__all__ = ["load", "load_numpy", "Checkpoint", "TensorfsError", "cuda_device_count"]
+__all__ = ["load", "load_numpy", "Checkpoint", "TensorfsError", "cuda_device_count", "safe_open",
+           "load_file", "SafeSlice"]
 
 # ---- the C ABI (include/tensorfs.h, include/dlpack/dlpack.h) ------------------------------------
 
@@ -59,7 +65,24 @@ class _Device(ctypes.Structure):
 class _EngineOpts(ctypes.Structure):
     _fields_ = [("threads", ctypes.c_uint), ("block_size", ctypes.c_uint64),
                 ("cache_bytes", ctypes.c_uint64), ("readahead_bytes", ctypes.c_uint64),
-                ("strategy", ctypes.c_int), ("progress_fd", ctypes.c_int)]
+                ("strategy", ctypes.c_int), ("progress_fd", ctypes.c_int),
+                ("buffered_io", ctypes.c_int)]
+
+
+class _File(ctypes.Structure):
+    _fields_ = [("path", ctypes.c_char_p), ("rel", ctypes.c_char_p), ("size", ctypes.c_uint64),
+                ("mtime_ns", ctypes.c_int64), ("dev", ctypes.c_uint64), ("ino", ctypes.c_uint64),
+                ("mode", ctypes.c_uint32), ("is_shard", ctypes.c_int),
+                ("data_start", ctypes.c_uint64), ("n_meta", ctypes.c_size_t),
+                ("meta_keys", ctypes.POINTER(ctypes.c_char_p)),
+                ("meta_vals", ctypes.POINTER(ctypes.c_char_p))]
+
+
+class _Tensor(ctypes.Structure):
+    _fields_ = [("key", ctypes.c_char_p), ("name", ctypes.c_char_p),
+                ("component", ctypes.c_char_p), ("dtype", ctypes.c_int),
+                ("ndim", ctypes.c_uint32), ("shape", ctypes.POINTER(ctypes.c_uint64)),
+                ("file", ctypes.c_uint32), ("offset", ctypes.c_uint64), ("length", ctypes.c_uint64)]
 
 
 class _LoadOpts(ctypes.Structure):
@@ -123,6 +146,18 @@ def _bind(lib):
     sigs = {
         "tfs_catalog_open": (i, [ctypes.c_char_p, P(vp), err]),
         "tfs_catalog_close": (None, [vp]),
+        "tfs_catalog_layout": (ctypes.c_char_p, [vp]),
+        "tfs_catalog_tensor_count": (ctypes.c_size_t, [vp]),
+        "tfs_catalog_tensor": (P(_Tensor), [vp, ctypes.c_size_t]),
+        "tfs_catalog_find": (P(_Tensor), [vp, ctypes.c_char_p]),
+        "tfs_catalog_file_count": (ctypes.c_size_t, [vp]),
+        "tfs_catalog_file": (P(_File), [vp, ctypes.c_size_t]),
+        "tfs_dtype_name": (ctypes.c_char_p, [i]),
+        "tfs_engine_read": (ctypes.c_ssize_t, [vp, vp, ctypes.c_uint32, ctypes.c_uint64, vp,
+                                               ctypes.c_size_t, err]),
+        "tfs_stream_open": (vp, [vp]),
+        "tfs_stream_close": (None, [vp]),
+        "tfs_stream_set_extent": (None, [vp, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_uint64]),
         "tfs_engine_opts_init": (None, [P(_EngineOpts)]),
         "tfs_engine_open": (i, [vp, P(_EngineOpts), P(vp), err]),
         "tfs_engine_close": (None, [vp]),
@@ -187,6 +222,22 @@ def _hand_over(ptr, consume):
     finally:
         if _capsule_valid(capsule, _DLTENSOR):
             _delete(ptr)
+
+
+def _f4_as_bytes(ptr, key):
+    """F4 (kDLUInt 4, two values a byte) re-described as uint8 with the last dimension halved,
+    in place before hand-over: the bytes safetensors shows as torch.float4_e2m1fn_x2."""
+    dl = _DLManagedTensor.from_address(ptr).dl_tensor
+    if dl.ndim == 0 or dl.shape[dl.ndim - 1] % 2:
+        _delete(ptr)
+        raise TensorfsError(22, "%s: F4 tensor with an odd last dimension" % key)
+    dl.shape[dl.ndim - 1] //= 2
+    if dl.strides:
+        s = 1
+        for d in range(dl.ndim - 1, -1, -1):
+            dl.strides[d] = s
+            s *= dl.shape[d]
+    dl.dtype.code, dl.dtype.bits = kDLUInt, 8
 
 
 def _retag(ptr, code, bits):
@@ -328,8 +379,13 @@ class Checkpoint:
         views = {"F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2", "F8_E8M0": "float8_e8m0fnu",
                  "U16": "uint16", "U32": "uint32", "U64": "uint64"}
 
+        f4 = opts.pop("_f4", False) and hasattr(torch, "float4_e2m1fn_x2")
+
         def convert(ptr, dtype, key):
             name = _DT_NAME.get(dtype)
+            if name == "F4" and f4:
+                _f4_as_bytes(ptr, key)
+                return _hand_over(ptr, tdl.from_dlpack).view(torch.float4_e2m1fn_x2)
             if name in ("F4", "F6_E2M3", "F6_E3M2"):
                 _delete(ptr)
                 raise TensorfsError(95, "%s: %s has no torch dtype" % (key, name))
@@ -351,9 +407,13 @@ class Checkpoint:
         BF16 comes as raw uint16 bits, F8_* as raw uint8 (numpy has no such dtypes). A device_map
         may only use "cpu" and "disk": numpy refuses GPU memory."""
         import numpy
+        f4 = opts.pop("_f4", False)
 
         def convert(ptr, dtype, key):
             name = _DT_NAME.get(dtype)
+            if name == "F4" and f4:
+                _f4_as_bytes(ptr, key)
+                name = "U8"
             if name in ("F4", "F6_E2M3", "F6_E3M2"):
                 _delete(ptr)
                 raise TensorfsError(95, "%s: %s has no numpy dtype" % (key, name))
@@ -380,3 +440,7 @@ def load_numpy(path, select=None, device_map=None, **kw):
     Checkpoint.load_numpy."""
     with Checkpoint(path) as ck:
         return ck.load_numpy(select=select, device_map=device_map, **kw)
+
+
+from .safe import safe_open, load_file, SafeSlice   # noqa: E402  (safetensors-style API)
+from . import numpy, torch                          # noqa: E402  tensorfs.numpy/.torch.load_file

@@ -1,12 +1,21 @@
 #!/bin/sh
-# Runs the Python tests (tests/python/test_*.py) with Debian's /usr/bin/python3 against a built
-# libtensorfs.so; prints one summary line "python: N passed, M failed" and exits non-zero on failure.
-# Library: $TENSORFS_LIB, else build/libtensorfs.so of this checkout (set B=DIR for another build).
+# Runs the Python tests (tests/python/test_*.py) against a built libtensorfs.so, in the pinned
+# virtual environment of scripts/setup-venv.sh (created on first use, from
+# tests/python/requirements.txt); prints one summary line "python: N passed, M failed" and exits
+# non-zero on failure. Library: $TENSORFS_LIB, else build/libtensorfs.so of this checkout (set B=DIR
+# for another build). TENSORFS_PYTHON=/path/to/python runs them with that interpreter instead.
 cd "$(dirname "$0")/../.." || exit 1
 B=${B:-build}
 : "${TENSORFS_LIB:=$PWD/$B/libtensorfs.so}"
 export TENSORFS_LIB
-PY=/usr/bin/python3
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
+if [ -n "${TENSORFS_PYTHON:-}" ]; then
+	PY=$TENSORFS_PYTHON
+elif ! PY=$(scripts/setup-venv.sh); then
+	echo "python: could not create the test environment (scripts/setup-venv.sh)" >&2
+	echo "python: 0 passed, 1 failed"
+	exit 1
+fi
 if [ ! -f "$TENSORFS_LIB" ]; then
 	echo "python: $TENSORFS_LIB not found (run make first)" >&2
 	echo "python: 0 passed, 1 failed"

@@ -289,7 +289,8 @@ int tfs_tree_build(const struct tfs_catalog *cat, struct tfs_tree **out, struct 
 	}
 	/* readdir lists children sorted by name: stable across mounts, easy on `ls`. */
 	for (uint32_t id = 0; id < t->n; id++)
-		qsort_r(t->nodes[id].children, t->nodes[id].n_children, sizeof(uint32_t), cmp_child, t);
+		if (t->nodes[id].n_children > 1) /* a leaf's list is NULL: qsort_r wants a real array */
+			qsort_r(t->nodes[id].children, t->nodes[id].n_children, sizeof(uint32_t), cmp_child, t);
 	free(comps);
 	*out = t;
 	return 0;

@@ -677,11 +677,13 @@ for prof in $PROFILES; do
 				continue
 			fi
 			# a warm baseline that paged in a quarter of the shards ran after someone dropped the
-			# caches (integration tests do); tensorfs runs are not judged so: the daemon's O_DIRECT
-			# block reads go to the disk on purpose
+			# caches (integration tests do); tensorfs runs are not judged so (the daemon's O_DIRECT
+			# block reads go to the disk on purpose), nor the peers (their imports page in torch)
 			d=""
-			[ "$prof" = warm ] && [[ $rd != tfs* ]] &&
-				[ $(( ($(pgpgin) - p0) * 1024 )) -gt $(( SHARD_BYTES / 4 )) ] && d=1
+			case $rd in
+			cat|pread|mmap|bulk|bindfs)
+				[ "$prof" = warm ] && [ $(( ($(pgpgin) - p0) * 1024 )) -gt $(( SHARD_BYTES / 4 )) ] && d=1 ;;
+			esac
 			DISTURBED=$d keep "7/$prof/$rd" "$R_SECS"
 			MBYTES[$rd]=$R_BYTES
 			run_rec 7 "$prof/$rd" "$( [[ $rd == tfs* ]] && echo mount || echo base )" "$R_SECS" "$R_BYTES" \

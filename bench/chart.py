@@ -3,8 +3,9 @@
 
   chart.py RESULTS_JSON OUT_PNG
 
-One group of horizontal bars per reader (baselines, peers, tensorfs, in run order), one bar per
-profile (warm, cold, throttled); the bar's label is its GB/s. Debian's python3-matplotlib.
+One panel per profile (warm, cold, throttled; each on its own scale), one bar per reader:
+baselines, the limit and peers first, then tensorfs, in run order, coloured by kind; the bar's
+label is its GB/s. Debian's python3-matplotlib.
 """
 import json
 import sys
@@ -16,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 KIND = {"cat": "baseline", "pread": "baseline", "mmap": "baseline", "bulk": "limit", "bindfs": "peer",
         "st_load_file": "peer", "st_safe_open": "peer", "runai": "peer", "fastsafetensors": "peer"}
-COLORS = {"warm": "#e4572e", "cold": "#29335c", "throttled": "#f3a712"}
+COLORS = {"baseline": "#8a8a8a", "limit": "#29335c", "peer": "#f3a712", "tfs": "#e4572e"}
 
 
 def main():
@@ -35,29 +36,33 @@ def main():
                 readers.append(r)
     # baselines and peers first, then tensorfs, each in the order the bench ran them
     readers.sort(key=lambda r: (r.startswith("tfs"), 0))
-    n, h = len(profiles), 0.8 / max(len(profiles), 1)
-    fig, ax = plt.subplots(figsize=(10, 0.42 * len(readers) * max(n, 1) / 1.6 + 1.6))
-    for i, p in enumerate(profiles):
+    # one panel per profile, each on its own scale (warm is 10-100x throttled)
+    fig, axes = plt.subplots(1, len(profiles), sharey=True,
+                             figsize=(3.6 * len(profiles) + 2.2, 0.3 * len(readers) + 1.6), squeeze=False)
+    for ax, p in zip(axes[0], profiles):
         ys, xs = [], []
         for j, r in enumerate(readers):
             v = matrix[p].get(r, {}).get("gbps")
             if v is not None:
-                ys.append(j + (i - (n - 1) / 2) * h)
+                ys.append(j)
                 xs.append(v)
-        bars = ax.barh(ys, xs, height=h, color=COLORS.get(p), label=p)
+        colors = [COLORS["tfs"] if readers[y].startswith("tfs") else COLORS[KIND.get(readers[y], "baseline")]
+                  for y in ys]
+        bars = ax.barh(ys, xs, height=0.7, color=colors)
         ax.bar_label(bars, labels=["%.2f" % x for x in xs], fontsize=7, padding=2)
-    ax.set_yticks(range(len(readers)))
-    ax.set_yticklabels(["%s (%s)" % (r, KIND[r]) if r in KIND else r for r in readers], fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("GB/s (10^9 bytes per second; higher is better)")
+        ax.set_title(p, fontsize=9)
+        ax.set_xlabel("GB/s", fontsize=8)
+        ax.set_xlim(0, max(xs + [0.01]) * 1.25)
+        ax.grid(axis="x", alpha=0.3)
+        ax.tick_params(axis="x", labelsize=7)
+    axes[0][0].set_yticks(range(len(readers)))
+    axes[0][0].set_yticklabels(["%s (%s)" % (r, KIND[r]) if r in KIND else r for r in readers], fontsize=8)
+    axes[0][0].invert_yaxis()
     env = res.get("env", {})
-    ax.set_title("tensorfs bench %s: %s tensors, %.2f GiB in %s shards, %s cores, kernel %s\n"
-                 "one run on a shared machine: noisy" % (env.get("git", "?"), env.get("tensors", "?"),
-                                                         env.get("tensor_bytes", 0) / 2**30,
-                                                         env.get("shards", "?"), env.get("cores", "?"),
-                                                         env.get("kernel", "?")), fontsize=9)
-    ax.legend(loc="lower right", fontsize=8)
-    ax.grid(axis="x", alpha=0.3)
+    fig.suptitle("tensorfs bench %s: %s tensors, %.2f GiB in %s shards, %s cores; GB/s = 10^9 bytes/s, "
+                 "higher is better; one run on a shared machine: noisy"
+                 % (env.get("git", "?"), env.get("tensors", "?"), env.get("tensor_bytes", 0) / 2**30,
+                    env.get("shards", "?"), env.get("cores", "?")), fontsize=8)
     fig.tight_layout()
     fig.savefig(sys.argv[2], dpi=110)
 

@@ -29,6 +29,7 @@
 #   BENCH_STRATEGIES  strategies of the older steps 1-3 (default "auto lazy streaming")
 #   BENCH_STEPS     which steps to run (default "7 4 5 6"; 1-3 are opt-in, see below)
 #   BENCH_OUT       output folder (default bench/out): results.json, results.txt, chart.png, bench.log
+#   BENCH_GIT       the revision the results name (default: git describe of the tree run.sh is in)
 #   BENCH_CHART     where else the chart goes (default bench/chart.png, the README's, in a full run;
 #                   nowhere in a quick one)
 #
@@ -645,6 +646,24 @@ for r in $MATRIX_READERS; do
 	esac
 done
 
+# Never a wrong byte: the tensor files, and the shard files mmapped through the mount, checksum
+# like the shards' own ranges (once, warm, before the timed runs).
+READER=checksum
+if preadcat -k -c "$LISTS/rand.dir"; then
+	SUM_DIR=$R_SUM
+	SUMS=""
+	tfs_run "" warm preadcat -c "$LISTS/rand.mnt" && SUMS="$SUMS $R_SUM"
+	tfs_run "" warm preadcat -m -c "$LISTS/rand.mshard" && SUMS="$SUMS $R_SUM"
+	if [ "$SUMS" = " $SUM_DIR $SUM_DIR" ]; then
+		row "bytes_match" "7 bytes through the mount = the shards'" "1" "" "$SUM_DIR" "$SUMS" "equal" PASS \
+			"checksums of every tensor, shuffled: tensor files read, shard files mmapped"
+	else
+		log "bench: WRONG BYTES through the mount: checksums$SUMS vs the shards' $SUM_DIR"
+		row "bytes_match" "7 bytes through the mount = the shards'" "0" "" "$SUM_DIR" "$SUMS" "equal" ERROR \
+			"checksums of the tensor files and the mmapped shard files vs the shards' ranges"
+	fi
+fi
+
 for prof in $PROFILES; do
 	case $prof in
 	warm) reps=$REPS ;;
@@ -876,7 +895,7 @@ fi
 # ---- results -----------------------------------------------------------------------------------
 ELAPSED=$(( $(date +%s) - T_START ))
 LOAD_END=$(cut -d" " -f1 /proc/loadavg)
-GITREV=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo "?")
+GITREV=${BENCH_GIT:-$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo "?")}
 "$PY" - "$ROWS" "$RUNS" "$OUT/results.json" "$OUT/results.txt" "${MATRIX:-/dev/null}" <<EOF
 import json, sys
 rows_f, runs_f, out_json, out_txt, matrix_f = sys.argv[1:6]

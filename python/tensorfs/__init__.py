@@ -203,7 +203,7 @@ def _check(rc, err):
 
 
 def cuda_device_count():
-    """CUDA devices libtensorfs can use; 0 when it was built without CUDA or finds none."""
+    """CUDA devices libtensorfs can use; 0 without the CUDA plugin (a build without nvcc) or when it finds none."""
     err = _Error()
     n = _lib.tfs_cuda_device_count(ctypes.byref(err))
     return max(n, 0)

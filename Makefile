@@ -71,7 +71,8 @@ help:
 	@echo "make demo       deps + build + mount a small sample checkpoint and show it"
 	@echo "make test       deps + build + every unit and integration test"
 	@echo "make bench      benchmark: ratios against direct reads of the same shards"
-	@echo "make test-asan  the whole suite under ASan+UBSan; make test-tsan: unit tests under TSan"
+	@echo "make test-asan  the whole suite under ASan+UBSan (test-asan-python: the Python tests only);"
+	@echo "                make test-tsan: unit tests under TSan"
 	@echo "make fuzz       libFuzzer targets (FUZZ_SECONDS each); fuzz-ci, fuzz-regress"
 	@echo "make abi        check that libtensorfs.so exports exactly what include/tensorfs.h declares"
 	@echo "make install    install to PREFIX=$(PREFIX): binary, headers, library + symlinks, CUDA plugin, tensorfs.pc"
@@ -233,9 +234,27 @@ test-asan: deps
 	@rm -f build-asan/asan.* build-asan/ubsan.*
 	@$(ASAN_ENV) $(MAKE) --no-print-directory B=build-asan CC="$(ASAN_CC)" unit
 	@$(ASAN_ENV) TENSORFS=$(abspath build-asan/tensorfs) tests/integration/run.sh $(ASAN_IT_TESTS)
+	@$(MAKE) --no-print-directory test-asan-python ASAN_PY_CLEAN=
 	@if ls build-asan/asan.* build-asan/ubsan.* >/dev/null 2>&1; then \
 		echo "test-asan: sanitizer reports:"; cat build-asan/asan.* build-asan/ubsan.* 2>/dev/null; exit 1; fi
 	@echo "test-asan: no sanitizer reports"
+
+# The Python tests against the ASan library. Python is not instrumented, so libasan is preloaded
+# (into the interpreter only: tests/python/run.sh's TENSORFS_PRELOAD); PYTHONMALLOC=malloc sends
+# Python's buffers - the ctypes struct mirrors among them - through ASan's malloc, so the library
+# writing past one aborts the test. Python's own leaks are not ours: detect_leaks=0.
+# libstdc++ is preloaded too, so ASan's __cxa_throw interceptor finds the real one (torch throws).
+ASAN_LIB        = $(shell $(CC) -print-file-name=libasan.so):$(shell $(CC) -print-file-name=libstdc++.so.6)
+ASAN_PY_CLEAN  ?= 1
+.PHONY: test-asan-python
+test-asan-python: deps
+	@$(MAKE) --no-print-directory B=build-asan CC="$(ASAN_CC)" build-asan/libtensorfs.so
+	@$(if $(ASAN_PY_CLEAN),rm -f build-asan/asan.* build-asan/ubsan.*)
+	@ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:verify_asan_link_order=0:log_path=$(abspath build-asan)/asan \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(abspath build-asan)/ubsan \
+		PYTHONMALLOC=malloc TENSORFS_PRELOAD=$(ASAN_LIB) B=build-asan tests/python/run.sh
+	@$(if $(ASAN_PY_CLEAN),if ls build-asan/asan.* build-asan/ubsan.* >/dev/null 2>&1; then \
+		echo "test-asan-python: sanitizer reports:"; cat build-asan/asan.* build-asan/ubsan.*; exit 1; fi)
 
 .PHONY: clean-sanitize
 clean: clean-sanitize

@@ -129,7 +129,7 @@ static void cuda_host_free(void *p)
 }
 
 static int cuda_to_host(int dev, void *dst, const void *src, uint64_t len,
-				struct tfs_error *err)
+			struct tfs_error *err)
 {
 	int old;
 	cudaError_t e = on_device(dev, &old);
@@ -172,7 +172,7 @@ static void cuda_close(struct tfs_queue *c)
 }
 
 static int cuda_open(const int *devs, size_t n_devs, unsigned streams, unsigned slots,
-			     struct tfs_queue **out, struct tfs_error *err)
+		     struct tfs_queue **out, struct tfs_error *err)
 {
 	struct tfs_queue *c = (struct tfs_queue *)calloc(1, sizeof(*c));
 	cudaError_t e = cudaSuccess;
@@ -247,7 +247,7 @@ static int cuda_is_pinned(const void *p)
 
 /* Queues the slot's copies on the next stream of dev, then records the slot's event: 0. */
 static int cuda_submit(struct tfs_queue *c, int dev, unsigned slot,
-			       const struct tfs_copy *ops, size_t n, struct tfs_error *err)
+		       const struct tfs_copy *ops, size_t n, struct tfs_error *err)
 {
 	int d = dev_pos(c, dev);
 	struct tfs_cuda_dev *cd;

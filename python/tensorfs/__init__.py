@@ -460,6 +460,10 @@ class Checkpoint:
 
 def load(path, device="cpu", select=None, device_map=None, **kw):
     """Opens path, loads {key: torch.Tensor}, closes it (the tensors stay). See Checkpoint.load."""
+    if device_map is not None or _device_arg(device).type == _DEVICE_CUDA:
+        # Start CUDA (libtensorfs' plugin) before the engine, so its cache pins blocks with
+        # cudaHostAlloc and GPUs copy straight from them; failures are reported by the load.
+        _lib.tfs_cuda_device_count(None)
     with Checkpoint(path) as ck:
         return ck.load(device=device, select=select, device_map=device_map, **kw)
 

@@ -106,6 +106,7 @@ $(B)/tests/test_%: $(B)/tests/test_%.o $(TEST_COMMON_OBJ) $(FS_LIB_OBJ) $(B)/lib
 	$(CC) -o $@ $^ $(LDFLAGS) -lcmocka $(FUSE_LIBS) $(LIB_LIBS)
 
 unit: $(TEST_BIN)
+	@scripts/check-layout.sh
 	@scripts/run-unit.sh $(TEST_BIN)
 
 integration: $(B)/tensorfs

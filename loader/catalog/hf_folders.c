@@ -1,8 +1,9 @@
 /*
- * layout.c - which files of a checkpoint folder are its shards: a lone *.safetensors, a sharded
+ * hf_folders.c - which files of a checkpoint folder are its shards: a lone *.safetensors, a sharded
  * checkpoint described by *.safetensors.index.json, or a diffusers folder (model_index.json naming
  * component subfolders, each one of the first two). Index files are checked against the shard
- * headers they describe; the headers themselves are parsed by catalog.c/safetensors.c.
+ * headers they describe; the headers themselves are parsed by the format table (format/format.c) when catalog.c
+ * loads each shard.
  */
 #include <dirent.h>
 #include <errno.h>

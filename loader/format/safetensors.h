@@ -26,6 +26,7 @@ struct tfs_st_tensor {
 /*
  * A parsed header. Tensors are sorted by begin offset (the order of bytes on disk); the metadata map
  * keeps header order. Owned by whoever called tfs_st_parse/tfs_st_read; release with tfs_st_free().
+ * (The format seam hands the same header on as a struct tfs_fmt_header with absolute offsets.)
  */
 struct tfs_st_header {
 	uint64_t data_start;  /* 8 (the length field) + JSON length */

@@ -72,10 +72,13 @@ static uint64_t fold(const unsigned char *p, size_t n, uint64_t h)
 	return h;
 }
 
-static void usage(void)
+static void usage(int status)
 {
-	fprintf(stderr, "usage: preadcat [-b BUFSIZE] [-k] [-c] [-e] [-m] [-t THREADS] LIST\n");
-	exit(2);
+	fprintf(status ? stderr : stdout,
+		"usage: preadcat [-b BUFSIZE] [-k] [-c] [-e] [-m] [-t THREADS] LIST\n"
+		"reads LIST's ranges (OFFSET<TAB>LENGTH<TAB>PATH per line) and prints bytes, secs, files, sum;\n"
+		"-k keep files open, -c checksum, -e evict, -m mmap, -t reader threads (see preadcat.c)\n");
+	exit(status);
 }
 
 /* Reads one range into buf in bufsz pieces (pread, or a copy out of the mapping); 0 or -1. */
@@ -168,7 +171,7 @@ int main(int argc, char **argv)
 	double t0, t1;
 	FILE *f;
 
-	while ((c = getopt(argc, argv, "b:kcemt:")) != -1) {
+	while ((c = getopt(argc, argv, "b:kcemt:h")) != -1) {
 		switch (c) {
 		case 'b': bufsz = strtoull(optarg, NULL, 0); break;
 		case 'k': keep = 1; break;
@@ -176,11 +179,12 @@ int main(int argc, char **argv)
 		case 'e': evict = keep = 1; break;
 		case 'm': use_mmap = keep = 1; break;
 		case 't': threads = atoi(optarg); break;
-		default: usage();
+		case 'h': usage(0); break;
+		default: usage(2);
 		}
 	}
 	if (argc - optind != 1 || bufsz == 0 || threads < 1 || threads > 256 || (sum && threads > 1))
-		usage();
+		usage(2);
 	f = fopen(argv[optind], "r");
 	if (!f) {
 		fprintf(stderr, "preadcat: %s: %s\n", argv[optind], strerror(errno));

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh - `make bench`: tensorfs read speed, I/O amplification, mount time and memory, each as
 # a ratio against a baseline measured in the same run on the same shard files. A benchmark, not a
-# test: it exits 0 when it could measure (MISS rows included), non-zero only when it could not.
+# test: it exits 0 when it could measure (MISS rows included), 1 when a figure could not be measured
+# or a byte read through the mount was wrong (an ERROR row).
 #
 # Env (all optional):
 #   TENSORFS        the binary (make bench passes an absolute path; default REPO/build/tensorfs)
@@ -77,6 +78,11 @@
 # every peer reads; tests/gen_ckpt.py makes step 5's many-tensor ones).
 set -uo pipefail
 export LC_ALL=C
+case ${1:-} in
+-h|--help) sed -n '2,/^set -uo pipefail/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+"") ;;
+*) echo "usage: bench/run.sh [--help]   (settings come from BENCH_* variables; see --help)" >&2; exit 2 ;;
+esac
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HERE")

@@ -50,16 +50,31 @@ throttle_setup() {
 			{ log "bench: throttled profile skipped: cannot write io.max in $THR_CG"; throttle_off; return 1; }
 	fi
 	log "bench: throttled profile: cgroup $THR_KIND $THR_CG on $dev: $THR_IOPS reads/s, $THR_BPS B/s," \
-	    "read_ahead_kb $THR_RA_KB (was $(cat "$THR_RA_FILE"))"
+	    "read_ahead_kb $THR_RA_KB (now $(cat "$THR_RA_FILE"))"
 	return 0
 }
 
-# throttle_on: the shell joins the cgroup and the disk's readahead drops to THR_RA_KB.
+# throttle_on: the shell joins the cgroup and the disk's readahead drops to THR_RA_KB. Benches
+# sharing BENCH_DIR take turns (a lock on fd 8): two at once would measure each other, and the
+# second would save the first's 128 as the disk's readahead to restore.
 throttle_on() {
 	[ -n "$THR_CG" ] || return 1
-	THR_RA_OLD=$(cat "$THR_RA_FILE")
-	echo "$THR_RA_KB" >"$THR_RA_FILE" || return 1
-	echo $$ >"$THR_CG/cgroup.procs" || { echo "$THR_RA_OLD" >"$THR_RA_FILE"; return 1; }
+	exec 8>>"$BENCH_DIR/.throttle.lock"
+	if ! flock -n 8; then
+		log "bench: another bench is in its throttled profile; waiting (up to 15 min) ..."
+		flock -w 900 8 || { log "bench: gave up waiting for $BENCH_DIR/.throttle.lock"; exec 8>&-; return 1; }
+	fi
+	# the value to restore is kept on disk until restored, so a bench killed mid-profile does not
+	# leave the next one saving (and restoring) 128
+	if [ -s "$BENCH_DIR/.throttle.ra" ]; then
+		THR_RA_OLD=$(cat "$BENCH_DIR/.throttle.ra")
+		log "bench: a previous bench left read_ahead_kb throttled; $THR_RA_OLD will be restored"
+	else
+		THR_RA_OLD=$(cat "$THR_RA_FILE")
+		echo "$THR_RA_OLD" >"$BENCH_DIR/.throttle.ra"
+	fi
+	echo "$THR_RA_KB" >"$THR_RA_FILE" || { exec 8>&-; return 1; }
+	echo $$ >"$THR_CG/cgroup.procs" || { echo "$THR_RA_OLD" >"$THR_RA_FILE"; exec 8>&-; return 1; }
 	THR_ON=1
 }
 
@@ -67,7 +82,8 @@ throttle_on() {
 throttle_leave() {
 	[ -n "$THR_ON" ] || return 0
 	echo $$ >"$THR_HOME" 2>/dev/null || log "bench: cannot move the bench back to $THR_HOME"
-	[ -n "$THR_RA_OLD" ] && echo "$THR_RA_OLD" >"$THR_RA_FILE"
+	[ -n "$THR_RA_OLD" ] && echo "$THR_RA_OLD" >"$THR_RA_FILE" && rm -f "$BENCH_DIR/.throttle.ra"
+	exec 8>&-
 	THR_ON=""
 }
 

@@ -59,15 +59,48 @@ enum tfs_dtype {
 	TFS_DTYPE_F64,
 	TFS_DTYPE_I64,
 	TFS_DTYPE_U64,
+	/* ggml's block-quantized types (GGUF files only): each block of `elems` values (the fastest
+	 * dimension's) is `bytes` opaque bytes; tfs_dtype_block() gives the geometry. */
+	TFS_DTYPE_Q4_0,
+	TFS_DTYPE_Q4_1,
+	TFS_DTYPE_Q5_0,
+	TFS_DTYPE_Q5_1,
+	TFS_DTYPE_Q8_0,
+	TFS_DTYPE_Q8_1,
+	TFS_DTYPE_Q2_K,
+	TFS_DTYPE_Q3_K,
+	TFS_DTYPE_Q4_K,
+	TFS_DTYPE_Q5_K,
+	TFS_DTYPE_Q6_K,
+	TFS_DTYPE_Q8_K,
+	TFS_DTYPE_IQ2_XXS,
+	TFS_DTYPE_IQ2_XS,
+	TFS_DTYPE_IQ3_XXS,
+	TFS_DTYPE_IQ1_S,
+	TFS_DTYPE_IQ4_NL,
+	TFS_DTYPE_IQ3_S,
+	TFS_DTYPE_IQ2_S,
+	TFS_DTYPE_IQ4_XS,
+	TFS_DTYPE_IQ1_M,
+	TFS_DTYPE_TQ1_0,
+	TFS_DTYPE_TQ2_0,
+	TFS_DTYPE_MXFP4,
+	TFS_DTYPE_NVFP4,
+	TFS_DTYPE_Q1_0,
 	TFS_DTYPE_COUNT
 };
 
 /* The spec's spelling ("BF16"); "?" for an out-of-range value. */
 const char *tfs_dtype_name(enum tfs_dtype dt);
-/* Bits per element (4 for F4, 6 for F6_*, 8..64 for the rest); 0 for an out-of-range value. */
+/* Bits per element (4 for F4, 6 for F6_*, 8..64 for the rest); 0 for a block-quantized dtype and
+ * for an out-of-range value. */
 unsigned tfs_dtype_bits(enum tfs_dtype dt);
-/* Parses the spec's spelling; -EINVAL for an unknown name. */
+/* Parses the safetensors spec's spelling (the ggml block types are not safetensors dtypes);
+ * -EINVAL for an unknown name. */
 int tfs_dtype_parse(const char *name, enum tfs_dtype *out);
+/* For a ggml block-quantized dtype: returns 1 with the values per block in *elems and the bytes per
+ * block in *bytes (Q4_K: 256, 144). Returns 0 and leaves them alone for any other dtype. */
+int tfs_dtype_block(enum tfs_dtype dt, uint32_t *elems, uint32_t *bytes);
 
 /* ---- catalog: what a checkpoint holds ------------------------------------------------------------ */
 

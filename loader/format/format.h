@@ -35,6 +35,9 @@ struct tfs_fmt_header {
 	struct tfs_fmt_tensor *t;
 	size_t n_meta;
 	char **meta_keys, **meta_vals;
+	/* The same metadata as one JSON object text with typed values (GGUF: numbers, bools, arrays);
+	 * NULL when every value is a string (safetensors' __metadata__): meta_vals say it all. */
+	char *meta_json;
 };
 
 struct tfs_format {
@@ -55,5 +58,6 @@ int tfs_format_detect(struct tfs_source *src, const struct tfs_format **out, str
 void tfs_fmt_header_free(struct tfs_fmt_header *h);
 
 extern const struct tfs_format tfs_format_safetensors;
+extern const struct tfs_format tfs_format_gguf;
 
 #endif

@@ -36,8 +36,13 @@ struct tfs_node {
 
 struct tfs_tree;
 
-/* Builds the tree of `cat` (which must outlive it). On success *out is owned by the caller. */
-int tfs_tree_build(const struct tfs_catalog *cat, struct tfs_tree **out, struct tfs_error *err);
+/*
+ * Builds the tree of `cat` (which must outlive it). `leaf_suffix` (NULL: none) ends every tensor
+ * file's name (".npy" for the npy view), kept within TFS_NAME_MAX by cutting the name before it.
+ * On success *out is owned by the caller.
+ */
+int tfs_tree_build(const struct tfs_catalog *cat, const char *leaf_suffix, struct tfs_tree **out,
+		   struct tfs_error *err);
 void tfs_tree_free(struct tfs_tree *t);
 
 /* Node ids are 0..count-1; 0 is the root. FUSE inode numbers are id + 1. */

@@ -565,6 +565,8 @@ static int gguf_probe(const unsigned char *head, size_t n, uint64_t size)
 
 const struct tfs_format tfs_format_gguf = {
 	.name = "gguf",
+	.suffix = ".gguf",
 	.probe = gguf_probe,
 	.parse = gguf_parse,
+	.dtype_name = tfs_dtype_name,   /* gguf-py's spelling: F32, BF16, Q4_K, IQ4_XS */
 };

@@ -39,8 +39,13 @@ static void usage_main(FILE *f)
 
 static void usage_ls(FILE *f)
 {
-	fprintf(f, "usage: tensorfs ls [--help] CKPT\n\n"
-		   "Prints one line per tensor: name, dtype, shape, bytes, shard file. Reads headers only.\n");
+	fprintf(f, "usage: tensorfs ls [--help] [--metadata] CKPT\n\n"
+		   "Prints one line per tensor: name, dtype, shape, bytes, shard file. Reads headers only.\n"
+		   "Shapes are in numpy order (GGUF stores them fastest-first); dtypes of GGUF files are\n"
+		   "ggml's type names (F32, BF16, Q4_K, IQ4_XS, ...).\n\n"
+		   "  --metadata   print the key/value metadata of every file as JSON instead: GGUF\n"
+		   "               key/values (arrays such as the tokenizer vocabulary included) and\n"
+		   "               safetensors' __metadata__, keyed by file (as .tensorfs/metadata.json)\n");
 }
 
 static void usage_mount(FILE *f)
@@ -99,15 +104,20 @@ static const char *printable(const char *s, char *buf, size_t cap)
 
 static int cmd_ls(int argc, char **argv)
 {
-	static const struct option lopts[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
+	static const struct option lopts[] = { { "help", no_argument, NULL, 'h' },
+					       { "metadata", no_argument, NULL, 'm' }, { 0 } };
 	struct tfs_catalog *cat;
 	struct tfs_error err;
-	int c;
+	int c, meta = 0;
 
 	while ((c = getopt_long(argc, argv, "+h", lopts, NULL)) != -1) {
 		if (c == 'h') {
 			usage_ls(stdout);
 			return 0;
+		}
+		if (c == 'm') {
+			meta = 1;
+			continue;
 		}
 		usage_ls(stderr);
 		return 2;
@@ -121,6 +131,11 @@ static int cmd_ls(int argc, char **argv)
 		return 1;
 	}
 	fputs(tfs_catalog_warnings(cat), stderr);
+	if (meta) {
+		puts(tfs_catalog_metadata_json(cat));
+		tfs_catalog_close(cat);
+		return 0;
+	}
 	printf("%-60s %-8s %-20s %14s  %s\n", "NAME", "DTYPE", "SHAPE", "BYTES", "SHARD");
 	for (size_t i = 0; i < tfs_catalog_tensor_count(cat); i++) {
 		const struct tfs_tensor *t = tfs_catalog_tensor(cat, i);

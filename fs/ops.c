@@ -77,6 +77,8 @@ static uint64_t node_data_size(struct tfs_mount *m, const struct tfs_node *n)
 	case TFS_NODE_FILE:
 		return tfs_catalog_file(m->cat, n->ref)->size;
 	case TFS_NODE_VIRT:
+		if (n->ref == TFS_VIRT_METADATA)
+			return strlen(tfs_catalog_metadata_json(m->cat));
 		if (n->ref != TFS_VIRT_INDEX || tfs_virt_index_ensure(m) < 0)
 			return 0;
 		return m->index_len;
@@ -354,7 +356,8 @@ static void reply_copied(const struct rd *rd)
 	free(buf);
 }
 
-/* .tensorfs/index.json (built on first use) or the open handle's snapshot of stats. */
+/* .tensorfs/index.json (built on first use), metadata.json (the catalog's), or the open handle's
+ * snapshot of stats. */
 static void reply_virt(struct tfs_mount *m, fuse_req_t req, const struct tfs_node *n,
 		       const struct tfs_fh *fh, size_t size, off_t off)
 {
@@ -365,6 +368,10 @@ static void reply_virt(struct tfs_mount *m, fuse_req_t req, const struct tfs_nod
 		return (void)fuse_reply_err(req, EIO);
 	src = n->ref == TFS_VIRT_INDEX ? m->index_json : fh->snap;
 	len = n->ref == TFS_VIRT_INDEX ? m->index_len : fh->snap_len;
+	if (n->ref == TFS_VIRT_METADATA) {
+		src = tfs_catalog_metadata_json(m->cat);
+		len = strlen(src);
+	}
 	if ((uint64_t)off >= len)
 		return (void)fuse_reply_buf(req, NULL, 0);
 	fuse_reply_buf(req, src + off, size < len - (size_t)off ? size : len - (size_t)off);

@@ -275,7 +275,8 @@ int tfs_tree_build(const struct tfs_catalog *cat, const char *leaf_suffix, struc
 		goto nomem;
 	vdir = new_node(t, 0, ".tensorfs", TFS_NODE_DIR, 0);
 	if (vdir < 0 || new_node(t, (uint32_t)vdir, "index.json", TFS_NODE_VIRT, TFS_VIRT_INDEX) < 0 ||
-	    new_node(t, (uint32_t)vdir, "stats", TFS_NODE_VIRT, TFS_VIRT_STATS) < 0)
+	    new_node(t, (uint32_t)vdir, "stats", TFS_NODE_VIRT, TFS_VIRT_STATS) < 0 ||
+	    new_node(t, (uint32_t)vdir, "metadata.json", TFS_NODE_VIRT, TFS_VIRT_METADATA) < 0)
 		goto nomem;
 	for (size_t i = 0; i < nt; i++) {
 		const struct tfs_tensor *ts = tfs_catalog_tensor(cat, i);

@@ -6,7 +6,8 @@
  * longer than 255 bytes is cut and suffixed with "%~" and 16 hex digits of its XXH3. A tensor whose
  * name is also a prefix of others becomes the file "%self" inside the directory. Names starting
  * with '%' are therefore never produced by a real component and are reserved for tensorfs.
- * Checkpoint files appear at their relative paths; `.tensorfs/` holds the virtual files.
+ * Checkpoint files appear at their relative paths; `.tensorfs/` holds the virtual files (index.json,
+ * stats, metadata.json).
  */
 #ifndef TFS_TREE_H
 #define TFS_TREE_H
@@ -19,7 +20,7 @@
 enum tfs_node_kind { TFS_NODE_DIR, TFS_NODE_TENSOR, TFS_NODE_FILE, TFS_NODE_VIRT };
 
 /* Virtual files under .tensorfs/ */
-enum tfs_virt { TFS_VIRT_INDEX, TFS_VIRT_STATS };
+enum tfs_virt { TFS_VIRT_INDEX, TFS_VIRT_STATS, TFS_VIRT_METADATA };
 
 #define TFS_SELF_NAME "%self"
 #define TFS_NAME_MAX 255

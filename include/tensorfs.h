@@ -136,14 +136,16 @@ struct tfs_tensor {
 
 /*
  * Opens a checkpoint: a *.safetensors file; a folder holding one, or a sharded one with
- * model.safetensors.index.json (or diffusion_pytorch_model.safetensors.index.json); or a diffusers
- * folder with model_index.json. Reads headers only, validates them strictly (docs/FORMATS.md).
+ * model.safetensors.index.json (or diffusion_pytorch_model.safetensors.index.json); a diffusers
+ * folder with model_index.json; a GGUF file (v2/v3), or the first file of a GGUF split set
+ * (PREFIX-00001-of-0000N.gguf, which brings the rest). Reads headers only, validates them strictly
+ * (docs/FORMATS.md).
  * On success *out is owned by the caller: release it with tfs_catalog_close().
  */
 int tfs_catalog_open(const char *path, struct tfs_catalog **out, struct tfs_error *err);
 void tfs_catalog_close(struct tfs_catalog *cat);
 
-/* "safetensors", "sharded" or "diffusers". */
+/* "safetensors", "sharded", "diffusers", "gguf" (one GGUF file) or "gguf-split" (a split set). */
 const char *tfs_catalog_layout(const struct tfs_catalog *cat);
 /* The folder that holds the checkpoint (the file's folder for a single file). */
 const char *tfs_catalog_root(const struct tfs_catalog *cat);
@@ -159,6 +161,14 @@ uint64_t tfs_catalog_tensor_bytes(const struct tfs_catalog *cat);
 /* Files: every regular file under the root (dot-files skipped), shards first in index order. */
 size_t tfs_catalog_file_count(const struct tfs_catalog *cat);
 const struct tfs_file *tfs_catalog_file(const struct tfs_catalog *cat, size_t i);
+
+/*
+ * The key/value metadata of every checkpoint file as one JSON object text, keyed by the file's
+ * relative path: {"model.gguf": {"general.architecture": "llama", "tokenizer.ggml.tokens": [...]}}.
+ * GGUF values keep their types (numbers, bools, arrays); safetensors' __metadata__ is a map of
+ * strings. Owned by the catalog; built at open.
+ */
+const char *tfs_catalog_metadata_json(const struct tfs_catalog *cat);
 
 /* Non-fatal findings (e.g. an index total_size that disagrees with the shards), one per line; may be "". */
 const char *tfs_catalog_warnings(const struct tfs_catalog *cat);

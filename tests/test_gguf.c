@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "ckpt.h"
 #include "format/format.h"
 #include "format/gguf.h"
 #include "gguf_gen.h"
@@ -334,6 +336,136 @@ static void test_probe(void **state)
 	assert_string_equal(tfs_format_gguf.name, "gguf");
 }
 
+/* ---- split sets, through the catalog ---------------------------------------------------------- */
+
+/* Writes part `no` (from 0) of a `count`-file set: tensors "blk.<no>.w" and "blk.<no>.b". Negative
+ * split values leave that key out; `name` overrides the tensor name prefix. */
+static void write_part(const char *dir, const char *prefix, int no, int count, int key_no,
+		       int key_count, int tensors_count, const char *name)
+{
+	struct gg g = { 0 };
+	char fn[256], tn[64], tn2[64];
+	uint64_t d[2] = { 32, 2 }, d1[1] = { 8 };
+	int nkv = 1 + (key_no >= 0) + (key_count >= 0) + (tensors_count >= 0);
+	FILE *f;
+
+	snprintf(fn, sizeof(fn), "%s-%05d-of-%05d.gguf", prefix, no + 1, count);
+	snprintf(tn, sizeof(tn), "%s.%d.w", name ? name : "blk", no);
+	snprintf(tn2, sizeof(tn2), "blk.%d.b", no);
+	gg_head(&g, 3, 2, (uint64_t)nkv);
+	gg_kv_str(&g, "general.architecture", "llama");
+	if (key_no >= 0) {
+		gg_str(&g, "split.no"); gg_u32(&g, GG_U16); gg_le(&g, (uint64_t)key_no, 2);
+	}
+	if (key_count >= 0) {
+		gg_str(&g, "split.count"); gg_u32(&g, GG_U16); gg_le(&g, (uint64_t)key_count, 2);
+	}
+	if (tensors_count >= 0) {
+		gg_str(&g, "split.tensors.count"); gg_u32(&g, GG_I32); gg_u32(&g, (uint32_t)tensors_count);
+	}
+	gg_tensor(&g, tn, 2, d, 1, 0);      /* F16 2x32: 128 bytes */
+	gg_tensor(&g, tn2, 1, d1, 0, 128);  /* F32 8: 32 bytes */
+	gg_data(&g, 32, 160);
+	f = fopen(ck_path(dir, fn), "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(g.p, 1, g.len, f), g.len);
+	fclose(f);
+	free(g.p);
+}
+
+static void open_fails(const char *path, const char *want)
+{
+	struct tfs_catalog *cat = NULL;
+	struct tfs_error e = { "" };
+	int rc = tfs_catalog_open(path, &cat, &e);
+
+	if (rc != -EINVAL || !strstr(e.msg, want))
+		fail_msg("%s: want -EINVAL with '%s', got %d '%s'", path, want, rc, e.msg);
+	assert_null(cat);
+}
+
+static void test_split_sets(void **state)
+{
+	char *dir = ck_tmpdir();
+	struct tfs_catalog *cat;
+	struct tfs_error e;
+
+	/* a valid set of three */
+	write_part(dir, "m", 0, 3, 0, 3, 6, NULL);
+	write_part(dir, "m", 1, 3, 1, 3, -1, NULL);
+	write_part(dir, "m", 2, 3, 2, 3, -1, NULL);
+	if (tfs_catalog_open(ck_path(dir, "m-00001-of-00003.gguf"), &cat, &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_string_equal(tfs_catalog_layout(cat), "gguf-split");
+	assert_int_equal(tfs_catalog_tensor_count(cat), 6);
+	assert_int_equal(tfs_catalog_file_count(cat), 3);
+	for (size_t i = 0; i < 6; i++) {
+		const struct tfs_tensor *t = tfs_catalog_tensor(cat, i);
+		char want[32];
+		snprintf(want, sizeof(want), "blk.%zu.%c", i / 2, i % 2 ? 'b' : 'w');
+		assert_string_equal(t->key, want);
+		assert_int_equal(t->file, i / 2);
+		assert_string_equal(tfs_catalog_file(cat, t->file)->rel,
+				    i < 2 ? "m-00001-of-00003.gguf" : i < 4 ? "m-00002-of-00003.gguf"
+									  : "m-00003-of-00003.gguf");
+	}
+	assert_non_null(tfs_catalog_find(cat, "blk.2.w"));
+	assert_string_equal(tfs_dtype_name(tfs_catalog_find(cat, "blk.1.w")->dtype), "F16");
+	assert_non_null(strstr(tfs_catalog_metadata_json(cat), "\"m-00003-of-00003.gguf\": {"));
+	assert_non_null(strstr(tfs_catalog_metadata_json(cat), "\"split.no\": 2"));
+	tfs_catalog_close(cat);
+
+	/* a part that is not the first */
+	open_fails(ck_path(dir, "m-00002-of-00003.gguf"), "open the first file");
+	/* a missing part */
+	unlink(ck_path(dir, "m-00003-of-00003.gguf"));
+	{
+		int rc = tfs_catalog_open(ck_path(dir, "m-00001-of-00003.gguf"), &cat, &e);
+		assert_int_equal(rc, -ENOENT);
+		assert_non_null(strstr(e.msg, "m-00003-of-00003.gguf"));
+	}
+	/* a part whose split.no disagrees with its name */
+	write_part(dir, "m", 2, 3, 1, 3, -1, NULL);
+	open_fails(ck_path(dir, "m-00001-of-00003.gguf"), "split.no/split.count are not 2/3");
+	/* ... or whose count does */
+	write_part(dir, "m", 2, 3, 2, 4, -1, NULL);
+	open_fails(ck_path(dir, "m-00001-of-00003.gguf"), "split.no/split.count are not 2/3");
+	/* tensors that do not add up */
+	write_part(dir, "m", 2, 3, 2, 3, -1, NULL);
+	write_part(dir, "m", 0, 3, 0, 3, 7, NULL);
+	open_fails(ck_path(dir, "m-00001-of-00003.gguf"), "split.tensors.count is 7");
+	/* the same tensor in two parts */
+	write_part(dir, "m", 0, 3, 0, 3, 6, NULL);
+	write_part(dir, "m", 1, 3, 1, 3, -1, NULL);
+	{
+		/* part 3 holds blk.0.w again (written under the name of part 0's tensor) */
+		struct gg g = { 0 };
+		uint64_t d[2] = { 32, 2 }, d1[1] = { 8 };
+		FILE *f;
+		gg_head(&g, 3, 2, 2);
+		gg_str(&g, "split.no"); gg_u32(&g, GG_U16); gg_le(&g, 2, 2);
+		gg_str(&g, "split.count"); gg_u32(&g, GG_U16); gg_le(&g, 3, 2);
+		gg_tensor(&g, "blk.0.w", 2, d, 1, 0);
+		gg_tensor(&g, "blk.2.b", 1, d1, 0, 128);
+		gg_data(&g, 32, 160);
+		f = fopen(ck_path(dir, "m-00003-of-00003.gguf"), "wb");
+		fwrite(g.p, 1, g.len, f);
+		fclose(f);
+		free(g.p);
+	}
+	open_fails(ck_path(dir, "m-00001-of-00003.gguf"), "appears in both");
+	/* a first file with split keys but a name that does not say so */
+	write_part(dir, "n", 0, 2, 0, 2, -1, NULL);
+	rename(ck_path(dir, "n-00001-of-00002.gguf"), ck_path(dir, "n.gguf"));
+	open_fails(ck_path(dir, "n.gguf"), "open the first file");
+	/* a set of one is a plain file */
+	write_part(dir, "o", 0, 1, 0, 1, 2, NULL);
+	assert_int_equal(tfs_catalog_open(ck_path(dir, "o-00001-of-00001.gguf"), &cat, &e), 0);
+	assert_string_equal(tfs_catalog_layout(cat), "gguf");
+	tfs_catalog_close(cat);
+	ck_rmrf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -343,6 +475,7 @@ int main(void)
 		cmocka_unit_test(test_truncated_everywhere),
 		cmocka_unit_test(test_rejections),
 		cmocka_unit_test(test_probe),
+		cmocka_unit_test(test_split_sets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -460,7 +460,9 @@ const struct tfs_load_report *tfs_load_report(const struct tfs_load_result *r);
  *   BOOL {kDLBool,8}; U8..U64 {kDLUInt,n}; I8..I64 {kDLInt,n}; F16/F32/F64 {kDLFloat,n};
  *   BF16 {kDLBfloat,16}; C64 {kDLComplex,64}; F8_E5M2/F8_E4M3/F8_E8M0 {kDLUInt,8} (DLPack v1.0
  *   has no float8 codes: the raw bytes, to be viewed as float8 by the consumer);
- *   F4 {kDLUInt,4} and F6_* {kDLUInt,6}: packed sub-byte codes most consumers refuse.
+ *   F4 {kDLUInt,4} and F6_* {kDLUInt,6}: packed sub-byte codes most consumers refuse;
+ *   ggml block types (Q4_K, ...) {kDLUInt,8} with shape [n_blocks, block_bytes] (tfs_loaded keeps
+ *   the logical shape and the dtype, so the ggml type is known).
  */
 DLManagedTensor *tfs_load_take(struct tfs_load_result *r, size_t i);
 void tfs_load_free(struct tfs_load_result *r);

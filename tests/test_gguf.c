@@ -277,6 +277,16 @@ static void test_rejections(void **state)
 	reject(&g, "nested deeper");
 	gg_head(&g, 3, 0, 1); gg_str(&g, "k"); gg_u32(&g, GG_BOOL); gg_le(&g, 2, 1);
 	reject(&g, "neither 0 nor 1");
+	/* a string within the file but beyond the cap (sparse: only its length is written) */
+	gg_head(&g, 3, 0, 1); gg_str(&g, "k"); gg_u32(&g, GG_STRING); gg_u64(&g, (64u << 20) + 1);
+	{
+		size_t at = g.len;
+		gg_pad(&g, 1);
+		g.p = realloc(g.p, at + (64u << 20) + 8);
+		memset(g.p + at, 'a', (64u << 20) + 8);
+		g.len = g.cap = at + (64u << 20) + 8;
+	}
+	reject(&g, "the cap is 64 MiB");
 	/* keys */
 	gg_head(&g, 3, 0, 2); gg_kv_str(&g, "k", "a"); gg_kv_str(&g, "k", "b");
 	reject(&g, "duplicate");

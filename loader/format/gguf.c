@@ -77,6 +77,7 @@ struct rd {
 	const char *fname;
 	struct tfs_error *err;
 	uint64_t size, pos;          /* file size; next byte to hand out */
+	uint64_t values_left;        /* metadata values still allowed (TFS_GGUF_MAX_VALUES) */
 	unsigned char *buf;          /* bytes [buf_off, buf_off + buf_len) of the file */
 	uint64_t buf_off;
 	size_t buf_len, buf_cap;
@@ -159,6 +160,10 @@ static int rd_str(struct rd *r, char **out, uint64_t *len_out, const char *what)
 		return tfs_error_set(r->err, -EINVAL, "%s: %s: string length %" PRIu64 " at byte %" PRIu64
 				     " runs past the end of the file (%" PRIu64 " bytes)", r->fname,
 				     what, len, r->pos - 8, r->size);
+	if (len > TFS_GGUF_MAX_STRING)
+		return tfs_error_set(r->err, -EINVAL, "%s: %s: string of %" PRIu64 " bytes at byte %"
+				     PRIu64 " (the cap is %d MiB)", r->fname, what, len, r->pos - 8,
+				     TFS_GGUF_MAX_STRING >> 20);
 	*out = malloc(len + 1);
 	if (!*out)
 		return tfs_error_set(r->err, -ENOMEM, "%s: out of memory", r->fname);
@@ -256,6 +261,10 @@ static int read_value(struct rd *r, uint32_t type, unsigned depth, const char *k
 	int rc;
 
 	*out = NULL;
+	if (r->values_left == 0)
+		return tfs_error_set(r->err, -EINVAL, "%s: key '%s': more than %d metadata values in all",
+				     r->fname, key, TFS_GGUF_MAX_VALUES);
+	r->values_left--;
 	if (type == GT_STRING) {
 		if ((rc = rd_str(r, &s, &len, key)) < 0)
 			return rc;
@@ -400,7 +409,8 @@ static int fill_meta(struct rd *r, json_t *meta, char **keys, struct tfs_fmt_hea
 
 static int gguf_parse(struct tfs_source *src, struct tfs_fmt_header *out, struct tfs_error *err)
 {
-	struct rd r = { .src = src, .fname = src->path, .err = err, .size = src->info.size };
+	struct rd r = { .src = src, .fname = src->path, .err = err, .size = src->info.size,
+			.values_left = TFS_GGUF_MAX_VALUES };
 	struct tfs_fmt_header h = { 0 };
 	uint64_t n_tensors, n_kv, align = TFS_GGUF_DEFAULT_ALIGNMENT, info_end;
 	uint64_t *rel = NULL;

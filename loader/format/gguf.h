@@ -11,6 +11,11 @@
 #define TFS_GGUF_MAX_NAME 64                /* the spec's cap on a tensor name, in bytes */
 #define TFS_GGUF_MAX_DEPTH 8                /* nesting of arrays of arrays we accept */
 #define TFS_GGUF_DEFAULT_ALIGNMENT 32
+/* Caps that no real file comes near (a 256k-token vocabulary with scores, types and 500k merges
+ * is about 1.5M values; the longest strings are chat templates of kilobytes), so that a huge
+ * sparse file cannot make the parser build gigabytes of JSON. */
+#define TFS_GGUF_MAX_STRING (64 << 20)
+#define TFS_GGUF_MAX_VALUES (32 << 20)
 
 /* The tfs dtype of ggml type id `type`; -EINVAL for an id ggml does not define (or removed). */
 int tfs_gguf_dtype(uint32_t type, enum tfs_dtype *out);

@@ -2,7 +2,8 @@
 # Installs the Debian packages tensorfs needs to build and test, skipping those already present.
 set -e
 PKGS="build-essential pkg-config libfuse3-dev fuse3 libjansson-dev libxxhash-dev libcmocka-dev
-      python3-numpy attr valgrind python3-torch xxd clang-14 libclang-rt-14-dev"
+      python3-numpy attr valgrind python3-torch xxd clang-14 libclang-rt-14-dev
+      libcurl4-openssl-dev libssl-dev nginx-light curl"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "io/source_http.h"
+#include "io/source.h"
 
 #define FILE_SIZE (5u * 1024 * 1024 + 777)
 
@@ -119,7 +119,7 @@ static void test_exact_bytes(void **state)
 	char *buf = malloc(n);
 
 	NEED_SERVER();
-	assert_int_equal(tfs_source_http_open(url("ok", "a.bin"), NULL, &s, &err), 0);
+	assert_int_equal(tfs_source_open(url("ok", "a.bin"), NULL, &s, &err), 0);
 	assert_int_equal(s->info.size, FILE_SIZE);
 	assert_true(s->info.mtime_ns > 0);
 	assert_int_equal(tfs_source_read(s, buf, n, 0, 0, &err), n);
@@ -167,7 +167,7 @@ static void test_parallel(void **state)
 	struct tfs_error err;
 
 	NEED_SERVER();
-	assert_int_equal(tfs_source_http_open(url("ok", "a.bin"), NULL, &s, &err), 0);
+	assert_int_equal(tfs_source_open(url("ok", "a.bin"), NULL, &s, &err), 0);
 	for (unsigned i = 0; i < 8; i++) {
 		p[i] = (struct par){ s, i, 0 };
 		pthread_create(&t[i], NULL, par_main, &p[i]);
@@ -186,7 +186,7 @@ static void test_empty_file(void **state)
 	char c;
 
 	NEED_SERVER();
-	assert_int_equal(tfs_source_http_open(url("ok", "empty.bin"), NULL, &s, &err), 0);
+	assert_int_equal(tfs_source_open(url("ok", "empty.bin"), NULL, &s, &err), 0);
 	assert_int_equal(s->info.size, 0);
 	assert_int_equal(tfs_source_read(s, &c, 1, 0, 0, &err), 0);
 	tfs_source_close(s);
@@ -198,7 +198,7 @@ static void expect_open_error(const char *u, int code, const char *what, double 
 	struct tfs_error err;
 	double t0 = now_s();
 
-	assert_int_equal(tfs_source_http_open(u, NULL, &s, &err), code);
+	assert_int_equal(tfs_source_open(u, NULL, &s, &err), code);
 	assert_null(s);
 	if (!strstr(err.msg, what) || !strstr(err.msg, u))
 		fail_msg("'%s' lacks '%s' or the URL", err.msg, what);
@@ -243,7 +243,7 @@ static void test_slow_server(void **state)
 
 	NEED_SERVER();
 	setenv("TENSORFS_HTTP_TIMEOUT", "20", 1);
-	assert_int_equal(tfs_source_http_open(url("slow", "a.bin"), NULL, &s, &err), 0);
+	assert_int_equal(tfs_source_open(url("slow", "a.bin"), NULL, &s, &err), 0);
 	setenv("TENSORFS_HTTP_TIMEOUT", "3", 1);
 	assert_int_equal(tfs_source_read(s, buf, n, 3 * n, 0, &err), n);
 	assert_memory_equal(buf, g.data + 3 * n, n);
@@ -260,7 +260,7 @@ static void test_server_down_then_back(void **state)
 	double t0;
 
 	NEED_SERVER();
-	assert_int_equal(tfs_source_http_open(url("ok", "a.bin"), NULL, &s, &err), 0);
+	assert_int_equal(tfs_source_open(url("ok", "a.bin"), NULL, &s, &err), 0);
 	assert_int_equal(tfs_source_read(s, buf, sizeof(buf), 0, 0, &err), sizeof(buf));
 	assert_int_equal(sh("tests/http/nginx.sh stop %s", g.state), 0);
 	t0 = now_s();
@@ -300,7 +300,7 @@ static void test_stopped_mid_read(void **state)
 	NEED_SERVER();
 	setenv("TENSORFS_HTTP_TIMEOUT", "60", 1); /* a loaded machine may take seconds to restart */
 	setenv("TENSORFS_HTTP_RETRIES", "40", 1);
-	assert_int_equal(tfs_source_http_open(url("slow", "a.bin"), NULL, &b.s, &b.err), 0);
+	assert_int_equal(tfs_source_open(url("slow", "a.bin"), NULL, &b.s, &b.err), 0);
 	setenv("TENSORFS_HTTP_TIMEOUT", "3", 1);
 	setenv("TENSORFS_HTTP_RETRIES", "5", 1);
 	b.buf = malloc(b.n);
@@ -328,7 +328,7 @@ static void test_changed_on_server(void **state)
 	NEED_SERVER();
 	snprintf(path, sizeof(path), "%s/b.bin", g.root);
 	write_file(path, g.data, FILE_SIZE);
-	assert_int_equal(tfs_source_http_open(url("ok", "b.bin"), NULL, &s, &err), 0);
+	assert_int_equal(tfs_source_open(url("ok", "b.bin"), NULL, &s, &err), 0);
 	assert_int_equal(tfs_source_read(s, buf, sizeof(buf), 0, 0, &err), sizeof(buf));
 	g.data[100]++;
 	write_file(path, g.data, FILE_SIZE);
@@ -353,7 +353,7 @@ static void test_headers(void **state)
 	NEED_SERVER();
 	expect_open_error(url("hdr", "a.bin"), -EACCES, "403", 1);
 	setenv("TENSORFS_HTTP_HEADERS", "X-Other: 1\nX-Test: 42", 1);
-	assert_int_equal(tfs_source_http_open(url("hdr", "a.bin"), NULL, &s, &err), 0);
+	assert_int_equal(tfs_source_open(url("hdr", "a.bin"), NULL, &s, &err), 0);
 	tfs_source_close(s);
 	setenv("TENSORFS_HTTP_HEADERS", "no colon", 1);
 	expect_open_error(url("hdr", "a.bin"), -EINVAL, "bad header", 1);
@@ -374,14 +374,14 @@ static void test_s3_endpoint(void **state)
 	setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
 	setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
 	setenv("AWS_REGION", "eu-west-1", 1);
-	assert_int_equal(tfs_source_http_open("s3://bucket/a.bin", NULL, &s, &err), 0);
+	assert_int_equal(tfs_source_open("s3://bucket/a.bin", NULL, &s, &err), 0);
 	assert_int_equal(s->info.size, FILE_SIZE);
 	assert_int_equal(tfs_source_read(s, buf, sizeof(buf), 777, 0, &err), sizeof(buf));
 	assert_memory_equal(buf, g.data + 777, sizeof(buf));
 	tfs_source_close(s);
-	assert_int_equal(tfs_source_http_open("s3://bucket", NULL, &s, &err), -EINVAL);
+	assert_int_equal(tfs_source_open("s3://bucket", NULL, &s, &err), -EINVAL);
 	unsetenv("AWS_SECRET_ACCESS_KEY");
-	assert_int_equal(tfs_source_http_open("s3://bucket/a.bin", NULL, &s, &err), -EINVAL);
+	assert_int_equal(tfs_source_open("s3://bucket/a.bin", NULL, &s, &err), -EINVAL);
 	unsetenv("AWS_ENDPOINT_URL");
 	unsetenv("AWS_ACCESS_KEY_ID");
 	unsetenv("AWS_REGION");
@@ -400,11 +400,11 @@ static void test_s3_endpoint(void **state)
 
 static void test_match(void **state)
 {
-	assert_true(tfs_source_http_match("https://huggingface.co/x/y/resolve/main/"));
-	assert_true(tfs_source_http_match("http://h/x.safetensors"));
-	assert_true(tfs_source_http_match("s3://b/k"));
-	assert_false(tfs_source_http_match("/tmp/http://x"));
-	assert_false(tfs_source_http_match("ftp://h/x"));
+	assert_true(tfs_source_is_url("https://huggingface.co/x/y/resolve/main/"));
+	assert_true(tfs_source_is_url("http://h/x.safetensors"));
+	assert_true(tfs_source_is_url("s3://b/k"));
+	assert_false(tfs_source_is_url("/tmp/http://x"));
+	assert_false(tfs_source_is_url("ftp://h/x"));
 }
 
 int main(void)

@@ -14,6 +14,15 @@
  * bytes. An ETag, Last-Modified or total size other than the probe's at open marks the source
  * changed: that read and every later one fail, and check() says so, as for a changed local shard.
  *
+ * Configuration comes from the environment at open, as libcurl's and AWS's own tools take it (the
+ * command line's --header and --s3-endpoint set the first and last):
+ *   TENSORFS_HTTP_HEADERS  extra request headers, "Name: value" one a line
+ *   HF_TOKEN               "Authorization: Bearer ..." for huggingface.co and hf.co hosts only
+ *   TENSORFS_HTTP_TIMEOUT  seconds one read may take, retries included (default 30)
+ *   TENSORFS_HTTP_RETRIES  attempts after the first on connection errors and 5xx (default 10)
+ *   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN  S3 credentials (none: unsigned)
+ *   AWS_REGION / AWS_DEFAULT_REGION (default us-east-1); AWS_ENDPOINT_URL (path-style endpoint)
+ *
  * Locking: s->lock guards the handle pool only; everything else is immutable after open except
  * `changed` (atomic, set once).
  */
@@ -31,7 +40,7 @@
 
 #include "error.h"
 #include "io/sigv4.h"
-#include "io/source_http.h"
+#include "io/source.h"
 
 struct s3_conf {
 	char *host;                  /* signed "host" value (with :port when the URL has one) */
@@ -62,12 +71,6 @@ struct xfer {
 	int overflow, not_partial;
 	char crange[128], etag[256], lastmod[64];
 };
-
-int tfs_source_http_match(const char *path)
-{
-	return strncmp(path, "http://", 7) == 0 || strncmp(path, "https://", 8) == 0 ||
-	       strncmp(path, "s3://", 5) == 0;
-}
 
 static int64_t now_ms(void)
 {
@@ -581,8 +584,7 @@ static long env_long(const char *name, long def, long lo, long hi)
 	return *end || x < lo || x > hi ? def : x;
 }
 
-int tfs_source_http_open(const char *url, const struct tfs_source_info *expect,
-			 struct tfs_source **out, struct tfs_error *err)
+static int http_open(const char *url, struct tfs_source **out, struct tfs_error *err)
 {
 	struct http_source *s = calloc(1, sizeof(*s));
 	uint64_t a, b, total;
@@ -639,14 +641,6 @@ int tfs_source_http_open(const char *url, const struct tfs_source_info *expect,
 		time_t t = curl_getdate(s->lastmod, NULL);
 		s->pub.info.mtime_ns = t > 0 ? (int64_t)t * 1000000000 : 0;
 	}
-	if (expect && (expect->size != s->pub.info.size ||
-		       (expect->mtime_ns && s->pub.info.mtime_ns &&
-			expect->mtime_ns != s->pub.info.mtime_ns))) {
-		rc = tfs_error_set(err, -EIO, "%s: changed on the server (size %llu -> %llu)",
-				   s->name, (unsigned long long)expect->size,
-				   (unsigned long long)s->pub.info.size);
-		goto fail;
-	}
 	*out = &s->pub;
 	return 0;
 nomem:
@@ -656,10 +650,10 @@ fail:
 	return rc;
 }
 
-int tfs_source_http_stat(const char *url, struct tfs_source_info *out, struct tfs_error *err)
+static int http_stat(const char *url, struct tfs_source_info *out, struct tfs_error *err)
 {
 	struct tfs_source *s;
-	int rc = tfs_source_http_open(url, NULL, &s, err);
+	int rc = http_open(url, &s, err);
 
 	if (rc < 0)
 		return rc;
@@ -667,3 +661,9 @@ int tfs_source_http_stat(const char *url, struct tfs_source_info *out, struct tf
 	tfs_source_close(s);
 	return 0;
 }
+
+const struct tfs_source_scheme tfs_source_scheme_http = {
+	.kind = "http",
+	.open = http_open,
+	.stat = http_stat,
+};

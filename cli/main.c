@@ -71,7 +71,12 @@ static void usage_mount(FILE *f)
 		"                          (default on: the disk DMAs into the cache, no page-cache copy)\n"
 		"      --log FILE          append the log to FILE (default: stderr with -f, else syslog)\n"
 		"      --stats-json FILE   write the final stats as JSON to FILE at unmount\n"
-		"  -h, --help              this text\n");
+		TFS_CLI_REMOTE_USAGE
+		"  -h, --help              this text\n"
+		"\n"
+		"CKPT is a folder, a .safetensors file, or a URL: https://host/path/model.safetensors,\n"
+		"a folder URL ending in '/' (https://huggingface.co/ORG/REPO/resolve/main/), or\n"
+		"s3://bucket/prefix/.\n");
 }
 
 /* ---- ls ------------------------------------------------------------------------------------- */
@@ -154,7 +159,7 @@ struct mount_opts {
 static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *done)
 {
 	enum { O_THREADS = 256, O_BLOCK, O_CACHE, O_RA, O_STRATEGY, O_LOG, O_STATS, O_FTHREADS, O_KRA,
-	       O_SPLICE, O_DIRECT_IO };
+	       O_SPLICE, O_DIRECT_IO, O_HEADER, O_S3_ENDPOINT };
 	static const struct option lopts[] = {
 		{ "foreground", no_argument, NULL, 'f' }, { "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' }, { "threads", required_argument, NULL, O_THREADS },
@@ -167,7 +172,9 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 		{ "fuse-threads", required_argument, NULL, O_FTHREADS },
 		{ "kernel-readahead", required_argument, NULL, O_KRA },
 		{ "splice", required_argument, NULL, O_SPLICE },
-		{ "direct-io", required_argument, NULL, O_DIRECT_IO }, { 0 } };
+		{ "direct-io", required_argument, NULL, O_DIRECT_IO },
+		{ "header", required_argument, NULL, O_HEADER },
+		{ "s3-endpoint", required_argument, NULL, O_S3_ENDPOINT }, { 0 } };
 	uint64_t v;
 	char *end;
 	int c;
@@ -237,6 +244,14 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 			else
 				o->eng.buffered_io = strcmp(optarg, "off") == 0;
 			break;
+		case O_HEADER:
+		case O_S3_ENDPOINT: {
+			int rc = c == O_HEADER ? tfs_cli_add_header(optarg)
+					       : tfs_cli_set_s3_endpoint(optarg);
+			if (rc)
+				return rc;
+			break;
+		}
 		case O_LOG: o->log_path = optarg; break;
 		case O_STATS: o->stats_path = optarg; break;
 		default: usage_mount(stderr); return 2;
@@ -246,7 +261,13 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 		usage_mount(stderr);
 		return 2;
 	}
-	if (!realpath(argv[optind], o->ckpt)) {
+	if (tfs_cli_is_url(argv[optind])) {
+		if (strlen(argv[optind]) >= sizeof(o->ckpt)) {
+			fprintf(stderr, "tensorfs: %.64s...: URL too long\n", argv[optind]);
+			return 2;
+		}
+		strcpy(o->ckpt, argv[optind]);
+	} else if (!realpath(argv[optind], o->ckpt)) {
 		fprintf(stderr, "tensorfs: %s: %s\n", argv[optind], strerror(errno));
 		return 1;
 	}

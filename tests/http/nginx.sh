@@ -4,7 +4,8 @@
 #                                        prints the port (also in DIR/port)
 #   tests/http/nginx.sh stop DIR         fast shutdown (connections cut), waits until gone
 #   tests/http/nginx.sh restart DIR ROOT the same port again
-# The config is tests/http/nginx.conf.in; every path nginx writes lies under DIR.
+# The config is tests/http/nginx.conf.in; every path nginx writes lies under DIR. NGINX_RATE
+# (e.g. 50m) caps each connection of the /capped/ location (the benchmark's object store).
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
@@ -15,6 +16,7 @@ mkdir -p "$dir"
 
 up() { # $1 = port
 	sed -e "s|@ROOT@|$root|g" -e "s|@PORT@|$1|g" -e "s|@DIR@|$dir|g" -e "s|@USER@|$(id -un)|g" \
+		-e "s|@RATE@|${NGINX_RATE:-0}|g" \
 		"$HERE/nginx.conf.in" >"$dir/nginx.conf"
 	"$NGINX" -q -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" 2>>"$dir/start.log" || return 1
 	for _ in $(seq 50); do

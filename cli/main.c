@@ -39,8 +39,12 @@ static void usage_main(FILE *f)
 
 static void usage_ls(FILE *f)
 {
-	fprintf(f, "usage: tensorfs ls [--help] CKPT\n\n"
-		   "Prints one line per tensor: name, dtype, shape, bytes, shard file. Reads headers only.\n");
+	fprintf(f, "usage: tensorfs ls [OPTIONS] CKPT\n\n"
+		   "Prints one line per tensor: name, dtype, shape, bytes, shard file. Reads headers only.\n"
+		   "CKPT may be a URL (see `tensorfs mount --help`).\n\n"
+		   "options:\n"
+		   TFS_CLI_REMOTE_USAGE
+		   "  -h, --help              this text\n");
 }
 
 static void usage_mount(FILE *f)
@@ -100,15 +104,24 @@ static const char *printable(const char *s, char *buf, size_t cap)
 
 static int cmd_ls(int argc, char **argv)
 {
-	static const struct option lopts[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
+	enum { O_HEADER = 256, O_S3_ENDPOINT };
+	static const struct option lopts[] = { { "help", no_argument, NULL, 'h' },
+		{ "header", required_argument, NULL, O_HEADER },
+		{ "s3-endpoint", required_argument, NULL, O_S3_ENDPOINT }, { 0 } };
 	struct tfs_catalog *cat;
 	struct tfs_error err;
-	int c;
+	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "+h", lopts, NULL)) != -1) {
 		if (c == 'h') {
 			usage_ls(stdout);
 			return 0;
+		}
+		if (c == O_HEADER || c == O_S3_ENDPOINT) {
+			rc = c == O_HEADER ? tfs_cli_add_header(optarg) : tfs_cli_set_s3_endpoint(optarg);
+			if (rc)
+				return rc;
+			continue;
 		}
 		usage_ls(stderr);
 		return 2;

@@ -8,6 +8,8 @@
 #   tensorfs     `tensorfs load --device cpu --threads N URL/` (every tensor, through the engine)
 #   (local)      the same load of the shard files themselves, page-cache hot: the pipeline's own
 #                bound, not a target; tensorfs/local shows what HTTP costs on top
+#   (source)     bench/sourcecat.c: the HTTP byte source alone, N threads of 2 MiB range reads of
+#                every shard (no engine, no load pipeline); built here against build/libtensorfs.so
 # N is tensorfs' concurrency (--threads). Targets: tensorfs >= 0.9 x the faster of the two N-curl
 # baselines, and >= 1 x one stream.
 # Each is run REPS times alternating, best kept; wall time includes process start for all three.
@@ -101,6 +103,14 @@ tfs_local() {
 	"$TENSORFS" load --device cpu --threads "$N" "$CK" >"$STATE/load.out" 2>&1 ||
 		{ cat "$STATE/load.out" >&2; return 1; }
 }
+SOURCECAT=$STATE/sourcecat
+LIBDIR=$(cd "$(dirname "$TENSORFS")" && pwd)
+cc -O2 -Wall -I"$REPO/include" -I"$REPO/loader" -I"$REPO/loader/util" -o "$SOURCECAT" \
+	"$HERE/sourcecat.c" -L"$LIBDIR" -Wl,-rpath,"$LIBDIR" -ltensorfs -pthread ||
+	{ echo "remote.sh: cannot build bench/sourcecat.c" >&2; exit 1; }
+tfs_source() {
+	"$SOURCECAT" "$N" "${SHARDS[@]/#/$URL/}" >/dev/null
+}
 best() { # name cmd: best wall seconds of this round kept in B_<name>
 	local t0 t1 s v
 	t0=$(now); "$2" || { echo "remote.sh: $1 failed" >&2; return 1; }; t1=$(now)
@@ -109,7 +119,7 @@ best() { # name cmd: best wall seconds of this round kept in B_<name>
 	v=B_$1
 	if [ -z "${!v:-}" ] || awk -v x="$s" -v y="${!v}" 'BEGIN { exit !(x < y) }'; then printf -v "$v" %s "$s"; fi
 }
-B_stream=""; B_curls=""; B_blocks=""; B_tfs=""; B_local=""
+B_stream=""; B_curls=""; B_blocks=""; B_tfs=""; B_local=""; B_source=""
 echo "remote.sh: $((TOTAL >> 20)) MiB in ${#SHARDS[@]} shards at $URL (limit_rate $RATE), N=$N" >&2
 for ((r = 1; r <= REPS; r++)); do
 	echo "round $r" >&2
@@ -118,10 +128,11 @@ for ((r = 1; r <= REPS; r++)); do
 	best blocks n_curls_blocks || exit 1
 	best tfs tfs_load || exit 1
 	best local tfs_local || exit 1
+	best source tfs_source || exit 1
 done
 gbs() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.3f", b / s / 1e9 }'; }
 G_stream=$(gbs "$TOTAL" "$B_stream"); G_curls=$(gbs "$TOTAL" "$B_curls"); G_tfs=$(gbs "$TBYTES" "$B_tfs")
-G_blocks=$(gbs "$TOTAL" "$B_blocks"); G_local=$(gbs "$TBYTES" "$B_local")
+G_blocks=$(gbs "$TOTAL" "$B_blocks"); G_local=$(gbs "$TBYTES" "$B_local"); G_source=$(gbs "$TOTAL" "$B_source")
 G_ncurl=$(awk -v a="$G_curls" -v b="$G_blocks" 'BEGIN { print (a > b ? a : b) }')
 R_curls=$(awk -v a="$G_tfs" -v b="$G_ncurl" 'BEGIN { printf "%.2f", a / b }')
 R_stream=$(awk -v a="$G_tfs" -v b="$G_stream" 'BEGIN { printf "%.2f", a / b }')
@@ -134,13 +145,14 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r >= t ? "PASS" : "MISS") }'
 	printf '%-34s %8s %8s\n' "curl, $N x 2 MiB ranges, keep-alive" "$B_blocks" "$G_blocks"
 	printf '%-34s %8s %8s\n' "tensorfs load --threads $N" "$B_tfs" "$G_tfs"
 	printf '%-34s %8s %8s\n' "(tensorfs load of the local files)" "$B_local" "$G_local"
+	printf '%-34s %8s %8s\n' "(HTTP byte source alone, N threads)" "$B_source" "$G_source"
 	printf 'tensorfs / best %d curls %5s  target >= 0.90  %s\n' "$N" "$R_curls" "$(verdict "$R_curls" 0.9)"
 	printf 'tensorfs / one stream    %5s  target >= 1.00  %s\n' "$R_stream" "$(verdict "$R_stream" 1.0)"
 } | tee "$OUT/remote.txt"
 cat >"$OUT/remote.json" <<JSON
 {"bytes": $TOTAL, "tensor_bytes": $TBYTES, "shards": ${#SHARDS[@]}, "n": $N, "limit_rate": "$RATE",
- "seconds": {"curl_one_stream": $B_stream, "curl_n_ranges": $B_curls, "curl_n_2m_ranges": $B_blocks, "tensorfs_load": $B_tfs, "tensorfs_load_local": $B_local},
- "gbps": {"curl_one_stream": $G_stream, "curl_n_ranges": $G_curls, "curl_n_2m_ranges": $G_blocks, "tensorfs_load": $G_tfs, "tensorfs_load_local": $G_local},
+ "seconds": {"curl_one_stream": $B_stream, "curl_n_ranges": $B_curls, "curl_n_2m_ranges": $B_blocks, "tensorfs_load": $B_tfs, "tensorfs_load_local": $B_local, "http_source_alone": $B_source},
+ "gbps": {"curl_one_stream": $G_stream, "curl_n_ranges": $G_curls, "curl_n_2m_ranges": $G_blocks, "tensorfs_load": $G_tfs, "tensorfs_load_local": $G_local, "http_source_alone": $G_source},
  "ratio_vs_n_curls": $R_curls, "ratio_vs_one_stream": $R_stream}
 JSON
 exit 0

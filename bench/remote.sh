@@ -9,7 +9,7 @@
 #   (local)      the same load of the shard files themselves, page-cache hot: the pipeline's own
 #                bound, not a target; tensorfs/local shows what HTTP costs on top
 #   (source)     bench/sourcecat.c: the HTTP byte source alone, N threads of 2 MiB range reads of
-#                every shard (no engine, no load pipeline); built here against build/libtensorfs.so
+#                every shard (no engine, no load pipeline); built here against build/libtensorfs.a
 # N is tensorfs' concurrency (--threads). Targets: tensorfs >= 0.9 x the faster of the two N-curl
 # baselines, and >= 1 x one stream.
 # Each is run REPS times alternating, best kept; wall time includes process start for all three.
@@ -105,8 +105,10 @@ tfs_local() {
 }
 SOURCECAT=$STATE/sourcecat
 LIBDIR=$(cd "$(dirname "$TENSORFS")" && pwd)
+# Against the static library: the shared one exports only tensorfs.h, and the source is internal.
 cc -O2 -Wall -I"$REPO/include" -I"$REPO/loader" -I"$REPO/loader/util" -o "$SOURCECAT" \
-	"$HERE/sourcecat.c" -L"$LIBDIR" -Wl,-rpath,"$LIBDIR" -ltensorfs -pthread ||
+	"$HERE/sourcecat.c" "$LIBDIR/libtensorfs.a" -pthread \
+	$(pkg-config --libs jansson libxxhash libcurl libcrypto) -ldl -lm ||
 	{ echo "remote.sh: cannot build bench/sourcecat.c" >&2; exit 1; }
 tfs_source() {
 	"$SOURCECAT" "$N" "${SHARDS[@]/#/$URL/}" >/dev/null

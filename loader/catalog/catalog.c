@@ -372,16 +372,20 @@ static int open_url(struct tfs_catalog *cat, const char *url, struct tfs_error *
 int tfs_catalog_open(const char *path, struct tfs_catalog **out, struct tfs_error *err)
 {
 	struct tfs_catalog *cat = calloc(1, sizeof(*cat));
+	struct tfs_source_info info;
 	struct stat st;
 	int rc;
 
 	if (!cat)
 		return tfs_error_set(err, -ENOMEM, "%s: out of memory", path);
+	/* A URL is a file or, ending in '/', a folder (open_url). Otherwise a single file is whatever
+	 * a byte source can stat; a folder is local. The source's error names what is missing. */
 	if (tfs_source_is_url(path)) {
 		rc = open_url(cat, path, err);
-	} else if (stat(path, &st) < 0) {
-		rc = tfs_error_set(err, -errno, "%s: %s", path, strerror(errno));
-	} else if (S_ISREG(st.st_mode)) {
+		goto opened;
+	}
+	rc = tfs_source_stat(path, &info, err);
+	if (rc == 0) {
 		/* A single file: the mount shows it and its tensors, nothing else of its folder. */
 		const char *slash = strrchr(path, '/');
 		cat->root = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
@@ -391,7 +395,7 @@ int tfs_catalog_open(const char *path, struct tfs_catalog **out, struct tfs_erro
 			rc = tfs_catalog_load_shard(cat, rc, "", err);
 		if (rc >= 0)
 			cat->layout = cat->files[0].fmt->name; /* "safetensors" */
-	} else if (S_ISDIR(st.st_mode)) {
+	} else if (rc == -EINVAL && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		cat->root = strdup(path);
 		rc = cat->root ? tfs_layout_load_folder(cat, err)
 			       : tfs_error_set(err, -ENOMEM, "%s: out of memory", path);
@@ -406,9 +410,10 @@ int tfs_catalog_open(const char *path, struct tfs_catalog **out, struct tfs_erro
 			if (rc >= 0)
 				qsort(cat->files + first, cat->n_files - first, sizeof(*cat->files), cmp_rel);
 		}
-	} else {
+	} else if (rc == -EINVAL) {
 		rc = tfs_error_set(err, -EINVAL, "%s: neither a file nor a folder", path);
-	}
+	} /* else missing or unreadable: the source's message says so */
+opened:
 	if (rc < 0)
 		goto fail;
 	rc = build_tensors(cat, err);

@@ -2,7 +2,7 @@
  * test_source_http.c - loader/io/source_http.c against a real nginx on 127.0.0.1 (tests/http/
  * nginx.sh with tests/http/nginx.conf.in): exact bytes from many threads at once, and each fault
  * the source must turn into an error instead of wrong bytes or a hang: 404, 503, a server that
- * ignores Range, a wrong Content-Range, a slow server, nginx stopped mid-read and restarted, a file
+ * ignores Range, a wrong Content-Range, a body shorter or longer than asked, a slow server, nginx stopped mid-read and restarted, a file
  * replaced on the server; plus --header, and s3:// through --s3-endpoint with a SigV4 header.
  * Skipped when nginx is not installed (make deps installs it).
  */
@@ -233,6 +233,13 @@ static void test_wrong_content_range(void **state)
 	expect_open_error(url("badrange", "a.bin"), -EIO, "Content-Range", 2);
 }
 
+static void test_short_and_long_body(void **state)
+{
+	NEED_SERVER();
+	expect_open_error(url("shortbody", "a.bin"), -EIO, "short body", 2);
+	expect_open_error(url("longbody", "a.bin"), -EIO, "more than the 1 bytes asked", 2);
+}
+
 /* A server at 512 KiB/s: slow, never wrong, never a timeout while bytes flow. */
 static void test_slow_server(void **state)
 {
@@ -418,6 +425,7 @@ int main(void)
 		cmocka_unit_test(test_503),
 		cmocka_unit_test(test_ignores_range),
 		cmocka_unit_test(test_wrong_content_range),
+		cmocka_unit_test(test_short_and_long_body),
 		cmocka_unit_test(test_slow_server),
 		cmocka_unit_test(test_server_down_then_back),
 		cmocka_unit_test(test_stopped_mid_read),

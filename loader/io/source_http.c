@@ -632,6 +632,9 @@ static int http_open(const char *url, struct tfs_source **out, struct tfs_error 
 		rc = tfs_error_set(err, -EIO, "%s: bad Content-Range '%s' for bytes 0-0", s->name,
 				   x.crange);
 		goto fail;
+	} else if (x.got != 1) {
+		rc = tfs_error_set(err, -EIO, "%s: short body: %zu of 1 bytes at 0", s->name, x.got);
+		goto fail;
 	}
 	snprintf(s->etag, sizeof(s->etag), "%s", x.etag);
 	snprintf(s->lastmod, sizeof(s->lastmod), "%s", x.lastmod);

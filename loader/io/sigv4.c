@@ -161,7 +161,8 @@ static int canonical_query(const char *q, struct sb *out)
 		p = amp ? amp + 1 : end;
 	}
 	if (rc == 0) {
-		qsort(parts, n, sizeof(*parts), cmp_str);
+		if (n > 1) /* qsort wants a real array; parts is NULL when empty */
+			qsort(parts, n, sizeof(*parts), cmp_str);
 		for (size_t i = 0; i < n; i++) {
 			if (i)
 				sb_add(out, "&");

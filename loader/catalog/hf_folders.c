@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -309,10 +310,29 @@ out:
 	return rc;
 }
 
+/* One name asked for by add_named_files, on its own thread. */
+struct probe {
+	char *path;
+	int rc;               /* 0: there; else the stat's negative errno */
+	struct tfs_error err;
+	pthread_t thread;
+	int started;
+};
+
+static void *probe_main(void *arg)
+{
+	struct probe *p = arg;
+	struct tfs_source_info info;
+
+	p->rc = tfs_source_stat(p->path, &info, &p->err);
+	return NULL;
+}
+
 /*
  * A URL folder cannot be listed, so the files beside the weights that loaders want (configs,
- * tokenizers, the index itself) are asked for by name; those that exist join the catalog. One
- * probe GET each, so the list stays short.
+ * tokenizers, the index itself) are asked for by name; those that exist join the catalog. The
+ * probes run at once, one thread each (a round trip each, many over the Hub's TLS), then the
+ * files found are added in the list's order.
  */
 static int add_named_files(struct tfs_catalog *cat, const char *dir, struct tfs_error *err)
 {
@@ -323,25 +343,42 @@ static int add_named_files(struct tfs_catalog *cat, const char *dir, struct tfs_
 		"added_tokens.json", "model.safetensors.index.json",
 		"diffusion_pytorch_model.safetensors.index.json",
 	};
+	enum { N = sizeof(names) / sizeof(names[0]) };
+	struct probe pr[N];
+	char *rel[N];
 	int rc = 0;
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && rc >= 0; i++) {
-		char *rel = tfs_path_join(dir, names[i]);
-		struct tfs_error e;
-
-		if (!rel)
-			return tfs_error_set(err, -ENOMEM, "%s: out of memory", cat->root);
-		if (tfs_catalog_find_file(cat, rel) < 0) {
-			rc = tfs_catalog_add_file(cat, rel, &e);
-			/* Absent; or forbidden, as S3 answers for a missing key without ListBucket. */
-			if (rc == -ENOENT || rc == -EACCES)
-				rc = 0;
-			else if (rc < 0 && err)
-				*err = e;
-		}
-		free(rel);
+	memset(pr, 0, sizeof(pr));
+	for (size_t i = 0; i < N; i++) {
+		rel[i] = tfs_path_join(dir, names[i]);
+		pr[i].path = rel[i] ? tfs_path_join(cat->root, rel[i]) : NULL;
+		pr[i].rc = -ENOENT;
+		if (!pr[i].path)
+			rc = tfs_error_set(err, -ENOMEM, "%s: out of memory", cat->root);
+		else if (tfs_catalog_find_file(cat, rel[i]) >= 0)
+			continue; /* already listed (a shard or the index) */
+		else if (pthread_create(&pr[i].thread, NULL, probe_main, &pr[i]) == 0)
+			pr[i].started = 1;
+		else
+			probe_main(&pr[i]); /* no thread to spare: probe here */
 	}
-	return rc < 0 ? rc : 0;
+	for (size_t i = 0; i < N; i++) {
+		if (pr[i].started)
+			pthread_join(pr[i].thread, NULL);
+		/* Absent; or forbidden, as S3 answers for a missing key without ListBucket. */
+		if (rc == 0 && pr[i].rc < 0 && pr[i].rc != -ENOENT && pr[i].rc != -EACCES) {
+			rc = pr[i].rc;
+			if (err)
+				*err = pr[i].err;
+		}
+		if (rc == 0 && pr[i].rc == 0) {
+			int fi = tfs_catalog_add_file(cat, rel[i], err);
+			rc = fi < 0 ? fi : 0;
+		}
+		free(rel[i]);
+		free(pr[i].path);
+	}
+	return rc;
 }
 
 static int load_diffusers(struct tfs_catalog *cat, struct tfs_error *err)

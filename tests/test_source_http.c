@@ -240,6 +240,41 @@ static void test_short_and_long_body(void **state)
 	expect_open_error(url("longbody", "a.bin"), -EIO, "more than the 1 bytes asked", 2);
 }
 
+static int count_lines(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int n = 0, c;
+
+	while (f && (c = fgetc(f)) != EOF)
+		n += c == '\n';
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* A redirected URL (the Hub's resolve URLs): exact bytes, and after the first range only the
+ * target is asked, one request per block instead of two. */
+static void test_redirect_followed_once(void **state)
+{
+	struct tfs_source *s;
+	struct tfs_error err;
+	char buf[8192], log[128];
+	int before;
+
+	NEED_SERVER();
+	snprintf(log, sizeof(log), "%s/redir.log", g.state);
+	before = count_lines(log);
+	assert_int_equal(tfs_source_open(url("redir", "a.bin"), NULL, &s, &err), 0);
+	assert_int_equal(s->info.size, FILE_SIZE);
+	for (uint64_t off = 0; off < 5 * sizeof(buf); off += sizeof(buf)) {
+		assert_int_equal(tfs_source_read(s, buf, sizeof(buf), off, 0, &err), sizeof(buf));
+		assert_memory_equal(buf, g.data + off, sizeof(buf));
+	}
+	tfs_source_close(s);
+	usleep(200 * 1000); /* nginx writes its access log after the response */
+	assert_int_equal(count_lines(log) - before, 1);
+}
+
 /* A server at 512 KiB/s: slow, never wrong, never a timeout while bytes flow. */
 static void test_slow_server(void **state)
 {
@@ -426,6 +461,7 @@ int main(void)
 		cmocka_unit_test(test_ignores_range),
 		cmocka_unit_test(test_wrong_content_range),
 		cmocka_unit_test(test_short_and_long_body),
+		cmocka_unit_test(test_redirect_followed_once),
 		cmocka_unit_test(test_slow_server),
 		cmocka_unit_test(test_server_down_then_back),
 		cmocka_unit_test(test_stopped_mid_read),

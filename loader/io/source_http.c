@@ -23,7 +23,12 @@
  *   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN  S3 credentials (none: unsigned)
  *   AWS_REGION / AWS_DEFAULT_REGION (default us-east-1); AWS_ENDPOINT_URL (path-style endpoint)
  *
- * Locking: s->lock guards the handle pool only; everything else is immutable after open except
+ * Redirects: the Hub answers every GET of a resolve URL with a redirect to its CDN. After one
+ * range arrived through a redirect, later reads go to where it led (without Authorization or
+ * Cookie headers when that is another host, as curl does on redirects), and back to the original
+ * URL the first time that fails (an expired signature): one request per block instead of two.
+ *
+ * Locking: s->lock guards the handle pool and `moved`; everything else is immutable after open except
  * `changed` (atomic, set once).
  */
 #include <errno.h>
@@ -53,6 +58,8 @@ struct http_source {
 	char *url;                   /* what is fetched: http(s)://..., encoded */
 	char *name;                  /* for messages: the URL without its query (presigned keys) */
 	struct curl_slist *headers;  /* --header lines and the HF bearer; immutable */
+	char *moved;                 /* where s->url last redirected to (the Hub's CDN, say), asked
+				      * directly from then on, NULL when it did not; s->lock */
 	struct s3_conf s3;           /* s3.access_key NULL: not signed */
 	long timeout_ms;
 	int retries;
@@ -164,7 +171,7 @@ static void pool_put(struct http_source *s, CURL *h)
 }
 
 /* The request headers: the fixed ones, plus a fresh SigV4 signature for s3://. NULL: no memory. */
-static struct curl_slist *request_headers(struct http_source *s, int *ok)
+static struct curl_slist *request_headers(struct http_source *s, int drop_auth, int *ok)
 {
 	struct curl_slist *l = NULL, *n;
 	char date[17], line[1024], auth[768];
@@ -174,6 +181,9 @@ static struct curl_slist *request_headers(struct http_source *s, int *ok)
 
 	*ok = 1;
 	for (struct curl_slist *h = s->headers; h; h = h->next) {
+		if (drop_auth && (strncasecmp(h->data, "authorization:", 14) == 0 ||
+				  strncasecmp(h->data, "cookie:", 7) == 0))
+			continue;
 		n = curl_slist_append(l, h->data);
 		if (!n)
 			goto fail;
@@ -222,21 +232,21 @@ enum { GOT_416 = 1, GOT_EMPTY = 2 };
  * GOT_416 / GOT_EMPTY; -EAGAIN (message in err) when another attempt may help; another negative
  * errno when it cannot.
  */
-static int get_range(struct http_source *s, CURL *h, struct xfer *x, uint64_t off, size_t len,
-		     long budget_ms, struct tfs_error *err)
+static int get_range_at(struct http_source *s, CURL *h, const char *url, int drop_auth,
+			struct xfer *x, uint64_t off, size_t len, long budget_ms, struct tfs_error *err)
 {
 	char range[64];
 	struct curl_slist *hdrs;
 	CURLcode cc;
 	int ok;
 
-	hdrs = request_headers(s, &ok);
+	hdrs = request_headers(s, drop_auth, &ok);
 	if (!ok)
 		return tfs_error_set(err, -ENOMEM, "%s: out of memory", s->name);
 	snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)off,
 		 (unsigned long long)(off + len - 1));
 	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_URL, s->url);
+	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_RANGE, range);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -287,6 +297,55 @@ static int get_range(struct http_source *s, CURL *h, struct xfer *x, uint64_t of
 		return tfs_error_set(err, -EIO, "%s: unexpected HTTP %ld to a range request", s->name,
 				     x->status);
 	return 0;
+}
+
+/* Length of "scheme://host:port" of a URL. */
+static size_t origin_len(const char *url)
+{
+	const char *p = strstr(url, "://");
+
+	return p ? (size_t)(p + 3 - url) + strcspn(p + 3, "/?#") : strlen(url);
+}
+
+/* get_range_at() on the URL to ask now: where the last redirect led, or s->url. */
+static int get_range(struct http_source *s, CURL *h, struct xfer *x, uint64_t off, size_t len,
+		     long budget_ms, struct tfs_error *err)
+{
+	char *moved = NULL, *eff = NULL;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->moved)
+		moved = strdup(s->moved);
+	pthread_mutex_unlock(&s->lock);
+	if (!moved) {
+		rc = get_range_at(s, h, s->url, 0, x, off, len, budget_ms, err);
+		/* Only plain URLs: an s3:// signature names its host, and a 206 proves the target. */
+		if (rc == 0 && !s->s3.access_key &&
+		    curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff &&
+		    strcmp(eff, s->url) != 0) {
+			char *copy = strdup(eff);
+			pthread_mutex_lock(&s->lock);
+			free(s->moved);
+			s->moved = copy;
+			pthread_mutex_unlock(&s->lock);
+		}
+		return rc;
+	}
+	rc = get_range_at(s, h, moved, origin_len(moved) != origin_len(s->url) ||
+			  strncmp(moved, s->url, origin_len(moved)) != 0,
+			  x, off, len, budget_ms, err);
+	if (rc < 0) { /* expired or gone: forget it and ask the original URL again */
+		pthread_mutex_lock(&s->lock);
+		if (s->moved && strcmp(s->moved, moved) == 0) {
+			free(s->moved);
+			s->moved = NULL;
+		}
+		pthread_mutex_unlock(&s->lock);
+		rc = rc == -ENOMEM ? rc : -EAGAIN;
+	}
+	free(moved);
+	return rc;
 }
 
 /* Parses "bytes A-B/T". 0, or -1 when malformed. */
@@ -418,6 +477,7 @@ static void http_close(struct tfs_source *src)
 	free(s->pool);
 	pthread_mutex_destroy(&s->lock);
 	curl_slist_free_all(s->headers);
+	free(s->moved);
 	free(s->s3.host);
 	free(s->s3.path);
 	free(s->s3.region);

@@ -39,12 +39,22 @@ static void usage_main(FILE *f)
 
 static void usage_ls(FILE *f)
 {
+<<<<<<< HEAD
 	fprintf(f, "usage: tensorfs ls [OPTIONS] CKPT\n\n"
 		   "Prints one line per tensor: name, dtype, shape, bytes, shard file. Reads headers only.\n"
 		   "CKPT may be a URL (see `tensorfs mount --help`).\n\n"
 		   "options:\n"
 		   TFS_CLI_REMOTE_USAGE
 		   "  -h, --help              this text\n");
+=======
+	fprintf(f, "usage: tensorfs ls [--help] [--metadata] CKPT\n\n"
+		   "Prints one line per tensor: name, dtype, shape, bytes, shard file. Reads headers only.\n"
+		   "Shapes are in numpy order (GGUF stores them fastest-first); dtypes of GGUF files are\n"
+		   "ggml's type names (F32, BF16, Q4_K, IQ4_XS, ...).\n\n"
+		   "  --metadata   print the key/value metadata of every file as JSON instead: GGUF\n"
+		   "               key/values (arrays such as the tokenizer vocabulary included) and\n"
+		   "               safetensors' __metadata__, keyed by file (as .tensorfs/metadata.json)\n");
+>>>>>>> main
 }
 
 static void usage_mount(FILE *f)
@@ -73,6 +83,10 @@ static void usage_mount(FILE *f)
 		"                          fs.pipe-max-size to 2M so 1 MiB replies fit one pipe)\n"
 		"      --direct-io on|off  read cache blocks with O_DIRECT where the filesystem allows\n"
 		"                          (default on: the disk DMAs into the cache, no page-cache copy)\n"
+		"      --view raw|npy      raw (default): a tensor file holds the tensor's bytes; npy:\n"
+		"                          NAME.npy with an NPY header first, for numpy.load(mmap_mode=\"r\")\n"
+		"                          (BF16, F8, F4/F6 and ggml blocks as unsigned-int stand-ins,\n"
+		"                          named in the user.tensorfs.npy xattr)\n"
 		"      --log FILE          append the log to FILE (default: stderr with -f, else syslog)\n"
 		"      --stats-json FILE   write the final stats as JSON to FILE at unmount\n"
 		TFS_CLI_REMOTE_USAGE
@@ -104,6 +118,7 @@ static const char *printable(const char *s, char *buf, size_t cap)
 
 static int cmd_ls(int argc, char **argv)
 {
+<<<<<<< HEAD
 	enum { O_HEADER = 256, O_S3_ENDPOINT };
 	static const struct option lopts[] = { { "help", no_argument, NULL, 'h' },
 		{ "header", required_argument, NULL, O_HEADER },
@@ -111,16 +126,28 @@ static int cmd_ls(int argc, char **argv)
 	struct tfs_catalog *cat;
 	struct tfs_error err;
 	int c, rc;
+=======
+	static const struct option lopts[] = { { "help", no_argument, NULL, 'h' },
+					       { "metadata", no_argument, NULL, 'm' }, { 0 } };
+	struct tfs_catalog *cat;
+	struct tfs_error err;
+	int c, meta = 0;
+>>>>>>> main
 
 	while ((c = getopt_long(argc, argv, "+h", lopts, NULL)) != -1) {
 		if (c == 'h') {
 			usage_ls(stdout);
 			return 0;
 		}
+<<<<<<< HEAD
 		if (c == O_HEADER || c == O_S3_ENDPOINT) {
 			rc = c == O_HEADER ? tfs_cli_add_header(optarg) : tfs_cli_set_s3_endpoint(optarg);
 			if (rc)
 				return rc;
+=======
+		if (c == 'm') {
+			meta = 1;
+>>>>>>> main
 			continue;
 		}
 		usage_ls(stderr);
@@ -135,6 +162,11 @@ static int cmd_ls(int argc, char **argv)
 		return 1;
 	}
 	fputs(tfs_catalog_warnings(cat), stderr);
+	if (meta) {
+		puts(tfs_catalog_metadata_json(cat));
+		tfs_catalog_close(cat);
+		return 0;
+	}
 	printf("%-60s %-8s %-20s %14s  %s\n", "NAME", "DTYPE", "SHAPE", "BYTES", "SHARD");
 	for (size_t i = 0; i < tfs_catalog_tensor_count(cat); i++) {
 		const struct tfs_tensor *t = tfs_catalog_tensor(cat, i);
@@ -159,7 +191,7 @@ static int cmd_ls(int argc, char **argv)
 /* ---- mount ---------------------------------------------------------------------------------- */
 
 struct mount_opts {
-	int foreground, debug, splice;
+	int foreground, debug, splice, npy;
 	unsigned fuse_threads;
 	uint64_t kernel_ra;        /* bytes; the mount's bdi read_ahead_kb is set from it */
 	char fuse_o[1024];
@@ -172,7 +204,11 @@ struct mount_opts {
 static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *done)
 {
 	enum { O_THREADS = 256, O_BLOCK, O_CACHE, O_RA, O_STRATEGY, O_LOG, O_STATS, O_FTHREADS, O_KRA,
+<<<<<<< HEAD
 	       O_SPLICE, O_DIRECT_IO, O_HEADER, O_S3_ENDPOINT };
+=======
+	       O_SPLICE, O_DIRECT_IO, O_VIEW };
+>>>>>>> main
 	static const struct option lopts[] = {
 		{ "foreground", no_argument, NULL, 'f' }, { "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' }, { "threads", required_argument, NULL, O_THREADS },
@@ -186,8 +222,12 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 		{ "kernel-readahead", required_argument, NULL, O_KRA },
 		{ "splice", required_argument, NULL, O_SPLICE },
 		{ "direct-io", required_argument, NULL, O_DIRECT_IO },
+<<<<<<< HEAD
 		{ "header", required_argument, NULL, O_HEADER },
 		{ "s3-endpoint", required_argument, NULL, O_S3_ENDPOINT }, { 0 } };
+=======
+		{ "view", required_argument, NULL, O_VIEW }, { 0 } };
+>>>>>>> main
 	uint64_t v;
 	char *end;
 	int c;
@@ -257,6 +297,7 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 			else
 				o->eng.buffered_io = strcmp(optarg, "off") == 0;
 			break;
+<<<<<<< HEAD
 		case O_HEADER:
 		case O_S3_ENDPOINT: {
 			int rc = c == O_HEADER ? tfs_cli_add_header(optarg)
@@ -265,6 +306,15 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 				return rc;
 			break;
 		}
+=======
+		case O_VIEW:
+			if (strcmp(optarg, "raw") != 0 && strcmp(optarg, "npy") != 0) {
+				fprintf(stderr, "tensorfs: --view %s: expected raw or npy\n", optarg);
+				return 2;
+			}
+			o->npy = strcmp(optarg, "npy") == 0;
+			break;
+>>>>>>> main
 		case O_LOG: o->log_path = optarg; break;
 		case O_STATS: o->stats_path = optarg; break;
 		default: usage_mount(stderr); return 2;
@@ -421,12 +471,13 @@ static int run_mount(struct mount_opts *o, int ready_fd, const char *argv0)
 	if (tfs_catalog_open(o->ckpt, &cat, &err) < 0)
 		goto fail_err;
 	m.cat = cat;
-	if (tfs_tree_build(cat, &m.tree, &err) < 0)
+	if (tfs_tree_build(cat, o->npy ? ".npy" : NULL, &m.tree, &err) < 0)
 		goto fail_err;
 	m.uid = getuid();
 	m.gid = getgid();
 	m.timeout = 86400.0;
 	m.splice = o->splice;
+	m.npy = o->npy;
 	if (m.splice)
 		raise_pipe_max(m.log);
 	m.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;

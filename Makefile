@@ -16,10 +16,10 @@ LIB_INC  := -Iloader
 FRONT_INC := -Ifs -Icli
 LDFLAGS += -pthread
 PKG     := pkg-config
-LIB_PKGS := jansson libxxhash
+LIB_PKGS := jansson libxxhash libcurl libcrypto
 FUSE_PKGS := fuse3
 LIB_CFLAGS  = $(shell $(PKG) --cflags $(LIB_PKGS) 2>/dev/null)
-LIB_LIBS    = $(shell $(PKG) --libs $(LIB_PKGS) 2>/dev/null || echo -ljansson -lxxhash) -ldl -lm
+LIB_LIBS    = $(shell $(PKG) --libs $(LIB_PKGS) 2>/dev/null || echo -ljansson -lxxhash -lcurl -lcrypto) -ldl -lm
 FUSE_CFLAGS = $(shell $(PKG) --cflags $(FUSE_PKGS) 2>/dev/null)
 FUSE_LIBS   = $(shell $(PKG) --libs $(FUSE_PKGS) 2>/dev/null || echo -lfuse3)
 

@@ -40,7 +40,10 @@ static void usage_load(FILE *f)
 		"      --staging-only      always copy through the staging ring, never straight out of\n"
 		"                          the engine's pinned cache blocks\n"
 		"      --json              print the report as JSON instead of text\n"
-		"  -h, --help              this text\n");
+		TFS_CLI_REMOTE_USAGE
+		"  -h, --help              this text\n"
+		"\n"
+		"CKPT is a folder, a .safetensors file, or a URL (see `tensorfs mount --help`).\n");
 }
 
 struct load_args {
@@ -80,7 +83,7 @@ static int parse_sz(const char *opt, const char *s, uint64_t *out)
 static int parse_args(int argc, char **argv, struct load_args *a)
 {
 	enum { O_DEVICE = 256, O_MAP, O_SELECT, O_VERIFY, O_THREADS, O_CACHE, O_STAGING, O_BUFFERS,
-	       O_STREAMS, O_JSON, O_STAGING_ONLY };
+	       O_STREAMS, O_JSON, O_STAGING_ONLY, O_HEADER, O_S3_ENDPOINT };
 	static const struct option lopts[] = {
 		{ "device", required_argument, NULL, O_DEVICE },
 		{ "map", required_argument, NULL, O_MAP },
@@ -93,6 +96,8 @@ static int parse_args(int argc, char **argv, struct load_args *a)
 		{ "streams", required_argument, NULL, O_STREAMS },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "staging-only", no_argument, NULL, O_STAGING_ONLY },
+		{ "header", required_argument, NULL, O_HEADER },
+		{ "s3-endpoint", required_argument, NULL, O_S3_ENDPOINT },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -144,6 +149,12 @@ static int parse_args(int argc, char **argv, struct load_args *a)
 			break;
 		case O_STAGING_ONLY:
 			a->lo.staging_only = 1;
+			break;
+		case O_HEADER:
+		case O_S3_ENDPOINT:
+			if ((c == O_HEADER ? tfs_cli_add_header(optarg)
+					   : tfs_cli_set_s3_endpoint(optarg)) != 0)
+				return 2;
 			break;
 		default:
 			rc = -EINVAL;

@@ -39,13 +39,18 @@ static void usage_main(FILE *f)
 
 static void usage_ls(FILE *f)
 {
-	fprintf(f, "usage: tensorfs ls [--help] [--metadata] CKPT\n\n"
+	fprintf(f, "usage: tensorfs ls [OPTIONS] CKPT\n\n"
 		   "Prints one line per tensor: name, dtype, shape, bytes, shard file. Reads headers only.\n"
 		   "Shapes are in numpy order (GGUF stores them fastest-first); dtypes of GGUF files are\n"
-		   "ggml's type names (F32, BF16, Q4_K, IQ4_XS, ...).\n\n"
-		   "  --metadata   print the key/value metadata of every file as JSON instead: GGUF\n"
-		   "               key/values (arrays such as the tokenizer vocabulary included) and\n"
-		   "               safetensors' __metadata__, keyed by file (as .tensorfs/metadata.json)\n");
+		   "ggml's type names (F32, BF16, Q4_K, IQ4_XS, ...). CKPT may be a URL (see\n"
+		   "`tensorfs mount --help`).\n\n"
+		   "options:\n"
+		   "      --metadata          print the key/value metadata of every file as JSON instead:\n"
+		   "                          GGUF key/values (arrays such as the tokenizer vocabulary\n"
+		   "                          included) and safetensors' __metadata__, keyed by file (as\n"
+		   "                          .tensorfs/metadata.json)\n"
+		   TFS_CLI_REMOTE_USAGE
+		   "  -h, --help              this text\n");
 }
 
 static void usage_mount(FILE *f)
@@ -80,7 +85,12 @@ static void usage_mount(FILE *f)
 		"                          named in the user.tensorfs.npy xattr)\n"
 		"      --log FILE          append the log to FILE (default: stderr with -f, else syslog)\n"
 		"      --stats-json FILE   write the final stats as JSON to FILE at unmount\n"
-		"  -h, --help              this text\n");
+		TFS_CLI_REMOTE_USAGE
+		"  -h, --help              this text\n"
+		"\n"
+		"CKPT is a folder, a .safetensors file, or a URL: https://host/path/model.safetensors,\n"
+		"a folder URL ending in '/' (https://huggingface.co/ORG/REPO/resolve/main/), or\n"
+		"s3://bucket/prefix/.\n");
 }
 
 /* ---- ls ------------------------------------------------------------------------------------- */
@@ -104,16 +114,25 @@ static const char *printable(const char *s, char *buf, size_t cap)
 
 static int cmd_ls(int argc, char **argv)
 {
+	enum { O_HEADER = 256, O_S3_ENDPOINT };
 	static const struct option lopts[] = { { "help", no_argument, NULL, 'h' },
-					       { "metadata", no_argument, NULL, 'm' }, { 0 } };
+		{ "metadata", no_argument, NULL, 'm' },
+		{ "header", required_argument, NULL, O_HEADER },
+		{ "s3-endpoint", required_argument, NULL, O_S3_ENDPOINT }, { 0 } };
 	struct tfs_catalog *cat;
 	struct tfs_error err;
-	int c, meta = 0;
+	int c, rc, meta = 0;
 
 	while ((c = getopt_long(argc, argv, "+h", lopts, NULL)) != -1) {
 		if (c == 'h') {
 			usage_ls(stdout);
 			return 0;
+		}
+		if (c == O_HEADER || c == O_S3_ENDPOINT) {
+			rc = c == O_HEADER ? tfs_cli_add_header(optarg) : tfs_cli_set_s3_endpoint(optarg);
+			if (rc)
+				return rc;
+			continue;
 		}
 		if (c == 'm') {
 			meta = 1;
@@ -173,7 +192,7 @@ struct mount_opts {
 static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *done)
 {
 	enum { O_THREADS = 256, O_BLOCK, O_CACHE, O_RA, O_STRATEGY, O_LOG, O_STATS, O_FTHREADS, O_KRA,
-	       O_SPLICE, O_DIRECT_IO, O_VIEW };
+	       O_SPLICE, O_DIRECT_IO, O_VIEW, O_HEADER, O_S3_ENDPOINT };
 	static const struct option lopts[] = {
 		{ "foreground", no_argument, NULL, 'f' }, { "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' }, { "threads", required_argument, NULL, O_THREADS },
@@ -187,7 +206,9 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 		{ "kernel-readahead", required_argument, NULL, O_KRA },
 		{ "splice", required_argument, NULL, O_SPLICE },
 		{ "direct-io", required_argument, NULL, O_DIRECT_IO },
-		{ "view", required_argument, NULL, O_VIEW }, { 0 } };
+		{ "view", required_argument, NULL, O_VIEW },
+		{ "header", required_argument, NULL, O_HEADER },
+		{ "s3-endpoint", required_argument, NULL, O_S3_ENDPOINT }, { 0 } };
 	uint64_t v;
 	char *end;
 	int c;
@@ -257,6 +278,14 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 			else
 				o->eng.buffered_io = strcmp(optarg, "off") == 0;
 			break;
+		case O_HEADER:
+		case O_S3_ENDPOINT: {
+			int rc = c == O_HEADER ? tfs_cli_add_header(optarg)
+					       : tfs_cli_set_s3_endpoint(optarg);
+			if (rc)
+				return rc;
+			break;
+		}
 		case O_VIEW:
 			if (strcmp(optarg, "raw") != 0 && strcmp(optarg, "npy") != 0) {
 				fprintf(stderr, "tensorfs: --view %s: expected raw or npy\n", optarg);
@@ -273,7 +302,13 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 		usage_mount(stderr);
 		return 2;
 	}
-	if (!realpath(argv[optind], o->ckpt)) {
+	if (tfs_cli_is_url(argv[optind])) {
+		if (strlen(argv[optind]) >= sizeof(o->ckpt)) {
+			fprintf(stderr, "tensorfs: %.64s...: URL too long\n", argv[optind]);
+			return 2;
+		}
+		strcpy(o->ckpt, argv[optind]);
+	} else if (!realpath(argv[optind], o->ckpt)) {
 		fprintf(stderr, "tensorfs: %s: %s\n", argv[optind], strerror(errno));
 		return 1;
 	}

@@ -5,7 +5,8 @@
 #                                    (bindfs, python3-matplotlib)
 set -e
 PKGS="build-essential pkg-config libfuse3-dev fuse3 libjansson-dev libxxhash-dev libcmocka-dev
-      python3-numpy attr valgrind python3-torch xxd clang-14 libclang-rt-14-dev"
+      python3-numpy attr valgrind python3-torch xxd clang-14 libclang-rt-14-dev
+      libcurl4-openssl-dev libssl-dev nginx-light curl"
 [ "${1:-}" = bench ] && PKGS="$PKGS bindfs python3-matplotlib"
 missing=""
 for p in $PKGS; do

@@ -81,18 +81,14 @@ int tfs_catalog_find_file(const struct tfs_catalog *cat, const char *rel)
 	return -1;
 }
 
-/* Appends a file entry (stat()ed now through the byte source, following symlinks as HF caches use
- * them) and returns its index. rel is relative to the root. */
-int tfs_catalog_add_file(struct tfs_catalog *cat, const char *rel, struct tfs_error *err)
+/* tfs_catalog_add_file with the path given (owned here from the call on), for a URL whose query
+ * (a presigned signature) is not part of the name. */
+static int add_file_at(struct tfs_catalog *cat, const char *rel, char *path, struct tfs_error *err)
 {
 	struct tfs_source_info info;
 	struct tfs_cat_file *f;
-	char *path;
 	int rc;
 
-	path = tfs_path_join(cat->root, rel);
-	if (!path)
-		return tfs_error_set(err, -ENOMEM, "%s: out of memory", rel);
 	rc = tfs_source_stat(path, &info, err);
 	if (rc < 0) {
 		free(path);
@@ -116,6 +112,17 @@ int tfs_catalog_add_file(struct tfs_catalog *cat, const char *rel, struct tfs_er
 	f->pub.ino = info.ino;
 	f->pub.mode = info.mode;
 	return (int)cat->n_files++;
+}
+
+/* Appends a file entry (stat()ed now through the byte source, following symlinks as HF caches use
+ * them) and returns its index. rel is relative to the root. */
+int tfs_catalog_add_file(struct tfs_catalog *cat, const char *rel, struct tfs_error *err)
+{
+	char *path = tfs_path_join(cat->root, rel);
+
+	if (!path)
+		return tfs_error_set(err, -ENOMEM, "%s: out of memory", rel);
+	return add_file_at(cat, rel, path, err);
 }
 
 /* The source's view of a catalog file, as stat()ed by tfs_catalog_add_file. */
@@ -329,6 +336,43 @@ const struct tfs_tensor *tfs_catalog_find(const struct tfs_catalog *cat, const c
 }
 
 /*
+ * A URL: a folder when its path ends in '/' (the layout is found by fetching known names; see
+ * hf_folders.c), else one file. A query (presigned URLs) stays on the file's path, not its name.
+ */
+static int open_url(struct tfs_catalog *cat, const char *url, struct tfs_error *err)
+{
+	size_t q = strcspn(url, "?#"), scheme = strstr(url, "://") - url + 3;
+	const char *slash = memrchr(url + scheme, '/', q - scheme);
+	char *rel, *path;
+	int rc;
+
+	if (!slash)
+		return tfs_error_set(err, -EINVAL, "%s: a URL names a file or a folder ending in '/'",
+				     url);
+	cat->root = strndup(url, (size_t)(slash - url));
+	if (!cat->root)
+		return tfs_error_set(err, -ENOMEM, "%s: out of memory", url);
+	if (slash == url + q - 1) /* ".../": a folder; shards first, then the named files */
+		return tfs_layout_load_folder(cat, err);
+	rel = strndup(slash + 1, (size_t)(url + q - slash - 1));
+	path = strdup(url);
+	if (!rel || !path) {
+		free(rel);
+		free(path);
+		return tfs_error_set(err, -ENOMEM, "%s: out of memory", url);
+	}
+	rc = add_file_at(cat, rel, path, err);
+	free(rel);
+	if (rc >= 0)
+		rc = tfs_catalog_load_shard(cat, rc, "", err);
+	if (rc >= 0)
+		cat->layout = cat->files[0].fmt->name;
+	if (rc >= 0 && cat->files[0].fmt == &tfs_format_gguf) /* its split siblings, by name */
+		rc = tfs_layout_gguf_split(cat, err);
+	return rc < 0 ? rc : 0;
+}
+
+/*
  * The metadata of every parsed file as one JSON object keyed by its relative path: a format's own
  * typed JSON (GGUF) where it has one, else its string map (safetensors' __metadata__).
  */
@@ -394,8 +438,12 @@ int tfs_catalog_open(const char *path, struct tfs_catalog **out, struct tfs_erro
 
 	if (!cat)
 		return tfs_error_set(err, -ENOMEM, "%s: out of memory", path);
-	/* A single file is whatever a byte source can stat (a local file, or a URL once a source
-	 * reads it); a folder is local. The source's error names what is missing. */
+	/* A URL is a file or, ending in '/', a folder (open_url). Otherwise a single file is whatever
+	 * a byte source can stat; a folder is local. The source's error names what is missing. */
+	if (tfs_source_is_url(path)) {
+		rc = open_url(cat, path, err);
+		goto opened;
+	}
 	rc = tfs_source_stat(path, &info, err);
 	if (rc == 0) {
 		/* A single file: the mount shows it and its tensors, nothing else of its folder. */
@@ -427,6 +475,7 @@ int tfs_catalog_open(const char *path, struct tfs_catalog **out, struct tfs_erro
 	} else if (rc == -EINVAL) {
 		rc = tfs_error_set(err, -EINVAL, "%s: neither a file nor a folder", path);
 	} /* else missing or unreadable: the source's message says so */
+opened:
 	if (rc < 0)
 		goto fail;
 	rc = build_tensors(cat, err);

@@ -9,12 +9,64 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "catalog/catalog_int.h"
 #include "error.h"
+#include "io/source.h"
+
+/* Reads the JSON file `path` through its byte source (a local file or a URL). NULL with err set
+ * (-EINVAL "not valid JSON", or the source's error) when it cannot. Caller decrefs. */
+static json_t *load_json(const char *path, struct tfs_error *err)
+{
+	struct tfs_source *src;
+	json_error_t jerr;
+	json_t *root = NULL;
+	char *buf = NULL;
+	ssize_t got;
+
+	if (tfs_source_open(path, NULL, &src, err) < 0)
+		return NULL;
+	if (src->info.size > 256u << 20) {
+		tfs_error_set(err, -EFBIG, "%s: %" PRIu64 " bytes: too large for a JSON index", path,
+			      src->info.size);
+		goto out;
+	}
+	buf = malloc(src->info.size + 1);
+	if (!buf) {
+		tfs_error_set(err, -ENOMEM, "%s: out of memory", path);
+		goto out;
+	}
+	got = src->info.size ? tfs_source_read(src, buf, src->info.size, 0, 0, err) : 0;
+	if (got < 0)
+		goto out;
+	root = json_loadb(buf, (size_t)got, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		tfs_error_set(err, -EINVAL, "%s: not valid JSON: %s (line %d)", path, jerr.text,
+			      jerr.line);
+out:
+	free(buf);
+	tfs_source_close(src);
+	return root;
+}
+
+/* 1 when the file `rel` (under the root) exists, 0 when it does not (-ENOENT: one stat, or one
+ * probe GET for URLs); another negative errno with err set when the answer was an error. */
+static int file_exists(const struct tfs_catalog *cat, const char *rel, struct tfs_error *err)
+{
+	char *path = tfs_path_join(cat->root, rel);
+	struct tfs_source_info info;
+	int rc;
+
+	if (!path)
+		return tfs_error_set(err, -ENOMEM, "%s: out of memory", rel);
+	rc = tfs_source_stat(path, &info, err);
+	free(path);
+	return rc == 0 ? 1 : rc == -ENOENT ? 0 : rc;
+}
 
 static int has_suffix(const char *s, const char *suf)
 {
@@ -77,16 +129,14 @@ static int load_index(struct tfs_catalog *cat, const char *dir, const char *inde
 	json_t *root = NULL, *wm, *v, *meta, *total;
 	size_t first = cat->n_files, mapped = 0;
 	uint64_t sum = 0, held = 0;
-	json_error_t jerr;
 	const char *k;
 	int rc = 0;
 
 	if (!ipath)
 		return tfs_error_set(err, -ENOMEM, "%s: out of memory", index_rel);
-	root = json_load_file(ipath, JSON_REJECT_DUPLICATES, &jerr);
+	root = load_json(ipath, err);
 	if (!root) {
-		rc = tfs_error_set(err, -EINVAL, "%s: not valid JSON: %s (line %d)", ipath, jerr.text,
-				   jerr.line);
+		rc = -EINVAL;
 		goto out;
 	}
 	wm = json_object_get(root, "weight_map");
@@ -186,6 +236,19 @@ static int load_checkpoint_dir(struct tfs_catalog *cat, const char *dir, const c
 	*found = 0;
 	if (!abs)
 		return tfs_error_set(err, -ENOMEM, "%s: out of memory", dir);
+	if (tfs_source_is_url(cat->root)) {
+		/* No listing over HTTP: the first preferred name that exists is the checkpoint. */
+		for (size_t i = 0; i < 4 && !pick && rc == 0; i++) {
+			char *rel = tfs_path_join(dir, preferred[i]);
+			if (!rel)
+				rc = tfs_error_set(err, -ENOMEM, "%s: out of memory", abs);
+			else if ((rc = file_exists(cat, rel, err)) > 0)
+				pick = strdup(preferred[i]);
+			free(rel);
+			rc = rc < 0 ? rc : 0;
+		}
+		goto picked;
+	}
 	d = opendir(abs);
 	if (!d) {
 		rc = tfs_error_set(err, -errno, "%s: cannot list: %s", abs, strerror(errno));
@@ -219,7 +282,8 @@ static int load_checkpoint_dir(struct tfs_catalog *cat, const char *dir, const c
 				   abs, n_index, n_single);
 		goto out;
 	}
-	if (pick) {
+picked:
+	if (pick && rc == 0) {
 		char *rel = tfs_path_join(dir, pick);
 		int fi;
 
@@ -246,20 +310,90 @@ out:
 	return rc;
 }
 
+/* One name asked for by add_named_files, on its own thread. */
+struct probe {
+	char *path;
+	int rc;               /* 0: there; else the stat's negative errno */
+	struct tfs_error err;
+	pthread_t thread;
+	int started;
+};
+
+static void *probe_main(void *arg)
+{
+	struct probe *p = arg;
+	struct tfs_source_info info;
+
+	p->rc = tfs_source_stat(p->path, &info, &p->err);
+	return NULL;
+}
+
+/*
+ * A URL folder cannot be listed, so the files beside the weights that loaders want (configs,
+ * tokenizers, the index itself) are asked for by name; those that exist join the catalog. The
+ * probes run at once, one thread each (a round trip each, many over the Hub's TLS), then the
+ * files found are added in the list's order.
+ */
+static int add_named_files(struct tfs_catalog *cat, const char *dir, struct tfs_error *err)
+{
+	static const char *const names[] = {
+		"config.json", "generation_config.json", "model_index.json", "scheduler_config.json",
+		"preprocessor_config.json", "tokenizer.json", "tokenizer_config.json",
+		"special_tokens_map.json", "tokenizer.model", "vocab.json", "merges.txt",
+		"added_tokens.json", "model.safetensors.index.json",
+		"diffusion_pytorch_model.safetensors.index.json",
+	};
+	enum { N = sizeof(names) / sizeof(names[0]) };
+	struct probe pr[N];
+	char *rel[N];
+	int rc = 0;
+
+	memset(pr, 0, sizeof(pr));
+	for (size_t i = 0; i < N; i++) {
+		rel[i] = tfs_path_join(dir, names[i]);
+		pr[i].path = rel[i] ? tfs_path_join(cat->root, rel[i]) : NULL;
+		pr[i].rc = -ENOENT;
+		if (!pr[i].path)
+			rc = tfs_error_set(err, -ENOMEM, "%s: out of memory", cat->root);
+		else if (tfs_catalog_find_file(cat, rel[i]) >= 0)
+			continue; /* already listed (a shard or the index) */
+		else if (pthread_create(&pr[i].thread, NULL, probe_main, &pr[i]) == 0)
+			pr[i].started = 1;
+		else
+			probe_main(&pr[i]); /* no thread to spare: probe here */
+	}
+	for (size_t i = 0; i < N; i++) {
+		if (pr[i].started)
+			pthread_join(pr[i].thread, NULL);
+		/* Absent; or forbidden, as S3 answers for a missing key without ListBucket. */
+		if (rc == 0 && pr[i].rc < 0 && pr[i].rc != -ENOENT && pr[i].rc != -EACCES) {
+			rc = pr[i].rc;
+			if (err)
+				*err = pr[i].err;
+		}
+		if (rc == 0 && pr[i].rc == 0) {
+			int fi = tfs_catalog_add_file(cat, rel[i], err);
+			rc = fi < 0 ? fi : 0;
+		}
+		free(rel[i]);
+		free(pr[i].path);
+	}
+	return rc;
+}
+
 static int load_diffusers(struct tfs_catalog *cat, struct tfs_error *err)
 {
 	char *mpath = tfs_path_join(cat->root, "model_index.json");
+	int remote = tfs_source_is_url(cat->root);
 	json_t *root, *v;
-	json_error_t jerr;
 	const char *k;
 	int rc = 0, found;
 
 	if (!mpath)
 		return tfs_error_set(err, -ENOMEM, "%s: out of memory", cat->root);
-	root = json_load_file(mpath, JSON_REJECT_DUPLICATES, &jerr);
+	root = load_json(mpath, err);
 	if (!root) {
-		rc = tfs_error_set(err, -EINVAL, "%s: not valid JSON: %s (line %d)", mpath, jerr.text,
-				   jerr.line);
+		rc = -EINVAL;
 		goto out;
 	}
 	if (!json_is_object(root)) {
@@ -282,13 +416,16 @@ static int load_diffusers(struct tfs_catalog *cat, struct tfs_error *err)
 			rc = tfs_error_set(err, -ENOMEM, "%s: out of memory", mpath);
 			goto out;
 		}
-		if (stat(sub, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		/* A URL's folders cannot be stat()ed: a component with nothing found adds nothing. */
+		if (!remote && (stat(sub, &st) < 0 || !S_ISDIR(st.st_mode))) {
 			tfs_catalog_warn(cat, "%s: component '%s' has no folder %s", mpath, k, sub);
 			free(sub);
 			continue;
 		}
 		free(sub);
 		rc = load_checkpoint_dir(cat, k, k, &found, err);
+		if (rc == 0 && remote)
+			rc = add_named_files(cat, k, err);
 		if (rc < 0)
 			goto out;
 	}
@@ -306,17 +443,25 @@ int tfs_layout_load_folder(struct tfs_catalog *cat, struct tfs_error *err)
 
 	if (!mi)
 		return tfs_error_set(err, -ENOMEM, "%s: out of memory", cat->root);
-	is_diffusers = stat(mi, &st) == 0 && S_ISREG(st.st_mode);
-	free(mi);
+	if (tfs_source_is_url(cat->root)) {
+		free(mi);
+		is_diffusers = file_exists(cat, "model_index.json", err);
+		if (is_diffusers < 0)
+			return is_diffusers;
+	} else {
+		is_diffusers = stat(mi, &st) == 0 && S_ISREG(st.st_mode);
+		free(mi);
+	}
 	if (is_diffusers) {
 		cat->layout = "diffusers";
-		return load_diffusers(cat, err);
+		rc = load_diffusers(cat, err);
+	} else {
+		rc = load_checkpoint_dir(cat, "", "", &found, err);
+		if (rc == 0 && !found)
+			rc = tfs_error_set(err, -ENOENT, "%s: no .safetensors checkpoint (nor "
+					   "model_index.json) in this folder", cat->root);
 	}
-	rc = load_checkpoint_dir(cat, "", "", &found, err);
-	if (rc < 0)
-		return rc;
-	if (!found)
-		return tfs_error_set(err, -ENOENT, "%s: no .safetensors checkpoint (nor model_index.json) "
-				     "in this folder", cat->root);
-	return 0;
+	if (rc == 0 && tfs_source_is_url(cat->root))
+		rc = add_named_files(cat, "", err);
+	return rc;
 }

@@ -15,6 +15,9 @@ static const struct {
 	const char *prefix;
 	const struct tfs_source_scheme *scheme;
 } schemes[] = {
+	{ "http://", &tfs_source_scheme_http },
+	{ "https://", &tfs_source_scheme_http },
+	{ "s3://", &tfs_source_scheme_http },
 	{ "", &tfs_source_scheme_file },
 };
 
@@ -63,6 +66,13 @@ int tfs_source_open(const char *path, const struct tfs_source_info *expect,
 	}
 	*out = s;
 	return 0;
+}
+
+int tfs_source_is_url(const char *path)
+{
+	const struct tfs_source_scheme *sc = scheme_of(path);
+
+	return sc && sc != &tfs_source_scheme_file;
 }
 
 int tfs_source_stat(const char *path, struct tfs_source_info *out, struct tfs_error *err)

@@ -71,6 +71,7 @@ struct tfs_source_scheme {
 };
 
 extern const struct tfs_source_scheme tfs_source_scheme_file;   /* source_file.c */
+extern const struct tfs_source_scheme tfs_source_scheme_http;   /* source_http.c */
 
 /*
  * Opens `path` (a local path today) and fills s->info. When `expect` is not NULL the file must
@@ -79,6 +80,10 @@ extern const struct tfs_source_scheme tfs_source_scheme_file;   /* source_file.c
  */
 int tfs_source_open(const char *path, const struct tfs_source_info *expect,
 		    struct tfs_source **out, struct tfs_error *err);
+
+/* 1 when `path` is a URL (a remote source): its folders cannot be listed, only named files
+ * fetched. 0 for local paths. */
+int tfs_source_is_url(const char *path);
 
 /* Stats `path` without opening it (for catalog walks): 0, or -errno naming the file; -EINVAL
  * "not a regular file" for a folder or device. */

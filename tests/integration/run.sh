@@ -60,6 +60,7 @@ sweep() {
 limit_for() {
 	case $1 in
 	t_valgrind*) echo 240 ;;
+	t_http*) echo 180 ;;
 	*) echo 90 ;;
 	esac
 }

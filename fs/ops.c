@@ -269,6 +269,9 @@ static void reply_read_error(const struct rd *rd, ssize_t r, const struct tfs_er
  * With --splice: a range the kernel already holds in the shard's page cache goes to the reply by
  * splice (page cache -> pipe -> /dev/fuse), skipping the copy into a cache block. Returns 1 when it
  * replied. libfuse falls back to a read+copy by itself when its pipe cannot hold the reply.
+ * FUSE_BUF_FD_RETRY: storage may answer splice and pread in short counts (network and FUSE
+ * filesystems do); without it libfuse stops after the first call and sends a short reply, which
+ * the kernel takes as end of file and shrinks the file to (t_short_reads.sh).
  */
 static int reply_hot(const struct rd *rd)
 {
@@ -283,7 +286,7 @@ static int reply_hot(const struct rd *rd)
 	if (r != (ssize_t)rd->size)
 		return reply_read_error(rd, r, &err), 1;
 	bv.buf[0].size = (size_t)r;
-	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK | FUSE_BUF_FD_RETRY;
 	bv.buf[0].fd = fd;
 	bv.buf[0].pos = (off_t)rd->off;
 	fuse_reply_data(rd->req, &bv, FUSE_BUF_SPLICE_MOVE);

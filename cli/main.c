@@ -429,6 +429,12 @@ static int run_mount(struct mount_opts *o, int ready_fd, const char *argv0)
 	}
 	mounted = 1;
 	find_bdi_readahead(&m, o->mnt, o->kernel_ra);
+	/* A file that changes is refused at once and its pages leave the kernel's cache (inval.c);
+	 * without a watch, the per-read checks still refuse it, but pages already cached stay. */
+	m.se = se;
+	if (tfs_engine_watch(m.engine, tfs_mount_file_changed, &m, &err) < 0)
+		fprintf(stderr, "tensorfs: warning: %s; pages already read stay cached if a checkpoint "
+			"file changes\n", err.msg);
 	/* Warnings reach the terminal in both modes; the daemon's log goes to syslog or --log. */
 	fputs(tfs_catalog_warnings(cat), stderr);
 	fputs(tfs_tree_warnings(m.tree), stderr);
@@ -473,6 +479,8 @@ fail_msg:
 out:
 	if (lcfg)
 		fuse_loop_cfg_destroy(lcfg);
+	if (m.engine)
+		tfs_engine_unwatch(m.engine); /* it notifies the session: stop it first */
 	if (se) {
 		if (mounted)
 			fuse_session_unmount(se);

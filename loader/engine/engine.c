@@ -210,14 +210,52 @@ void tfs_engine_close(struct tfs_engine *e)
 {
 	if (!e)
 		return;
+	tfs_engine_unwatch(e);         /* its events check files through the reader */
 	tfs_warm_stop(e);              /* it submits to the reader: stop it first */
 	tfs_reader_close(e->reader);   /* fails queued jobs; their callbacks touch warm_lock */
 	tfs_cache_close(e->cache);
 	pthread_cond_destroy(&e->warm_cond);
 	pthread_mutex_destroy(&e->warm_lock);
 	free(e->seq_end);
+	free(e->change_told);
 	free(e->files);
 	free(e);
+}
+
+/* On the watch thread: an event named `file`. Something wrote to, renamed or removed it, or only
+ * opened it for writing: the file checks decide, and a file found changed is told once. */
+static void on_watch_event(void *ctx, uint32_t file)
+{
+	struct tfs_engine *e = ctx;
+
+	if (tfs_reader_check_file(e->reader, file, NULL) == 0)
+		return;
+	if (!atomic_exchange(&e->change_told[file], 1) && e->change_fn)
+		e->change_fn(e->change_ctx, file);
+}
+
+int tfs_engine_watch(struct tfs_engine *e, tfs_change_fn fn, void *ctx, struct tfs_error *err)
+{
+	int rc;
+
+	if (e->watch)
+		return tfs_error_set(err, -EBUSY, "engine: already watching its files");
+	if (!e->change_told)
+		e->change_told = calloc(e->n_files ? e->n_files : 1, sizeof(*e->change_told));
+	if (!e->change_told)
+		return tfs_error_set(err, -ENOMEM, "engine: out of memory");
+	e->change_fn = fn;
+	e->change_ctx = ctx;
+	rc = tfs_watch_open(e->files, e->n_files, on_watch_event, e, &e->watch, err);
+	if (rc < 0)
+		e->watch = NULL;
+	return rc;
+}
+
+void tfs_engine_unwatch(struct tfs_engine *e)
+{
+	tfs_watch_close(e->watch);
+	e->watch = NULL;
 }
 
 struct tfs_cache *tfs_engine_cache(struct tfs_engine *e)

@@ -15,6 +15,7 @@
 
 #include "engine/cache.h"
 #include "engine/reader.h"
+#include "io/watch.h"
 #include "tensorfs.h"
 
 struct tfs_engine {
@@ -32,6 +33,12 @@ struct tfs_engine {
 	atomic_uint_fast64_t reads, bytes_served, errors;
 	atomic_uint_fast64_t bytes_hot;   /* served by tfs_engine_read_hot (hot.c) */
 	atomic_int no_cachestat;          /* the kernel has no cachestat(2): hot.c declines */
+
+	/* change watch (tfs_engine_watch): fn runs on the watch's thread; set before it starts */
+	struct tfs_watch *watch;          /* owner thread only */
+	tfs_change_fn change_fn;
+	void *change_ctx;
+	atomic_uchar *change_told;        /* per file: change_fn was called for it */
 
 	/* eager warm-up (warm.c) */
 	pthread_mutex_t warm_lock;

@@ -1,0 +1,61 @@
+#!/bin/bash
+# Stale bytes after a change (issue 10, class 8): a shard changes under a live mount after every
+# tensor was read once, so the kernel's page cache of the mount holds them all. Without a change
+# watch those pages keep being served (30 stale tensors of 60 on a 3-shard checkpoint); with it,
+# every tensor of the changed shard gives EIO at once -- without dropping any cache by hand --
+# and the other shards stay exact. Cases: overwritten in place (same size), truncated, renamed
+# over, touched (mtime only). Prints "stale reads after a change: N".
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fault_lib.sh"
+
+PRISTINE=$T/pristine
+$GEN sharded "$PRISTINE" --tensors 60 --shards 3 --seed 7 --size-mb 6 -q || { fail "gen_ckpt"; tfs_done; }
+MF=$PRISTINE.manifest.json
+VICTIM=$(shard_name "$MF" 1)
+
+all_of_shard() { # all_of_shard INDEX: "path sha256" of every non-empty tensor of that shard
+	pick "$MF" "$1" 1000 0
+}
+
+stale_total=0
+for c in overwrite truncate rename_over touch; do
+	ck=$T/ck.$c mnt=$T/mnt.$c log=$T/log.$c
+	cp -a "$PRISTINE" "$ck"
+	tfs_mount "$ck" "$mnt" --log "$log" || continue
+	mapfile -t victim < <(all_of_shard 1)
+	mapfile -t other < <(all_of_shard 0; all_of_shard 2)
+	for p in "${victim[@]}" "${other[@]}"; do # into the kernel's page cache
+		o=$(outcome "$mnt" $p)
+		[ "$o" = ok ] || fail "$c: before the change: ${p%% *} -> $o"
+	done
+	f=$ck/$VICTIM
+	size=$(stat -c %s "$f")
+	case $c in
+	overwrite) head -c "$size" /dev/urandom | dd of="$f" bs=1M conv=notrunc status=none ;;
+	truncate) truncate -s $((size / 2)) "$f" ;;
+	rename_over) head -c "$size" /dev/urandom >"$f.tmp" && mv -f "$f.tmp" "$f" ;;
+	touch) touch -d "2001-01-01" "$f" ;;
+	esac
+	check "$c: the daemon noticed the change at once" wait_until 5 grep -q "$VICTIM changed on disk" "$log"
+	stale=0 wrong=0 eio=0
+	for p in "${victim[@]}"; do
+		o=$(outcome "$mnt" $p)
+		case $o in
+		ok) stale=$((stale + 1)) ;;
+		eio) eio=$((eio + 1)) ;;
+		*) wrong=$((wrong + 1)) ;;
+		esac
+	done
+	echo "$c: stale reads after a change: $stale of ${#victim[@]} tensors (EIO: $eio, wrong: $wrong)"
+	stale_total=$((stale_total + stale))
+	check "$c: no stale bytes ($stale of ${#victim[@]} tensors served from before the change)" test "$stale" = 0
+	check "$c: no wrong bytes ($wrong)" test "$wrong" = 0
+	check "$c: every tensor of $VICTIM gives EIO ($eio of ${#victim[@]})" test "$eio" = ${#victim[@]}
+	for p in "${other[@]}"; do
+		o=$(outcome "$mnt" $p)
+		[ "$o" = ok ] || fail "$c: other shard: ${p%% *} -> $o"
+	done
+	tfs_unmount "$mnt"
+done
+echo "stale reads after a change: $stale_total"
+tfs_done

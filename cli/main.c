@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -423,8 +424,21 @@ static int run_mount(struct mount_opts *o, int ready_fd, const char *argv0)
 		goto fail_msg;
 	}
 	if (fuse_session_mount(se, o->mnt) != 0) {
-		snprintf(msg, sizeof(msg), "cannot mount at %s (is /dev/fuse usable, fusermount3 "
-			 "installed, the mount point empty?)", o->mnt);
+		int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		struct rlimit rl = { 0, 0 };
+
+		/* libfuse blames /dev/fuse whatever failed: name the real cause when it is ours. */
+		if (probe < 0 && errno == EMFILE) {
+			getrlimit(RLIMIT_NOFILE, &rl);
+			snprintf(msg, sizeof(msg), "cannot mount at %s: this process has no file "
+				 "descriptor left (limit %llu; raise it with ulimit -n)", o->mnt,
+				 (unsigned long long)rl.rlim_cur);
+		} else {
+			snprintf(msg, sizeof(msg), "cannot mount at %s (is /dev/fuse usable, "
+				 "fusermount3 installed, the mount point empty?)", o->mnt);
+		}
+		if (probe >= 0)
+			close(probe);
 		goto fail_msg;
 	}
 	mounted = 1;
@@ -539,8 +553,21 @@ static int cmd_mount(int argc, char **argv)
 	return 0;
 }
 
+/* A checkpoint folder may hold thousands of files: take every descriptor the hard limit allows
+ * (the engine still keeps only a quarter of the soft limit open: loader/io/fdcache.h). */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int main(int argc, char **argv)
 {
+	raise_nofile();
 	if (argc < 2) {
 		usage_main(stderr);
 		return 2;

@@ -283,13 +283,17 @@ static int reply_hot(const struct rd *rd)
 	r = tfs_engine_read_hot(rd->m->engine, rd->file, rd->off, rd->size, &fd, &err);
 	if (r == 0)
 		return 0;
-	if (r != (ssize_t)rd->size)
+	if (r != (ssize_t)rd->size) {
+		if (r > 0)
+			tfs_engine_hot_done(rd->m->engine, rd->file);
 		return reply_read_error(rd, r, &err), 1;
+	}
 	bv.buf[0].size = (size_t)r;
 	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK | FUSE_BUF_FD_RETRY;
 	bv.buf[0].fd = fd;
 	bv.buf[0].pos = (off_t)rd->off;
 	fuse_reply_data(rd->req, &bv, FUSE_BUF_SPLICE_MOVE);
+	tfs_engine_hot_done(rd->m->engine, rd->file); /* fd is read until the reply is sent */
 	return 1;
 }
 

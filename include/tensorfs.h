@@ -215,12 +215,16 @@ ssize_t tfs_engine_read(struct tfs_engine *e, struct tfs_stream *s, uint32_t fil
 /*
  * For front ends that can splice (FUSE): when [off, off+len) of `file` (clamped to the file) is
  * entirely in the kernel's page cache and not in the engine's cache, returns its length and sets
- * *fd to a descriptor of the file to splice from at offset `off` (valid while the engine is open;
- * do not close it). Returns 0 when the caller should use tfs_engine_read() instead; -EIO when the
- * file changed since it was opened. Counted in stats as served, not read from disk.
+ * *fd to a descriptor of the file to splice from at offset `off`, held open (descriptors are
+ * recycled: a folder may hold more files than a process may keep open) until the caller calls
+ * tfs_engine_hot_done(e, file); do not close it. Returns 0 when the caller should use
+ * tfs_engine_read() instead (nothing held); -EIO when the file changed since it was opened.
+ * Counted in stats as served, not read from disk.
  */
 ssize_t tfs_engine_read_hot(struct tfs_engine *e, uint32_t file, uint64_t off, size_t len, int *fd,
 			    struct tfs_error *err);
+/* Ends the use of the descriptor a positive tfs_engine_read_hot gave. Cannot fail. */
+void tfs_engine_hot_done(struct tfs_engine *e, uint32_t file);
 
 /* A pinned piece of a read: `len` bytes at `ptr`, valid until released. `blk` is the engine's. */
 struct tfs_block;

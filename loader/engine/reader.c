@@ -24,15 +24,11 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "io/filecheck.h"
+#include "io/fdcache.h"
 #include "engine/reader.h"
 
 struct rfile {
 	const struct tfs_file *f;    /* catalog's, immutable */
-	int fd;                      /* immutable after open */
-	atomic_int dfd;              /* O_DIRECT descriptor of the same inode, or -1 (see
-				      * tfs_reader_enable_direct); dropped to -1 if a read refuses it */
-	struct tfs_filecheck check;  /* what the file was at open; immutable after open */
 	atomic_int changed;          /* set once, never cleared */
 };
 
@@ -48,6 +44,7 @@ struct tfs_reader {
 	uint64_t bs;
 	size_t n_files;
 	struct rfile *files;
+	struct tfs_fdcache *fds;         /* descriptors, opened on first use (io/fdcache.h) */
 	tfs_reader_done_fn done;
 	void *ctx;
 	pthread_mutex_t lock;
@@ -67,12 +64,6 @@ static struct tfs_block *q_first(struct tfs_list *q)
 	return l ? tfs_list_entry(l, struct tfs_block, rq) : NULL;
 }
 
-/* Size, mtime, ctime, links, and the path still naming our inode: see filecheck.h. */
-static int stat_matches(const struct rfile *rf)
-{
-	return tfs_filecheck(&rf->check, rf->fd, NULL) == 0;
-}
-
 static void mark_changed(struct tfs_reader *r, uint32_t file)
 {
 	if (!atomic_exchange(&r->files[file].changed, 1))
@@ -87,8 +78,8 @@ int tfs_reader_check_file(struct tfs_reader *r, uint32_t file, struct tfs_error 
 
 	if (atomic_load(&rf->changed))
 		return tfs_error_set(err, -EIO, "%s: changed since it was opened", rf->f->path);
-	rc = tfs_filecheck(&rf->check, rf->fd, err);
-	if (rc < 0)
+	rc = tfs_fdcache_check(r->fds, file, err);
+	if (rc == -EIO) /* out of descriptors says nothing about the file */
 		mark_changed(r, file);
 	return rc;
 }
@@ -98,38 +89,31 @@ int tfs_reader_file_changed(struct tfs_reader *r, uint32_t file)
 	return atomic_load(&r->files[file].changed);
 }
 
-/* Reads block b; returns its valid length or a negative errno. */
-static long read_block(struct tfs_reader *r, struct tfs_block *b)
+/* Reads `want` bytes at `off` into b through held descriptors; returns want or a negative errno.
+ * Loops over short counts: storage may return fewer bytes than asked before the end of the file. */
+static long read_range(struct tfs_reader *r, struct tfs_block *b, struct tfs_fds *fds,
+		       uint64_t off, size_t want)
 {
-	struct rfile *rf = &r->files[b->file];
-	uint64_t off = b->index * r->bs;
-	size_t want, done = 0;
-	int rc;
+	size_t done = 0;
 
-	if (atomic_load(&rf->changed))
-		return -EIO;
-	rc = tfs_cache_fill_begin(r->cache, b);
-	if (rc < 0)
-		return rc;
-	if (off >= rf->f->size)
-		return 0;
-	want = rf->f->size - off < r->bs ? (size_t)(rf->f->size - off) : (size_t)r->bs;
 	while (done < want) {
-		int dfd = atomic_load(&rf->dfd);
 		ssize_t n;
 
-		if (dfd >= 0 && done == 0) {
+		if (fds->dfd >= 0 && done % 4096 == 0) {
 			/* Whole pages into the page-aligned block: the disk DMAs straight into the
-			 * cache, no copy through the page cache. A short count only at end of file. */
-			n = pread(dfd, b->data, (want + 4095) & ~(size_t)4095, (off_t)off);
+			 * cache, no copy through the page cache. Short only at end of file, or as
+			 * the storage pleases: the loop goes on from where it stopped. */
+			n = pread(fds->dfd, b->data + done, (want - done + 4095) & ~(size_t)4095,
+				  (off_t)(off + done));
 			if (n < 0 && errno == EINVAL) { /* this filesystem or range refuses O_DIRECT */
-				atomic_store(&rf->dfd, -1);
+				tfs_fdcache_no_direct(r->fds, b->file);
+				fds->dfd = -1;
 				continue;
 			}
-			if (n > (ssize_t)want)
-				n = (ssize_t)want; /* the file grew: the check below refuses it */
+			if (n > (ssize_t)(want - done))
+				n = (ssize_t)(want - done); /* the file grew: the check refuses it */
 		} else {
-			n = pread(rf->fd, b->data + done, want - done, (off_t)(off + done));
+			n = pread(fds->fd, b->data + done, want - done, (off_t)(off + done));
 		}
 		atomic_fetch_add(&r->preads, 1);
 		if (n < 0 && errno == EINTR)
@@ -143,12 +127,39 @@ static long read_block(struct tfs_reader *r, struct tfs_block *b)
 		done += (size_t)n;
 		atomic_fetch_add(&r->bytes_from_disk, (uint64_t)n);
 	}
-	/* Checked after the read too: bytes read from a file that changed meanwhile are not cached. */
-	if (!stat_matches(rf)) {
-		mark_changed(r, b->file);
-		return -EIO;
-	}
 	return (long)want;
+}
+
+/* Reads block b; returns its valid length or a negative errno. */
+static long read_block(struct tfs_reader *r, struct tfs_block *b)
+{
+	struct rfile *rf = &r->files[b->file];
+	uint64_t off = b->index * r->bs;
+	struct tfs_fds fds;
+	size_t want;
+	long n;
+	int rc;
+
+	if (atomic_load(&rf->changed))
+		return -EIO;
+	rc = tfs_cache_fill_begin(r->cache, b);
+	if (rc < 0)
+		return rc;
+	if (off >= rf->f->size)
+		return 0;
+	want = rf->f->size - off < r->bs ? (size_t)(rf->f->size - off) : (size_t)r->bs;
+	rc = tfs_fdcache_get(r->fds, b->file, &fds, NULL);
+	if (rc == -EIO) /* reopened, and no longer the file the catalog saw */
+		mark_changed(r, b->file);
+	if (rc < 0)
+		return rc;
+	n = read_range(r, b, &fds, off, want);
+	tfs_fdcache_put(r->fds, b->file);
+	if (n < 0)
+		return n;
+	/* Checked after the read too: bytes read from a file that changed meanwhile are not cached. */
+	rc = tfs_reader_check_file(r, b->file, NULL);
+	return rc < 0 ? rc : n;
 }
 
 static void finish(struct tfs_reader *r, struct tfs_block *b, long rc)
@@ -205,27 +216,16 @@ int tfs_reader_open(struct tfs_cache *cache, const struct tfs_file *const *files
 	tfs_list_init(&r->low);
 	r->files = calloc(n_files ? n_files : 1, sizeof(*r->files));
 	r->workers = calloc(threads, sizeof(*r->workers));
-	/* Before any failure path: tfs_reader_close() closes every descriptor that is not -1. */
-	for (size_t i = 0; r->files && i < n_files; i++) {
-		r->files[i].fd = -1;
-		atomic_init(&r->files[i].dfd, -1);
-	}
 	if (!r->files || !r->workers) {
 		rc = tfs_error_set(err, -ENOMEM, "reader: out of memory");
 		goto fail;
 	}
-	for (size_t i = 0; i < n_files; i++) {
+	for (size_t i = 0; i < n_files; i++)
 		r->files[i].f = files[i];
-		r->files[i].fd = open(files[i]->path, O_RDONLY | O_CLOEXEC);
-		if (r->files[i].fd < 0) {
-			rc = tfs_error_set(err, -errno, "%s: cannot open: %s", files[i]->path,
-					   strerror(errno));
-			goto fail;
-		}
-		rc = tfs_filecheck_open(&r->files[i].check, r->files[i].fd, files[i], err);
-		if (rc < 0)
-			goto fail;
-	}
+	/* Nothing is opened here: a folder may hold more files than the process may keep open. */
+	rc = tfs_fdcache_open(files, n_files, 0, &r->fds, err);
+	if (rc < 0)
+		goto fail;
 	r->n_workers = threads;
 	for (unsigned i = 0; i < threads; i++) {
 		r->workers[i].r = r;
@@ -263,12 +263,7 @@ void tfs_reader_close(struct tfs_reader *r)
 		b->rq_queued = 0;
 		finish(r, b, -ECANCELED);
 	}
-	for (size_t i = 0; r->files && i < r->n_files; i++) {
-		if (r->files[i].fd >= 0)
-			close(r->files[i].fd);
-		if (atomic_load(&r->files[i].dfd) >= 0)
-			close(atomic_load(&r->files[i].dfd));
-	}
+	tfs_fdcache_close(r->fds);
 	free(r->files);
 	free(r->workers);
 	pthread_cond_destroy(&r->work);
@@ -317,21 +312,25 @@ void tfs_reader_enable_direct(struct tfs_reader *r)
 {
 	if (r->bs % 4096)
 		return;
-	for (size_t i = 0; i < r->n_files; i++) {
-		int dfd = open(r->files[i].f->path, O_RDONLY | O_DIRECT | O_CLOEXEC);
-		struct stat st;
-
-		/* Only the very inode the catalog described: a rename between two opens is refused. */
-		if (dfd >= 0 && (fstat(dfd, &st) < 0 || (uint64_t)st.st_dev != r->files[i].f->dev ||
-				 (uint64_t)st.st_ino != r->files[i].f->ino)) {
-			close(dfd);
-			dfd = -1;
-		}
-		atomic_store(&r->files[i].dfd, dfd);
-	}
+	tfs_fdcache_enable_direct(r->fds);
 }
 
-int tfs_reader_fd(struct tfs_reader *r, uint32_t file)
+int tfs_reader_hold_fd(struct tfs_reader *r, uint32_t file, struct tfs_error *err)
 {
-	return r->files[file].fd;
+	struct tfs_fds fds;
+	int rc = tfs_fdcache_get(r->fds, file, &fds, err);
+
+	if (rc == -EIO)
+		mark_changed(r, file);
+	return rc < 0 ? rc : fds.fd;
+}
+
+void tfs_reader_put_fd(struct tfs_reader *r, uint32_t file)
+{
+	tfs_fdcache_put(r->fds, file);
+}
+
+void tfs_reader_fd_stats(struct tfs_reader *r, unsigned *open_now, unsigned *peak, unsigned *cap)
+{
+	tfs_fdcache_stats(r->fds, open_now, peak, cap);
 }

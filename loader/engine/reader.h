@@ -1,8 +1,8 @@
 /*
  * reader.h - the parallel shard reader: worker threads that pread cache blocks from the files.
  *
- * The reader owns the file descriptors of every catalog file and the "file changed since open"
- * check. It fills blocks the cache handed out as TFS_CACHE_FILL; it never decides what to read.
+ * The reader owns the file descriptors of every catalog file (opened on first use and recycled
+ * under a cap: io/fdcache.h) and the "file changed since open" check. It fills blocks the cache handed out as TFS_CACHE_FILL; it never decides what to read.
  * Two queues: demand jobs (a caller waits) are always taken before prefetch and warm-up jobs, and a
  * queued background job is promoted when a caller starts waiting on it.
  */
@@ -22,10 +22,10 @@ struct tfs_reader;
 typedef void (*tfs_reader_done_fn)(void *ctx, struct tfs_block *b, long rc);
 
 /*
- * Opens every file in files[0..n_files) (their path, size and mtime_ns are kept by pointer: the
- * structs must outlive the reader) and starts `threads` workers filling blocks of `cache`. `done`
+ * Serves every file in files[0..n_files) (their path, size and mtime_ns are kept by pointer: the
+ * structs must outlive the reader; each is opened when first read) and starts `threads` workers filling blocks of `cache`. `done`
  * may be NULL. On success *out is owned by the caller; release with tfs_reader_close().
- * Errors: -errno naming the file that would not open; nothing is left running.
+ * Errors: -ENOMEM, or a thread that would not start; nothing is left running.
  */
 int tfs_reader_open(struct tfs_cache *cache, const struct tfs_file *const *files, size_t n_files,
 		    uint64_t block_size, unsigned threads, tfs_reader_done_fn done, void *ctx,
@@ -57,8 +57,13 @@ int tfs_reader_file_changed(struct tfs_reader *r, uint32_t file);
  */
 void tfs_reader_enable_direct(struct tfs_reader *r);
 
-/* The descriptor of `file`, open for the reader's lifetime (for splicing page-cache-hot ranges). */
-int tfs_reader_fd(struct tfs_reader *r, uint32_t file);
+/* A descriptor of `file` (for splicing page-cache-hot ranges), held open until
+ * tfs_reader_put_fd: >= 0, or -errno with a message (-EIO: the file changed). */
+int tfs_reader_hold_fd(struct tfs_reader *r, uint32_t file, struct tfs_error *err);
+void tfs_reader_put_fd(struct tfs_reader *r, uint32_t file);
+
+/* Files open now, most ever open at once, and the cap (io/fdcache.h). */
+void tfs_reader_fd_stats(struct tfs_reader *r, unsigned *open_now, unsigned *peak, unsigned *cap);
 
 /* pread calls made and bytes they returned, since open. */
 void tfs_reader_stats(struct tfs_reader *r, uint64_t *preads, uint64_t *bytes_from_disk);

@@ -59,15 +59,23 @@ ssize_t tfs_engine_read_hot(struct tfs_engine *e, uint32_t file, uint64_t off, s
 	if (tfs_cache_resident(e->cache, file, off / bs) ||
 	    tfs_cache_resident(e->cache, file, (off + len - 1) / bs))
 		return 0;
-	*fd = tfs_reader_fd(e->reader, file);
+	rc = tfs_reader_hold_fd(e->reader, file, err);
+	if (rc < 0) {
+		atomic_fetch_add(&e->errors, 1);
+		return rc;
+	}
+	*fd = rc;
 	rc = resident(*fd, off, len);
 	if (rc < 0)
 		atomic_store(&e->no_cachestat, 1);
-	if (rc <= 0)
+	if (rc <= 0) {
+		tfs_reader_put_fd(e->reader, file);
 		return 0;
+	}
 	/* Same rule as every read: a file that changed is never served. */
 	rc = tfs_reader_check_file(e->reader, file, err);
 	if (rc < 0) {
+		tfs_reader_put_fd(e->reader, file);
 		atomic_fetch_add(&e->errors, 1);
 		return rc;
 	}
@@ -75,4 +83,9 @@ ssize_t tfs_engine_read_hot(struct tfs_engine *e, uint32_t file, uint64_t off, s
 	atomic_fetch_add(&e->bytes_served, len);
 	atomic_fetch_add(&e->bytes_hot, len);
 	return (ssize_t)len;
+}
+
+void tfs_engine_hot_done(struct tfs_engine *e, uint32_t file)
+{
+	tfs_reader_put_fd(e->reader, file);
 }

@@ -273,7 +273,8 @@ static void test_close_with_queued_work(void **state)
 	rig_close(&r);
 }
 
-/* Files are opened when first read, so a missing one fails its reads (naming it), not the open:
+/* Files are opened when first read, so a missing one fails its reads (-EIO: gone since the
+ * catalog saw it, naming it), not the open:
  * a folder may hold more files than the process may keep open at once. */
 static void test_open_missing_file(void **state)
 {
@@ -288,7 +289,7 @@ static void test_open_missing_file(void **state)
 	assert_int_equal(tfs_reader_open(c, files, 1, BS, 2, NULL, NULL, &rd, &err), 0);
 	assert_int_equal(tfs_cache_lookup(c, 0, 0, TFS_ORIGIN_DEMAND, &b), TFS_CACHE_FILL);
 	tfs_reader_submit(rd, b, 1);
-	assert_int_equal(tfs_cache_wait(c, b), -ENOENT);
+	assert_int_equal(tfs_cache_wait(c, b), -EIO);
 	tfs_cache_release(c, b);
 	assert_int_equal(tfs_reader_check_file(rd, 0, &err), -EIO);
 	assert_non_null(strstr(err.msg, f.path));

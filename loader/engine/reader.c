@@ -1,31 +1,30 @@
 /*
- * reader.c - worker threads that pread blocks into the cache (see reader.h).
+ * reader.c - worker threads that read blocks into the cache (see reader.h).
  *
- * Data flow: engine -> tfs_cache_lookup() says FILL -> tfs_reader_submit() -> a worker preads the
- * block's bytes from the shard file into the block's buffer -> tfs_cache_fill_done() wakes every
- * waiter. Coalescing needs nothing here: the cache hands a missing block to one filler only.
+ * Data flow: engine -> tfs_cache_lookup() says FILL -> tfs_reader_submit() -> a worker reads the
+ * block's bytes from the shard's byte source (io/source.h) into the block's buffer ->
+ * tfs_cache_fill_done() wakes every waiter. Coalescing needs nothing here: the cache hands a
+ * missing block to one filler only.
  *
  * Why workers even for demand reads: a large read (a 64 MiB tensor) becomes many block jobs that
  * run in parallel, and readahead/warm-up share the same I/O concurrency limit. Worker 0 takes only
  * demand jobs (when there are two or more workers), so a waiting caller never queues behind a
- * full pool of background preads.
+ * full pool of background reads.
  *
  * Locking: reader->lock guards both queues, the rq_* fields of queued blocks and `stop`. It is
  * never held across I/O or while calling into the cache.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "error.h"
-#include "io/fdcache.h"
 #include "engine/reader.h"
+#include "io/source.h"
+#include "io/srccache.h"
 
 struct rfile {
 	const struct tfs_file *f;    /* catalog's, immutable */
@@ -44,7 +43,7 @@ struct tfs_reader {
 	uint64_t bs;
 	size_t n_files;
 	struct rfile *files;
-	struct tfs_fdcache *fds;         /* descriptors, opened on first use (io/fdcache.h) */
+	struct tfs_srccache *srcs;       /* each file's source, opened on first use (io/srccache.h) */
 	tfs_reader_done_fn done;
 	void *ctx;
 	pthread_mutex_t lock;
@@ -53,6 +52,7 @@ struct tfs_reader {
 	int stop;                        /* reader->lock */
 	unsigned n_workers, started;
 	struct worker *workers;
+	int direct;                      /* TFS_SOURCE_DIRECT on block reads; set before any job */
 	atomic_uint_fast64_t preads, bytes_from_disk;
 };
 
@@ -73,13 +73,17 @@ static void mark_changed(struct tfs_reader *r, uint32_t file)
 int tfs_reader_check_file(struct tfs_reader *r, uint32_t file, struct tfs_error *err)
 {
 	struct rfile *rf = &r->files[file];
-
+	struct tfs_source *src;
 	int rc;
 
 	if (atomic_load(&rf->changed))
 		return tfs_error_set(err, -EIO, "%s: changed since it was opened", rf->f->path);
-	rc = tfs_fdcache_check(r->fds, file, err);
-	if (rc == -EIO) /* out of descriptors says nothing about the file */
+	rc = tfs_reader_hold_source(r, file, &src, err);
+	if (rc < 0)
+		return rc;
+	rc = tfs_source_check(src, err);
+	tfs_srccache_put(r->srcs, file);
+	if (rc < 0)
 		mark_changed(r, file);
 	return rc;
 }
@@ -89,55 +93,14 @@ int tfs_reader_file_changed(struct tfs_reader *r, uint32_t file)
 	return atomic_load(&r->files[file].changed);
 }
 
-/* Reads `want` bytes at `off` into b through held descriptors; returns want or a negative errno.
- * Loops over short counts: storage may return fewer bytes than asked before the end of the file. */
-static long read_range(struct tfs_reader *r, struct tfs_block *b, struct tfs_fds *fds,
-		       uint64_t off, size_t want)
-{
-	size_t done = 0;
-
-	while (done < want) {
-		ssize_t n;
-
-		if (fds->dfd >= 0 && done % 4096 == 0) {
-			/* Whole pages into the page-aligned block: the disk DMAs straight into the
-			 * cache, no copy through the page cache. Short only at end of file, or as
-			 * the storage pleases: the loop goes on from where it stopped. */
-			n = pread(fds->dfd, b->data + done, (want - done + 4095) & ~(size_t)4095,
-				  (off_t)(off + done));
-			if (n < 0 && errno == EINVAL) { /* this filesystem or range refuses O_DIRECT */
-				tfs_fdcache_no_direct(r->fds, b->file);
-				fds->dfd = -1;
-				continue;
-			}
-			if (n > (ssize_t)(want - done))
-				n = (ssize_t)(want - done); /* the file grew: the check refuses it */
-		} else {
-			n = pread(fds->fd, b->data + done, want - done, (off_t)(off + done));
-		}
-		atomic_fetch_add(&r->preads, 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0) { /* shorter than the catalog saw: it changed */
-			mark_changed(r, b->file);
-			return -EIO;
-		}
-		done += (size_t)n;
-		atomic_fetch_add(&r->bytes_from_disk, (uint64_t)n);
-	}
-	return (long)want;
-}
-
 /* Reads block b; returns its valid length or a negative errno. */
 static long read_block(struct tfs_reader *r, struct tfs_block *b)
 {
 	struct rfile *rf = &r->files[b->file];
 	uint64_t off = b->index * r->bs;
-	struct tfs_fds fds;
+	struct tfs_source *src;
 	size_t want;
-	long n;
+	ssize_t n;
 	int rc;
 
 	if (atomic_load(&rf->changed))
@@ -148,18 +111,28 @@ static long read_block(struct tfs_reader *r, struct tfs_block *b)
 	if (off >= rf->f->size)
 		return 0;
 	want = rf->f->size - off < r->bs ? (size_t)(rf->f->size - off) : (size_t)r->bs;
-	rc = tfs_fdcache_get(r->fds, b->file, &fds, NULL);
-	if (rc == -EIO) /* reopened, and no longer the file the catalog saw */
-		mark_changed(r, b->file);
+	rc = tfs_reader_hold_source(r, b->file, &src, NULL);
 	if (rc < 0)
 		return rc;
-	n = read_range(r, b, &fds, off, want);
-	tfs_fdcache_put(r->fds, b->file);
+	/* The source loops over short transfers: fewer bytes mean the file ended early. */
+	n = tfs_source_read(src, b->data, want, off, r->direct ? TFS_SOURCE_DIRECT : 0, NULL);
+	atomic_fetch_add(&r->preads, 1);
+	if (n >= 0 && (size_t)n == want)
+		rc = tfs_source_check(src, NULL); /* bytes of a file that changed meanwhile: refused */
+	tfs_srccache_put(r->srcs, b->file);
 	if (n < 0)
-		return n;
+		return (long)n;
+	atomic_fetch_add(&r->bytes_from_disk, (uint64_t)n);
+	if ((size_t)n < want) { /* shorter than the catalog saw: it changed */
+		mark_changed(r, b->file);
+		return -EIO;
+	}
 	/* Checked after the read too: bytes read from a file that changed meanwhile are not cached. */
-	rc = tfs_reader_check_file(r, b->file, NULL);
-	return rc < 0 ? rc : n;
+	if (rc < 0) {
+		mark_changed(r, b->file);
+		return -EIO;
+	}
+	return (long)want;
 }
 
 static void finish(struct tfs_reader *r, struct tfs_block *b, long rc)
@@ -223,7 +196,7 @@ int tfs_reader_open(struct tfs_cache *cache, const struct tfs_file *const *files
 	for (size_t i = 0; i < n_files; i++)
 		r->files[i].f = files[i];
 	/* Nothing is opened here: a folder may hold more files than the process may keep open. */
-	rc = tfs_fdcache_open(files, n_files, 0, &r->fds, err);
+	rc = tfs_srccache_open(files, n_files, 0, &r->srcs, err);
 	if (rc < 0)
 		goto fail;
 	r->n_workers = threads;
@@ -263,7 +236,7 @@ void tfs_reader_close(struct tfs_reader *r)
 		b->rq_queued = 0;
 		finish(r, b, -ECANCELED);
 	}
-	tfs_fdcache_close(r->fds);
+	tfs_srccache_close(r->srcs);
 	free(r->files);
 	free(r->workers);
 	pthread_cond_destroy(&r->work);
@@ -310,27 +283,34 @@ void tfs_reader_stats(struct tfs_reader *r, uint64_t *preads, uint64_t *bytes_fr
 
 void tfs_reader_enable_direct(struct tfs_reader *r)
 {
-	if (r->bs % 4096)
-		return;
-	tfs_fdcache_enable_direct(r->fds);
+	/* Blocks are page-aligned (cache.c maps them) and so are their offsets when bs is. */
+	r->direct = r->bs % 4096 == 0;
 }
 
-int tfs_reader_hold_fd(struct tfs_reader *r, uint32_t file, struct tfs_error *err)
+int tfs_reader_hold_source(struct tfs_reader *r, uint32_t file, struct tfs_source **out,
+			   struct tfs_error *err)
 {
-	struct tfs_fds fds;
-	int rc = tfs_fdcache_get(r->fds, file, &fds, err);
+	int rc = tfs_srccache_get(r->srcs, file, out, err);
 
-	if (rc == -EIO)
+	/* Out of descriptors or memory says nothing about the file: a later read may succeed. */
+	if (rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM)
+		return rc;
+	if (rc < 0) { /* reopened, and gone or no longer the file the catalog saw */
 		mark_changed(r, file);
-	return rc < 0 ? rc : fds.fd;
+		return rc == -ENOENT ? tfs_error_set(err, -EIO, "%s: changed since it was opened: "
+						     "deleted or renamed away", r->files[file].f->path)
+				     : -EIO;
+	}
+	return 0;
 }
 
-void tfs_reader_put_fd(struct tfs_reader *r, uint32_t file)
+void tfs_reader_put_source(struct tfs_reader *r, uint32_t file)
 {
-	tfs_fdcache_put(r->fds, file);
+	tfs_srccache_put(r->srcs, file);
 }
 
-void tfs_reader_fd_stats(struct tfs_reader *r, unsigned *open_now, unsigned *peak, unsigned *cap)
+void tfs_reader_source_stats(struct tfs_reader *r, unsigned *open_now, unsigned *peak,
+			     unsigned *cap)
 {
-	tfs_fdcache_stats(r->fds, open_now, peak, cap);
+	tfs_srccache_stats(r->srcs, open_now, peak, cap);
 }

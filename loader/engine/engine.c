@@ -113,15 +113,23 @@ static int resolve_opts(struct tfs_engine *e, struct tfs_error *err)
 }
 
 /* Resolves auto and sets the readahead window bounds (see the file header). */
+/* What a whole file costs the cache budget: full blocks, and the last one's pages only (cache.h). */
+uint64_t tfs_engine_file_charge(const struct tfs_engine *e, uint64_t size)
+{
+	uint64_t tail = size % e->bs;
+
+	return size / e->bs * e->bs + (tail ? (tail + 4095) / 4096 * 4096 : 0);
+}
+
 static void pick_strategy(struct tfs_engine *e)
 {
-	uint64_t bs = e->bs, shard_bytes = 0, blocks = 0, cap, ra = e->opts.readahead_bytes;
+	uint64_t bs = e->bs, shard_bytes = 0, charge = 0, cap, ra = e->opts.readahead_bytes;
 	char a[32], b[32];
 
 	for (size_t i = 0; i < e->n_files; i++)
 		if (e->files[i]->is_shard) {
 			shard_bytes += e->files[i]->size;
-			blocks += (e->files[i]->size + bs - 1) / bs;
+			charge += tfs_engine_file_charge(e, e->files[i]->size);
 		}
 	tfs_fmt_bytes(shard_bytes, a, sizeof(a));
 	tfs_fmt_bytes(e->opts.cache_bytes, b, sizeof(b));
@@ -132,7 +140,7 @@ static void pick_strategy(struct tfs_engine *e)
 		e->strategy = TFS_STRATEGY_LAZY;
 		snprintf(e->strategy_reason, sizeof(e->strategy_reason),
 			 "auto: no tensor data to warm or stream");
-	} else if (blocks <= e->opts.cache_bytes / bs) {
+	} else if (charge <= e->opts.cache_bytes) {
 		e->strategy = TFS_STRATEGY_EAGER;
 		snprintf(e->strategy_reason, sizeof(e->strategy_reason),
 			 "auto: checkpoint (%s) fits in the cache budget (%s): warm it all at open",
@@ -188,6 +196,7 @@ int tfs_engine_open(const struct tfs_catalog *cat, const struct tfs_engine_opts 
 	rc = tfs_cache_open(e->bs, e->opts.cache_bytes, &e->cache, err);
 	if (rc < 0)
 		goto fail;
+	tfs_cache_set_files(e->cache, e->files, e->n_files);
 	rc = tfs_reader_open(e->cache, e->files, e->n_files, e->bs, e->opts.threads,
 			     tfs_warm_block_done, e, &e->reader, err);
 	if (rc < 0)

@@ -151,9 +151,41 @@ struct mount_opts {
 	char ckpt[PATH_MAX], mnt[PATH_MAX];
 };
 
+/* 1 when `path` is `dir` or lies inside it (both resolved, without a trailing '/'). */
+static int path_within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (strcmp(dir, "/") == 0)
+		return 1;
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* A mount at, inside or above the checkpoint's folder hides the very files it serves: every read
+ * would fail. -1 (said on stderr) when the two overlap. */
+static int refuse_overlap(const char *ckpt, const char *mnt)
+{
+	char root[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	snprintf(root, sizeof(root), "%s", ckpt);
+	if (stat(ckpt, &st) == 0 && !S_ISDIR(st.st_mode) && (slash = strrchr(root, '/')))
+		*(slash == root ? slash + 1 : slash) = '\0'; /* a single file: its folder */
+	if (path_within(mnt, root) || path_within(root, mnt)) {
+		fprintf(stderr, "tensorfs: mount point %s %s the checkpoint's folder %s: the mount "
+			"would hide the files it serves; choose a mount point outside it\n", mnt,
+			strcmp(mnt, root) == 0 ? "is" : path_within(mnt, root) ? "is inside"
+			: "contains", root);
+		return -1;
+	}
+	return 0;
+}
+
 /* Parses mount's options; returns 0, or the exit code to leave with (0 for --help). */
 static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *done)
 {
+	struct stat st;
 	enum { O_THREADS = 256, O_BLOCK, O_CACHE, O_RA, O_STRATEGY, O_LOG, O_STATS, O_FTHREADS, O_KRA,
 	       O_SPLICE, O_DIRECT_IO };
 	static const struct option lopts[] = {
@@ -210,7 +242,8 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 			}
 			break;
 		case O_BLOCK: case O_CACHE: case O_RA:
-			if (tfs_parse_size(optarg, &v) < 0) {
+			/* 0 is not "the default": a size of nothing is a mistake to name. */
+			if (tfs_parse_size(optarg, &v) < 0 || (v == 0 && c != O_RA)) {
 				fprintf(stderr, "tensorfs: --%s %s: not a size (e.g. 4096, 2M, 8G)\n",
 					c == O_BLOCK ? "block-size" : c == O_CACHE ? "cache-size" : "readahead",
 					optarg);
@@ -251,9 +284,28 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 		fprintf(stderr, "tensorfs: %s: %s\n", argv[optind], strerror(errno));
 		return 1;
 	}
-	if (!realpath(argv[optind + 1], o->mnt)) {
-		fprintf(stderr, "tensorfs: mount point %s: %s\n", argv[optind + 1], strerror(errno));
+	if (!realpath(argv[optind + 1], o->mnt) || stat(o->mnt, &st) < 0) {
+		if (errno == ENOTCONN) /* a FUSE daemon died and left its mount behind */
+			fprintf(stderr, "tensorfs: mount point %s: a dead mount is still there (its "
+				"daemon is gone); clear it with: fusermount3 -u %s\n", argv[optind + 1],
+				argv[optind + 1]);
+		else
+			fprintf(stderr, "tensorfs: mount point %s: %s\n", argv[optind + 1],
+				strerror(errno));
 		return 1;
+	}
+	if (refuse_overlap(o->ckpt, o->mnt) < 0)
+		return 1;
+	/* Found now, not at unmount when nothing can be done about it any more. */
+	if (o->stats_path) {
+		int fd = open(o->stats_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+		if (fd < 0) {
+			fprintf(stderr, "tensorfs: --stats-json %s: cannot write there: %s\n",
+				o->stats_path, strerror(errno));
+			return 1;
+		}
+		close(fd);
 	}
 	return 0;
 }

@@ -4,7 +4,8 @@
  * contains $TFS_SHORT_PATH transfers at most $TFS_SHORT_MAX bytes (default 1000, deliberately not a
  * multiple of the page size; O_DIRECT ones at whole pages, at least one) per call. Readers that loop until the full length see exact bytes;
  * one that trusts a single call returns a truncated tensor. Each process that had a call shortened
- * appends one line to $TFS_SHORT_LOG, so a test can tell the shim was active.
+ * appends one line to $TFS_SHORT_LOG, so a test can tell the shim was active. $TFS_SHORT_DELAY_US
+ * makes each shortened transfer also wait that many microseconds (slow storage).
  * Built on the fly by t_short_reads.sh: cc -shared -fPIC -o short_preload.so short_preload.c -ldl
  */
 #define _GNU_SOURCE
@@ -47,6 +48,8 @@ static size_t cap(int fd, size_t len)
 		m = m < 4096 ? 4096 : m / 4096 * 4096;
 	if (len > m)
 		note_first(direct);
+	if (getenv("TFS_SHORT_DELAY_US")) /* slow storage too: each transfer waits this long */
+		usleep((useconds_t)strtoul(getenv("TFS_SHORT_DELAY_US"), NULL, 0));
 	errno = saved;
 	return len <= m ? len : m;
 }

@@ -335,6 +335,23 @@ static void write_stats_file(struct tfs_mount *m, const char *path)
  * request after INIT (ops.c, tfs_tune_readahead). Here we only find the file: the mount's device
  * number comes from /proc/self/mountinfo, since stat()ing our own mount point would wait on us.
  */
+/* mountinfo writes a space, tab, newline and backslash in paths as \040, \011, \012, \134. */
+static void unescape_mountinfo(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*w++ = *s;
+		}
+	}
+	*w = '\0';
+}
+
 static void find_bdi_readahead(struct tfs_mount *m, const char *mnt, uint64_t bytes)
 {
 	unsigned major, minor, bdi_major = 0, bdi_minor = 0, found = 0;
@@ -344,8 +361,10 @@ static void find_bdi_readahead(struct tfs_mount *m, const char *mnt, uint64_t by
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &major, &minor, path) == 3 &&
-		    strcmp(path, mnt) == 0 && strstr(line, " - fuse.tensorfs ")) {
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &major, &minor, path) != 3)
+			continue;
+		unescape_mountinfo(path);
+		if (strcmp(path, mnt) == 0 && strstr(line, " - fuse.tensorfs ")) {
 			/* the last match is the newest mount at that path: ours */
 			bdi_major = major;
 			bdi_minor = minor;

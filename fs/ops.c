@@ -59,6 +59,33 @@ static struct tfs_mount *mnt(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/* .tensorfs/stats always has this size: its JSON (under 4.4 KB) padded with spaces and a newline. */
+#define TFS_STATS_SIZE 8192
+
+static int stats_snapshot(struct tfs_mount *m, struct tfs_fh *fh)
+{
+	char *text, *pad;
+	size_t len;
+
+	if (tfs_virt_stats(m, &text, &len) < 0)
+		return -ENOMEM;
+	pad = malloc(TFS_STATS_SIZE);
+	if (!pad || len >= TFS_STATS_SIZE) {
+		free(text);
+		free(pad);
+		return -ENOMEM;
+	}
+	while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
+		len--;
+	memcpy(pad, text, len);
+	memset(pad + len, ' ', TFS_STATS_SIZE - len - 1);
+	pad[TFS_STATS_SIZE - 1] = '\n';
+	free(text);
+	fh->snap = pad;
+	fh->snap_len = TFS_STATS_SIZE;
+	return 0;
+}
+
 static uint64_t node_size(struct tfs_mount *m, const struct tfs_node *n)
 {
 	switch (n->kind) {
@@ -67,7 +94,9 @@ static uint64_t node_size(struct tfs_mount *m, const struct tfs_node *n)
 	case TFS_NODE_FILE:
 		return tfs_catalog_file(m->cat, n->ref)->size;
 	case TFS_NODE_VIRT:
-		if (n->ref != TFS_VIRT_INDEX || tfs_virt_index_ensure(m) < 0)
+		if (n->ref == TFS_VIRT_STATS)
+			return TFS_STATS_SIZE;
+		if (tfs_virt_index_ensure(m) < 0)
 			return 0;
 		return m->index_len;
 	default:
@@ -183,13 +212,13 @@ static void tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!fh)
 		return (void)fuse_reply_err(req, ENOMEM);
 	if (n->kind == TFS_NODE_VIRT && n->ref == TFS_VIRT_STATS) {
-		/* A snapshot per open, so a reader sees one consistent set of counters; direct_io
-		 * because its size is not known in advance (like /proc). */
-		if (tfs_virt_stats(m, &fh->snap, &fh->snap_len) < 0) {
+		/* A snapshot per open, so a reader sees one consistent set of counters, padded with
+		 * spaces to the size stat() shows: tar, rsync and mmap copy st_size bytes (a /proc-like
+		 * size 0 gave them nothing). No keep_cache: each open drops the last one's pages. */
+		if (stats_snapshot(m, fh) < 0) {
 			free(fh);
 			return (void)fuse_reply_err(req, ENOMEM);
 		}
-		fi->direct_io = 1;
 	} else {
 		if (n->kind != TFS_NODE_VIRT && !(fh->stream = tfs_stream_open(m->engine))) {
 			free(fh);

@@ -3,7 +3,8 @@
 # slow storage, killed after a second, must not leave the client in D state nor keep the daemon
 # hashing: FUSE's INTERRUPT stops the hash, the client exits and unmount succeeds at once. Before,
 # the daemon hashed to the end while the client sat in D state and unmount said EBUSY. Also: a
-# tensor name over 8 KiB reads back whole through user.tensorfs.name (it gave E2BIG).
+# tensor name over 8 KiB reads back whole through user.tensorfs.name (it gave E2BIG), and its
+# path in .tensorfs/index.json is not empty.
 . "$(dirname "$0")/lib.sh"
 
 SHIM=$T/short_preload.so
@@ -31,7 +32,7 @@ force_unmount "$MNT"
 # A name longer than 8 KiB: the whole of it through user.tensorfs.name.
 CK2=$T/long
 mkdir -p "$CK2"
-NAME=$($PY -c 'print("a" * 9000 + ".w")')
+NAME=$($PY -c 'print("a" * 250 + "." + ".".join("b%02d" % i + "c" * 246 for i in range(40)) + ".w")')
 $PY - "$CK2/model.safetensors" "$NAME" <<'PYEOF'
 import json, struct, sys
 h = json.dumps({sys.argv[2]: {"dtype": "U8", "shape": [4], "data_offsets": [0, 4]}}).encode()
@@ -39,10 +40,23 @@ open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + b"abcd")
 PYEOF
 MNT2=$T/mnt2
 if tfs_mount "$CK2" "$MNT2"; then
-	f=$(find "$MNT2" -type f -name 'w' | head -n 1)
-	got=$(getfattr --only-values --absolute-names -n user.tensorfs.name "$f" 2>/dev/null)
+	# The file's path is over PATH_MAX: walk down one folder at a time.
+	got=$($PY - "$MNT2" <<'PYEOF'
+import os, sys
+os.chdir(sys.argv[1])
+while True:
+    names = os.listdir(".")
+    if "w" in names and os.path.isfile("w"):
+        break
+    os.chdir([n for n in names if not n.startswith(".")][0])
+sys.stdout.write(os.getxattr("w", "user.tensorfs.name").decode())
+PYEOF
+)
 	[ "$got" = "$NAME" ]; same=$?
-	check "user.tensorfs.name of a 9002-byte name is whole (got ${#got} bytes)" test "$same" = 0
+	check "user.tensorfs.name of a 10 KiB name is whole (got ${#got} bytes)" test "$same" = 0
+	# and index.json gives its (over 8 KiB) path, not an empty one
+	plen=$($PY -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["tensors"][0]["path"]))' "$MNT2/.tensorfs/index.json")
+	check "index.json path of a 10 KiB name is not empty ($plen bytes)" test "$plen" -gt 8192
 	tfs_unmount "$MNT2"
 fi
 tfs_done

@@ -298,14 +298,14 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 		return 1;
 	/* Found now, not at unmount when nothing can be done about it any more. */
 	if (o->stats_path) {
-		int fd = open(o->stats_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		FILE *f = fopen(o->stats_path, "ae"); /* created now, written at unmount */
 
-		if (fd < 0) {
+		if (!f) {
 			fprintf(stderr, "tensorfs: --stats-json %s: cannot write there: %s\n",
 				o->stats_path, strerror(errno));
 			return 1;
 		}
-		close(fd);
+		fclose(f);
 	}
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,6 +169,9 @@ int tfs_virt_index_ensure(struct tfs_mount *m)
 			tfs_log(m->log, "%s", err.msg);
 		else
 			atomic_store(&m->index_ready, 1);
+		/* The JSON tree it took to build (a few hundred MB for 200,000 tensors) is freed, but
+		 * malloc keeps the pages for good unless asked to give them back. Only the text stays. */
+		malloc_trim(0);
 	}
 	pthread_mutex_unlock(&m->index_lock);
 	return rc;

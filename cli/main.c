@@ -161,22 +161,19 @@ static int path_within(const char *path, const char *dir)
 	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-/* A mount at, inside or above the checkpoint's folder hides the very files it serves: every read
- * would fail. -1 (said on stderr) when the two overlap. */
+/* A mount that hides the checkpoint from the daemon makes every read fail (files are opened when
+ * first read): a mount point at or above the checkpoint (a folder, or a single file's folder), or
+ * inside a checkpoint folder. -1 (said on stderr) when that is so. */
 static int refuse_overlap(const char *ckpt, const char *mnt)
 {
-	char root[PATH_MAX];
 	struct stat st;
-	char *slash;
+	int is_dir = stat(ckpt, &st) == 0 && S_ISDIR(st.st_mode);
 
-	snprintf(root, sizeof(root), "%s", ckpt);
-	if (stat(ckpt, &st) == 0 && !S_ISDIR(st.st_mode) && (slash = strrchr(root, '/')))
-		*(slash == root ? slash + 1 : slash) = '\0'; /* a single file: its folder */
-	if (path_within(mnt, root) || path_within(root, mnt)) {
-		fprintf(stderr, "tensorfs: mount point %s %s the checkpoint's folder %s: the mount "
-			"would hide the files it serves; choose a mount point outside it\n", mnt,
-			strcmp(mnt, root) == 0 ? "is" : path_within(mnt, root) ? "is inside"
-			: "contains", root);
+	if (path_within(ckpt, mnt) || (is_dir && path_within(mnt, ckpt))) {
+		fprintf(stderr, "tensorfs: mount point %s %s the checkpoint %s: the mount would hide "
+			"the files it serves; choose a mount point outside it\n", mnt,
+			strcmp(mnt, ckpt) == 0 ? "is" : path_within(ckpt, mnt) ? "contains" : "is inside",
+			ckpt);
 		return -1;
 	}
 	return 0;

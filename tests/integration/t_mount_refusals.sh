@@ -29,11 +29,15 @@ refused() { # refused WHAT PATTERN MNT ARGS...: the mount fails, says PATTERN, m
 	fi
 }
 
-refused "onto its own folder" "is the checkpoint's folder" "$CK" "$CK" "$CK"
+refused "onto its own folder" "is the checkpoint" "$CK" "$CK" "$CK"
 mkdir -p "$CK/sub"
-refused "inside its folder" "is inside the checkpoint's folder" "$CK/sub" "$CK" "$CK/sub"
-refused "above its folder" "contains the checkpoint's folder" "$T" "$CK" "$T"
-refused "a single file, onto its folder" "is the checkpoint's folder" "$T/single" "$SINGLE" "$T/single"
+refused "inside its folder" "is inside the checkpoint" "$CK/sub" "$CK" "$CK/sub"
+refused "above its folder" "contains the checkpoint" "$T" "$CK" "$T"
+refused "a single file, onto its folder" "contains the checkpoint" "$T/single" "$SINGLE" "$T/single"
+# A single file's sibling folder is fine: the file stays visible to the daemon.
+mkdir -p "$T/single/mnt"
+check "a single file: a mount point beside it works" tfs_mount "$SINGLE" "$T/single/mnt"
+is_mounted "$T/single/mnt" && tfs_unmount "$T/single/mnt"
 
 MNT=$T/mnt
 mkdir -p "$MNT"

@@ -25,7 +25,8 @@
 
 struct entry {
 	int wd;            /* the folder's watch */
-	const char *base;  /* the file's name in it: points into the tfs_file's path */
+	const char *base;  /* the file's name in it: in the tfs_file's path, or in `real` */
+	char *real;        /* the file's resolved path when it is a link (owned), else NULL */
 	uint32_t file;
 };
 
@@ -35,7 +36,7 @@ struct tfs_watch {
 	int ifd;               /* inotify; immutable */
 	int stop[2];           /* a byte written to stop[1] ends the thread */
 	struct entry *ents;    /* sorted by (wd, base); immutable after open */
-	size_t n;
+	size_t n;              /* entries: one per file, two for a link (its folder and its target's) */
 	pthread_t thread;
 	int started;
 };
@@ -52,7 +53,7 @@ static int cmp_entry(const void *a, const void *b)
 /* Calls fn for the file named `name` in the folder of watch `wd` (name NULL: every file there). */
 static void dispatch(struct tfs_watch *w, int wd, const char *name)
 {
-	struct entry key = { wd, name ? name : "", 0 }, *e;
+	struct entry key = { .wd = wd, .base = name ? name : "" }, *e;
 	size_t lo = 0, hi = w->n;
 
 	while (lo < hi) { /* first entry >= key */
@@ -111,6 +112,44 @@ static void *watch_main(void *arg)
 	return NULL;
 }
 
+/* Watches the folder of `path` (one inotify watch per folder: the same folder gives the same wd)
+ * and records (wd, basename) -> file as entry w->n. `owned` (NULL or path itself) becomes the
+ * entry's, or is freed on error. */
+static int add_entry(struct tfs_watch *w, const char *path, uint32_t file, char *owned,
+		     struct tfs_error *err)
+{
+	const char *slash = strrchr(path, '/');
+	struct entry *e = &w->ents[w->n];
+	char dir[PATH_MAX];
+	int rc;
+
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == path)
+		strcpy(dir, "/");
+	else if ((size_t)(slash - path) < sizeof(dir))
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	else {
+		rc = tfs_error_set(err, -ENAMETOOLONG, "%s: folder name too long to watch", path);
+		goto fail;
+	}
+	e->wd = inotify_add_watch(w->ifd, dir, EVENTS);
+	if (e->wd < 0) {
+		rc = tfs_error_set(err, -errno, "%s: cannot watch for changes: %s%s", dir,
+				   strerror(errno), errno == ENOSPC ? " (raise "
+				   "/proc/sys/fs/inotify/max_user_watches)" : "");
+		goto fail;
+	}
+	e->base = slash ? slash + 1 : path;
+	e->real = owned;
+	e->file = file;
+	w->n++;
+	return 0;
+fail:
+	free(owned);
+	return rc;
+}
+
 int tfs_watch_open(const struct tfs_file *const *files, size_t n, tfs_watch_fn fn, void *ctx,
 		   struct tfs_watch **out, struct tfs_error *err)
 {
@@ -131,38 +170,26 @@ int tfs_watch_open(const struct tfs_file *const *files, size_t n, tfs_watch_fn f
 		rc = tfs_error_set(err, -errno, "watch: pipe: %s", strerror(errno));
 		goto fail;
 	}
-	w->ents = calloc(n ? n : 1, sizeof(*w->ents));
+	w->ents = calloc(n ? 2 * n : 1, sizeof(*w->ents));
 	if (!w->ents) {
 		rc = tfs_error_set(err, -ENOMEM, "watch: out of memory");
 		goto fail;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const char *path = files[i]->path, *slash = strrchr(path, '/');
-		char dir[PATH_MAX];
+		char *real = realpath(files[i]->path, NULL);
 
-		if (!slash)
-			strcpy(dir, ".");
-		else if (slash == path)
-			strcpy(dir, "/");
-		else if ((size_t)(slash - path) < sizeof(dir))
-			snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-		else {
-			rc = tfs_error_set(err, -ENAMETOOLONG, "%s: folder name too long to watch", path);
-			goto fail;
+		rc = add_entry(w, files[i]->path, (uint32_t)i, NULL, err);
+		/* A link (Hugging Face caches link each shard to a blob in another folder): a write
+		 * to the blob is reported in the blob's folder, so that one is watched too. */
+		if (rc == 0 && real && strcmp(real, files[i]->path) != 0) {
+			rc = add_entry(w, real, (uint32_t)i, real, err);
+			real = NULL; /* owned by the entry now, or freed by add_entry */
 		}
-		/* The same folder gives the same wd: one watch per folder. */
-		w->ents[i].wd = inotify_add_watch(w->ifd, dir, EVENTS);
-		if (w->ents[i].wd < 0) {
-			rc = tfs_error_set(err, -errno, "%s: cannot watch for changes: %s%s", dir,
-					   strerror(errno), errno == ENOSPC ? " (raise "
-					   "/proc/sys/fs/inotify/max_user_watches)" : "");
+		free(real);
+		if (rc < 0)
 			goto fail;
-		}
-		w->ents[i].base = slash ? slash + 1 : path;
-		w->ents[i].file = (uint32_t)i;
 	}
-	w->n = n;
-	qsort(w->ents, n, sizeof(*w->ents), cmp_entry);
+	qsort(w->ents, w->n, sizeof(*w->ents), cmp_entry);
 	rc = -pthread_create(&w->thread, NULL, watch_main, w);
 	if (rc < 0) {
 		tfs_error_set(err, rc, "watch: cannot start its thread: %s", strerror(-rc));
@@ -193,6 +220,8 @@ void tfs_watch_close(struct tfs_watch *w)
 		close(w->stop[0]);
 	if (w->stop[1] >= 0)
 		close(w->stop[1]);
+	for (size_t i = 0; w->ents && i < w->n; i++)
+		free(w->ents[i].real);
 	free(w->ents);
 	free(w);
 }

@@ -4,7 +4,8 @@
 # watch those pages keep being served (30 stale tensors of 60 on a 3-shard checkpoint); with it,
 # every tensor of the changed shard gives EIO at once -- without dropping any cache by hand --
 # and the other shards stay exact. Cases: overwritten in place (same size), truncated, renamed
-# over, touched (mtime only). Prints "stale reads after a change: N".
+# over, touched (mtime only), and a Hugging Face cache's blob (the shard is a link to it) written.
+# Prints "stale reads after a change: N".
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fault_lib.sh"
 
@@ -37,9 +38,16 @@ all_of_shard() { # all_of_shard INDEX: "path sha256" of every non-empty tensor o
 }
 
 stale_total=0
-for c in overwrite truncate rename_over touch; do
+for c in overwrite truncate rename_over touch hf_blob; do
 	ck=$T/ck.$c mnt=$T/mnt.$c log=$T/log.$c
 	cp -a "$PRISTINE" "$ck"
+	if [ "$c" = hf_blob ]; then
+		# A Hugging Face cache: the shard is a link to a blob in another folder, and the blob
+		# is what gets written.
+		mkdir -p "$T/blobs.$c"
+		mv "$ck/$VICTIM" "$T/blobs.$c/blob"
+		ln -s "$T/blobs.$c/blob" "$ck/$VICTIM"
+	fi
 	tfs_mount "$ck" "$mnt" --log "$log" || continue
 	mapfile -t victim < <(all_of_shard 1)
 	mapfile -t other < <(all_of_shard 0; all_of_shard 2)
@@ -47,8 +55,9 @@ for c in overwrite truncate rename_over touch; do
 	n_ok=$(printf '%s\n' "${victim[@]}" "${other[@]}" | outcomes "$mnt" | grep -c '^ok$')
 	check "$c: before the change: every tensor exact ($n_ok)" test "$n_ok" = $((${#victim[@]} + ${#other[@]}))
 	f=$ck/$VICTIM
-	size=$(stat -c %s "$f")
+	size=$(stat -L -c %s "$f")
 	case $c in
+	hf_blob) head -c "$size" /dev/urandom | dd of="$T/blobs.$c/blob" bs=1M conv=notrunc status=none ;;
 	overwrite) head -c "$size" /dev/urandom | dd of="$f" bs=1M conv=notrunc status=none ;;
 	truncate) truncate -s $((size / 2)) "$f" ;;
 	rename_over) head -c "$size" /dev/urandom >"$f.tmp" && mv -f "$f.tmp" "$f" ;;

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +164,29 @@ static int parse_args(int argc, char **argv, struct load_args *a)
 	return -1;
 }
 
+/* One line of tensors per dtype; ggml block types say how they arrived (DLPack has no type
+ * for them: uint8 rows of one block each). */
+static void print_dtypes(const struct tfs_load_result *r, FILE *f)
+{
+	uint64_t count[TFS_DTYPE_COUNT] = { 0 };
+
+	for (size_t i = 0; i < tfs_load_count(r); i++) {
+		const struct tfs_loaded *t = tfs_load_get(r, i);
+		if ((unsigned)t->dtype < TFS_DTYPE_COUNT)
+			count[t->dtype]++;
+	}
+	fprintf(f, "  dtypes:");
+	for (int d = 0; d < TFS_DTYPE_COUNT; d++) {
+		uint32_t be, bb;
+		if (!count[d])
+			continue;
+		fprintf(f, " %s x%" PRIu64, tfs_dtype_name((enum tfs_dtype)d), count[d]);
+		if (tfs_dtype_block((enum tfs_dtype)d, &be, &bb))
+			fprintf(f, " (as uint8 [n_blocks, %u]: %u values a block)", bb, be);
+	}
+	fprintf(f, "\n");
+}
+
 int tfs_cmd_load(int argc, char **argv)
 {
 	struct load_args a = { 0 };
@@ -209,6 +233,7 @@ int tfs_cmd_load(int argc, char **argv)
 			printf("%s\n", buf);
 	} else {
 		tfs_load_report_print(tfs_load_report(r), stdout);
+		print_dtypes(r, stdout);
 	}
 	if (a.verify) {
 		if (tfs_load_verify(e, r, &err) < 0)

@@ -40,8 +40,13 @@ static void usage_main(FILE *f)
 
 static void usage_ls(FILE *f)
 {
-	fprintf(f, "usage: tensorfs ls [--help] CKPT\n\n"
-		   "Prints one line per tensor: name, dtype, shape, bytes, shard file. Reads headers only.\n");
+	fprintf(f, "usage: tensorfs ls [--help] [--metadata] CKPT\n\n"
+		   "Prints one line per tensor: name, dtype, shape, bytes, shard file. Reads headers only.\n"
+		   "Shapes are in numpy order (GGUF stores them fastest-first); dtypes of GGUF files are\n"
+		   "ggml's type names (F32, BF16, Q4_K, IQ4_XS, ...).\n\n"
+		   "  --metadata   print the key/value metadata of every file as JSON instead: GGUF\n"
+		   "               key/values (arrays such as the tokenizer vocabulary included) and\n"
+		   "               safetensors' __metadata__, keyed by file (as .tensorfs/metadata.json)\n");
 }
 
 static void usage_mount(FILE *f)
@@ -70,6 +75,10 @@ static void usage_mount(FILE *f)
 		"                          fs.pipe-max-size to 2M so 1 MiB replies fit one pipe)\n"
 		"      --direct-io on|off  read cache blocks with O_DIRECT where the filesystem allows\n"
 		"                          (default on: the disk DMAs into the cache, no page-cache copy)\n"
+		"      --view raw|npy      raw (default): a tensor file holds the tensor's bytes; npy:\n"
+		"                          NAME.npy with an NPY header first, for numpy.load(mmap_mode=\"r\")\n"
+		"                          (BF16, F8, F4/F6 and ggml blocks as unsigned-int stand-ins,\n"
+		"                          named in the user.tensorfs.npy xattr)\n"
 		"      --log FILE          append the log to FILE (default: stderr with -f, else syslog)\n"
 		"      --stats-json FILE   write the final stats as JSON to FILE at unmount\n"
 		"  -h, --help              this text\n");
@@ -96,15 +105,20 @@ static const char *printable(const char *s, char *buf, size_t cap)
 
 static int cmd_ls(int argc, char **argv)
 {
-	static const struct option lopts[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
+	static const struct option lopts[] = { { "help", no_argument, NULL, 'h' },
+					       { "metadata", no_argument, NULL, 'm' }, { 0 } };
 	struct tfs_catalog *cat;
 	struct tfs_error err;
-	int c;
+	int c, meta = 0;
 
 	while ((c = getopt_long(argc, argv, "+h", lopts, NULL)) != -1) {
 		if (c == 'h') {
 			usage_ls(stdout);
 			return 0;
+		}
+		if (c == 'm') {
+			meta = 1;
+			continue;
 		}
 		usage_ls(stderr);
 		return 2;
@@ -118,6 +132,11 @@ static int cmd_ls(int argc, char **argv)
 		return 1;
 	}
 	fputs(tfs_catalog_warnings(cat), stderr);
+	if (meta) {
+		puts(tfs_catalog_metadata_json(cat));
+		tfs_catalog_close(cat);
+		return 0;
+	}
 	printf("%-60s %-8s %-20s %14s  %s\n", "NAME", "DTYPE", "SHAPE", "BYTES", "SHARD");
 	for (size_t i = 0; i < tfs_catalog_tensor_count(cat); i++) {
 		const struct tfs_tensor *t = tfs_catalog_tensor(cat, i);
@@ -142,7 +161,7 @@ static int cmd_ls(int argc, char **argv)
 /* ---- mount ---------------------------------------------------------------------------------- */
 
 struct mount_opts {
-	int foreground, debug, splice;
+	int foreground, debug, splice, npy;
 	unsigned fuse_threads;
 	uint64_t kernel_ra;        /* bytes; the mount's bdi read_ahead_kb is set from it */
 	char fuse_o[1024];
@@ -184,7 +203,7 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 {
 	struct stat st;
 	enum { O_THREADS = 256, O_BLOCK, O_CACHE, O_RA, O_STRATEGY, O_LOG, O_STATS, O_FTHREADS, O_KRA,
-	       O_SPLICE, O_DIRECT_IO };
+	       O_SPLICE, O_DIRECT_IO, O_VIEW };
 	static const struct option lopts[] = {
 		{ "foreground", no_argument, NULL, 'f' }, { "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' }, { "threads", required_argument, NULL, O_THREADS },
@@ -197,7 +216,8 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 		{ "fuse-threads", required_argument, NULL, O_FTHREADS },
 		{ "kernel-readahead", required_argument, NULL, O_KRA },
 		{ "splice", required_argument, NULL, O_SPLICE },
-		{ "direct-io", required_argument, NULL, O_DIRECT_IO }, { 0 } };
+		{ "direct-io", required_argument, NULL, O_DIRECT_IO },
+		{ "view", required_argument, NULL, O_VIEW }, { 0 } };
 	uint64_t v;
 	char *end;
 	int c;
@@ -267,6 +287,13 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 				o->splice = strcmp(optarg, "on") == 0;
 			else
 				o->eng.buffered_io = strcmp(optarg, "off") == 0;
+			break;
+		case O_VIEW:
+			if (strcmp(optarg, "raw") != 0 && strcmp(optarg, "npy") != 0) {
+				fprintf(stderr, "tensorfs: --view %s: expected raw or npy\n", optarg);
+				return 2;
+			}
+			o->npy = strcmp(optarg, "npy") == 0;
 			break;
 		case O_LOG: o->log_path = optarg; break;
 		case O_STATS: o->stats_path = optarg; break;
@@ -456,12 +483,13 @@ static int run_mount(struct mount_opts *o, int ready_fd, const char *argv0)
 	if (tfs_catalog_open(o->ckpt, &cat, &err) < 0)
 		goto fail_err;
 	m.cat = cat;
-	if (tfs_tree_build(cat, &m.tree, &err) < 0)
+	if (tfs_tree_build(cat, o->npy ? ".npy" : NULL, &m.tree, &err) < 0)
 		goto fail_err;
 	m.uid = getuid();
 	m.gid = getgid();
 	m.timeout = 86400.0;
 	m.splice = o->splice;
+	m.npy = o->npy;
 	if (m.splice)
 		raise_pipe_max(m.log);
 	m.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;

@@ -34,6 +34,8 @@ struct tfs_mount {
 	int64_t mtime_ns;                  /* timestamp of directories and virtual files */
 	double timeout;                    /* entry/attr cache seconds: the tree never changes */
 	int splice;                        /* reply to page-cache-hot reads by splicing the shard */
+	int npy;                           /* --view npy: tensor files are NAME.npy, an NPY header
+					    * (fs/npy.h) before the tensor's bytes */
 	char ra_path[64];                  /* the mount's bdi read_ahead_kb file, or "" */
 	uint64_t ra_kb;                    /* value to write there */
 	atomic_int ra_done;                /* written (or tried) once, by the first request */

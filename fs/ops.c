@@ -18,6 +18,7 @@
 #include "error.h"
 #include "log.h"
 #include "mount.h"
+#include "npy.h"
 #include "xattr.h"
 
 /* Per open file: the engine stream (readahead state) or a snapshot of a live virtual file. */
@@ -86,7 +87,16 @@ static int stats_snapshot(struct tfs_mount *m, struct tfs_fh *fh)
 	return 0;
 }
 
-static uint64_t node_size(struct tfs_mount *m, const struct tfs_node *n)
+/* Bytes before a node's data: the NPY header of a tensor in the npy view, else none. */
+static uint64_t node_head(struct tfs_mount *m, const struct tfs_node *n)
+{
+	if (!m->npy || n->kind != TFS_NODE_TENSOR)
+		return 0;
+	return tfs_npy_header_len(tfs_catalog_tensor(m->cat, n->ref));
+}
+
+/* Bytes of the node's data: the tensor or checkpoint file, or the virtual file. */
+static uint64_t node_data_size(struct tfs_mount *m, const struct tfs_node *n)
 {
 	switch (n->kind) {
 	case TFS_NODE_TENSOR:
@@ -96,12 +106,19 @@ static uint64_t node_size(struct tfs_mount *m, const struct tfs_node *n)
 	case TFS_NODE_VIRT:
 		if (n->ref == TFS_VIRT_STATS)
 			return TFS_STATS_SIZE;
+		if (n->ref == TFS_VIRT_METADATA)
+			return strlen(tfs_catalog_metadata_json(m->cat));
 		if (tfs_virt_index_ensure(m) < 0)
 			return 0;
 		return m->index_len;
 	default:
 		return 0;
 	}
+}
+
+static uint64_t node_size(struct tfs_mount *m, const struct tfs_node *n)
+{
+	return node_head(m, n) + node_data_size(m, n);
 }
 
 static uint32_t node_file_mode(struct tfs_mount *m, const struct tfs_node *n)
@@ -247,12 +264,13 @@ static void tfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	fuse_reply_err(req, 0);
 }
 
-/* Where the bytes of a tensor or checkpoint-file node live: file index and offset in it. Returns
- * the size clamped to the node's end (0 at or past it). */
-static size_t node_extent(struct tfs_mount *m, const struct tfs_node *n, size_t size, off_t off,
+/* Where the bytes of a tensor or checkpoint-file node live: file index and offset in it, for a
+ * read at `off` of its data (past any NPY header). Returns the size clamped to the data's end (0
+ * at or past it). */
+static size_t node_extent(struct tfs_mount *m, const struct tfs_node *n, size_t size, uint64_t off,
 			  uint32_t *file, uint64_t *file_off)
 {
-	uint64_t len = node_size(m, n);
+	uint64_t len = node_data_size(m, n);
 
 	if ((uint64_t)off >= len)
 		return 0;
@@ -374,7 +392,8 @@ static void reply_copied(const struct rd *rd)
 	free(buf);
 }
 
-/* .tensorfs/index.json (built on first use) or the open handle's snapshot of stats. */
+/* .tensorfs/index.json (built on first use), metadata.json (the catalog's), or the open handle's
+ * snapshot of stats. */
 static void reply_virt(struct tfs_mount *m, fuse_req_t req, const struct tfs_node *n,
 		       const struct tfs_fh *fh, size_t size, off_t off)
 {
@@ -385,9 +404,47 @@ static void reply_virt(struct tfs_mount *m, fuse_req_t req, const struct tfs_nod
 		return (void)fuse_reply_err(req, EIO);
 	src = n->ref == TFS_VIRT_INDEX ? m->index_json : fh->snap;
 	len = n->ref == TFS_VIRT_INDEX ? m->index_len : fh->snap_len;
+	if (n->ref == TFS_VIRT_METADATA) {
+		src = tfs_catalog_metadata_json(m->cat);
+		len = strlen(src);
+	}
 	if ((uint64_t)off >= len)
 		return (void)fuse_reply_buf(req, NULL, 0);
 	fuse_reply_buf(req, src + off, size < len - (size_t)off ? size : len - (size_t)off);
+}
+
+/*
+ * A read that starts inside the NPY header of the npy view: the header's part is synthesized, the
+ * rest (when the read runs on into the data) comes through the engine, in one buffer.
+ */
+static void reply_npy_head(const struct rd *rd, uint64_t head, size_t size, uint64_t off)
+{
+	const struct tfs_tensor *t = tfs_catalog_tensor(rd->m->cat, rd->n->ref);
+	size_t total = (size_t)(head + t->length - off < size ? head + t->length - off : size);
+	size_t from_head = (size_t)(head - off) < total ? (size_t)(head - off) : total;
+	char *hdr = malloc(head + 1), *buf = malloc(total ? total : 1);
+	struct tfs_error err;
+	struct rd data = *rd;
+	ssize_t r;
+
+	if (!hdr || !buf || tfs_npy_header(t, hdr, head + 1) != head) {
+		fuse_reply_err(rd->req, ENOMEM);
+		goto out;
+	}
+	memcpy(buf, hdr + off, from_head);
+	if (total > from_head) {
+		data.size = node_extent(rd->m, rd->n, total - from_head, 0, &data.file, &data.off);
+		r = tfs_engine_read(rd->m->engine, rd->stream, data.file, data.off, buf + from_head,
+				    data.size, &err);
+		if (r != (ssize_t)data.size) {
+			reply_read_error(&data, r, &err);
+			goto out;
+		}
+	}
+	fuse_reply_buf(rd->req, buf, total);
+out:
+	free(hdr);
+	free(buf);
 }
 
 static void tfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
@@ -396,12 +453,16 @@ static void tfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, str
 	const struct tfs_node *n = tfs_node_of(m, ino);
 	struct tfs_fh *fh = (struct tfs_fh *)(uintptr_t)fi->fh;
 	struct rd rd = { .m = m, .req = req, .n = n, .stream = fh ? fh->stream : NULL };
+	uint64_t head;
 
 	if (!n || n->kind == TFS_NODE_DIR)
 		return (void)fuse_reply_err(req, n ? EISDIR : ENOENT);
 	if (n->kind == TFS_NODE_VIRT)
 		return reply_virt(m, req, n, fh, size, off);
-	rd.size = node_extent(m, n, size, off, &rd.file, &rd.off);
+	head = node_head(m, n);
+	if ((uint64_t)off < head)
+		return reply_npy_head(&rd, head, size, (uint64_t)off);
+	rd.size = node_extent(m, n, size, (uint64_t)off - head, &rd.file, &rd.off);
 	if (rd.size == 0)
 		return (void)fuse_reply_buf(req, NULL, 0);
 	if (m->splice && reply_hot(&rd))

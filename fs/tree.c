@@ -112,7 +112,8 @@ static int64_t new_node(struct tfs_tree *t, uint32_t parent, const char *name,
 	return id;
 }
 
-size_t tfs_tree_escape(const char *comp, size_t len, char *out)
+/* tfs_tree_escape with the result held to `max` bytes (the cut form when longer). */
+static size_t escape_max(const char *comp, size_t len, char *out, size_t max)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	char buf[4 * TFS_NAME_MAX];
@@ -132,7 +133,7 @@ size_t tfs_tree_escape(const char *comp, size_t len, char *out)
 			buf[n++] = (char)c;
 		}
 	}
-	if (n <= TFS_NAME_MAX && i == len) {
+	if (n <= max && i == len) {
 		memcpy(out, buf, n);
 		out[n] = '\0';
 		return n;
@@ -142,7 +143,7 @@ size_t tfs_tree_escape(const char *comp, size_t len, char *out)
 	 * names that share the head stay distinct. A bare "%~" never comes out of escaping (a real '%'
 	 * is always "%25"), so no short name can equal a cut one. */
 	{
-		size_t keep = TFS_NAME_MAX - 18;
+		size_t keep = max - 18;
 		uint64_t h = XXH3_64bits(comp, len);
 		while (keep > 0 && (((unsigned char)buf[keep] & 0xC0) == 0x80 ||
 				    (keep >= 1 && buf[keep - 1] == '%') || (keep >= 2 && buf[keep - 2] == '%')))
@@ -150,6 +151,11 @@ size_t tfs_tree_escape(const char *comp, size_t len, char *out)
 		memcpy(out, buf, keep);
 		return keep + (size_t)sprintf(out + keep, "%%~%016llx", (unsigned long long)h);
 	}
+}
+
+size_t tfs_tree_escape(const char *comp, size_t len, char *out)
+{
+	return escape_max(comp, len, out, TFS_NAME_MAX);
 }
 
 static void warn(struct tfs_tree *t, const char *msg)
@@ -233,10 +239,12 @@ collide:
 			     "tensor (names that differ only past byte 255 of a component?)", what);
 }
 
-/* Splits s on `sep` and escapes each component into comps; returns the count or -ENAMETOOLONG. */
-static ssize_t split(const char *s, char sep, char comps[][TFS_NAME_MAX + 1], size_t max)
+/* Splits s on `sep` and escapes each component into comps, `suffix` ("" for none) appended to the
+ * last one within the length limit; returns the count or -ENAMETOOLONG. */
+static ssize_t split(const char *s, char sep, char comps[][TFS_NAME_MAX + 1], size_t max,
+		     const char *suffix)
 {
-	size_t n = 0;
+	size_t n = 0, ls = strlen(suffix);
 	const char *c = s;
 
 	for (;;) {
@@ -244,9 +252,13 @@ static ssize_t split(const char *s, char sep, char comps[][TFS_NAME_MAX + 1], si
 		size_t len = e ? (size_t)(e - c) : strlen(c);
 		if (n == max)
 			return -ENAMETOOLONG;
-		tfs_tree_escape(c, len, comps[n++]);
-		if (!e)
+		if (e) {
+			tfs_tree_escape(c, len, comps[n++]);
+		} else {
+			size_t k = escape_max(c, len, comps[n], TFS_NAME_MAX - ls);
+			memcpy(comps[n++] + k, suffix, ls + 1);
 			return (ssize_t)n;
+		}
 		c = e + 1;
 	}
 }
@@ -261,7 +273,8 @@ static int cmp_child(const void *a, const void *b, void *tree)
 	return strcmp(t->nodes[*(const uint32_t *)a].name, t->nodes[*(const uint32_t *)b].name);
 }
 
-int tfs_tree_build(const struct tfs_catalog *cat, struct tfs_tree **out, struct tfs_error *err)
+int tfs_tree_build(const struct tfs_catalog *cat, const char *leaf_suffix, struct tfs_tree **out,
+		   struct tfs_error *err)
 {
 	struct tfs_tree *t = calloc(1, sizeof(*t));
 	char (*comps)[TFS_NAME_MAX + 1] = malloc(MAX_DEPTH * (TFS_NAME_MAX + 1));
@@ -276,14 +289,15 @@ int tfs_tree_build(const struct tfs_catalog *cat, struct tfs_tree **out, struct 
 		goto nomem;
 	vdir = new_node(t, 0, ".tensorfs", TFS_NODE_DIR, 0);
 	if (vdir < 0 || new_node(t, (uint32_t)vdir, "index.json", TFS_NODE_VIRT, TFS_VIRT_INDEX) < 0 ||
-	    new_node(t, (uint32_t)vdir, "stats", TFS_NODE_VIRT, TFS_VIRT_STATS) < 0)
+	    new_node(t, (uint32_t)vdir, "stats", TFS_NODE_VIRT, TFS_VIRT_STATS) < 0 ||
+	    new_node(t, (uint32_t)vdir, "metadata.json", TFS_NODE_VIRT, TFS_VIRT_METADATA) < 0)
 		goto nomem;
 	for (size_t i = 0; i < nt; i++) {
 		const struct tfs_tensor *ts = tfs_catalog_tensor(cat, i);
 		ssize_t n = 0, m;
 		if (ts->component[0])
 			tfs_tree_escape(ts->component, strlen(ts->component), comps[n++]);
-		m = split(ts->name, '.', comps + n, MAX_DEPTH - (size_t)n);
+		m = split(ts->name, '.', comps + n, MAX_DEPTH - (size_t)n, leaf_suffix ? leaf_suffix : "");
 		if (m < 0) {
 			rc = tfs_error_set(err, -ENAMETOOLONG, "tensor '%s': more than %d name components",
 					   ts->key, MAX_DEPTH);
@@ -295,7 +309,7 @@ int tfs_tree_build(const struct tfs_catalog *cat, struct tfs_tree **out, struct 
 	}
 	for (size_t i = 0; i < tfs_catalog_file_count(cat); i++) {
 		const struct tfs_file *f = tfs_catalog_file(cat, i);
-		ssize_t n = split(f->rel, '/', comps, MAX_DEPTH);
+		ssize_t n = split(f->rel, '/', comps, MAX_DEPTH, "");
 		if (n < 0)
 			continue; /* deeper than any real checkpoint; the catalog caps depth anyway */
 		rc = place(t, comps, (size_t)n, TFS_NODE_FILE, (uint32_t)i, f->path, err);

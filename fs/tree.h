@@ -7,7 +7,8 @@
  * name is also a prefix of others becomes the file "%self" inside the directory. Names starting
  * with '%' are therefore never produced by a real component and are reserved for tensorfs; a
  * top-level ".tensorfs" (a diffusers component) is shown as "%2Etensorfs", beside tensorfs' own.
- * Checkpoint files appear at their relative paths; `.tensorfs/` holds the virtual files.
+ * Checkpoint files appear at their relative paths; `.tensorfs/` holds the virtual files (index.json,
+ * stats, metadata.json).
  */
 #ifndef TFS_TREE_H
 #define TFS_TREE_H
@@ -20,7 +21,7 @@
 enum tfs_node_kind { TFS_NODE_DIR, TFS_NODE_TENSOR, TFS_NODE_FILE, TFS_NODE_VIRT };
 
 /* Virtual files under .tensorfs/ */
-enum tfs_virt { TFS_VIRT_INDEX, TFS_VIRT_STATS };
+enum tfs_virt { TFS_VIRT_INDEX, TFS_VIRT_STATS, TFS_VIRT_METADATA };
 
 #define TFS_SELF_NAME "%self"
 #define TFS_NAME_MAX 255
@@ -37,8 +38,13 @@ struct tfs_node {
 
 struct tfs_tree;
 
-/* Builds the tree of `cat` (which must outlive it). On success *out is owned by the caller. */
-int tfs_tree_build(const struct tfs_catalog *cat, struct tfs_tree **out, struct tfs_error *err);
+/*
+ * Builds the tree of `cat` (which must outlive it). `leaf_suffix` (NULL: none) ends every tensor
+ * file's name (".npy" for the npy view), kept within TFS_NAME_MAX by cutting the name before it.
+ * On success *out is owned by the caller.
+ */
+int tfs_tree_build(const struct tfs_catalog *cat, const char *leaf_suffix, struct tfs_tree **out,
+		   struct tfs_error *err);
 void tfs_tree_free(struct tfs_tree *t);
 
 /* Node ids are 0..count-1; 0 is the root. FUSE inode numbers are id + 1. */

@@ -1,7 +1,8 @@
 /*
  * virt.c - the virtual files under .tensorfs/: index.json (the catalog as JSON, built with jansson
  * on its first lookup or open and kept for the life of the mount, so mounting stays cheap) and stats
- * (live counters: the engine's plus the mount's own).
+ * (live counters: the engine's plus the mount's own). metadata.json is the catalog's
+ * tfs_catalog_metadata_json(), served by ops.c as it is.
  */
 #include <errno.h>
 #include <inttypes.h>

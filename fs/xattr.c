@@ -1,6 +1,7 @@
 /*
  * xattr.c - the extended attributes of tensor files (user.tensorfs.dtype, .shape, .shard, .offset,
- * .xxh3, .name): getxattr and listxattr of the FUSE ops table. The XXH3 digest is computed through
+ * .xxh3, .name; .block for ggml block types; .npy in the npy view): getxattr and listxattr of the
+ * FUSE ops table. The XXH3 digest is computed through
  * the engine on first request and then kept in the mount (m->xxh).
  */
 #define FUSE_USE_VERSION 314
@@ -14,6 +15,7 @@
 
 #include "log.h"
 #include "mount.h"
+#include "npy.h"
 #include "xattr.h"
 
 static struct tfs_mount *mnt(fuse_req_t req)
@@ -73,8 +75,21 @@ out:
 }
 
 static const char *const xattr_names[] = { "user.tensorfs.dtype", "user.tensorfs.shape",
-	"user.tensorfs.shard", "user.tensorfs.offset", "user.tensorfs.xxh3", "user.tensorfs.name" };
+	"user.tensorfs.shard", "user.tensorfs.offset", "user.tensorfs.xxh3", "user.tensorfs.name",
+	"user.tensorfs.block", "user.tensorfs.npy" };
 #define N_XATTRS (sizeof(xattr_names) / sizeof(xattr_names[0]))
+
+/* Whether tensor t has xattr i: .block only for ggml block types, .npy only in the npy view. */
+static int has_xattr(const struct tfs_mount *m, const struct tfs_tensor *t, size_t i)
+{
+	uint32_t be, bb;
+
+	if (strcmp(xattr_names[i], "user.tensorfs.block") == 0)
+		return tfs_dtype_block(t->dtype, &be, &bb);
+	if (strcmp(xattr_names[i], "user.tensorfs.npy") == 0)
+		return m->npy;
+	return 1;
+}
 
 /* Value of xattr `name` of a tensor into buf; returns its length or -errno. */
 static ssize_t tensor_xattr(struct tfs_mount *m, fuse_req_t req, size_t i, const char *name,
@@ -101,6 +116,22 @@ static ssize_t tensor_xattr(struct tfs_mount *m, fuse_req_t req, size_t i, const
 		return snprintf(buf, cap, "%" PRIu64, t->offset);
 	if (strcmp(name, "user.tensorfs.name") == 0)
 		return snprintf(buf, cap, "%s", t->name);
+	if (strcmp(name, "user.tensorfs.block") == 0) {
+		uint32_t be, bb;
+		if (!tfs_dtype_block(t->dtype, &be, &bb))
+			return -ENODATA;
+		return snprintf(buf, cap, "%u,%u", be, bb);   /* elements, bytes per block */
+	}
+	if (strcmp(name, "user.tensorfs.npy") == 0) {
+		const char *standin, *descr = tfs_npy_descr(t->dtype, &standin);
+		char shape[512];
+		if (!m->npy)
+			return -ENODATA;
+		tfs_npy_shape(t, shape, sizeof(shape));
+		if (standin)
+			return snprintf(buf, cap, "%s %s stand-in: %s", descr, shape, standin);
+		return snprintf(buf, cap, "%s %s", descr, shape);
+	}
 	if (strcmp(name, "user.tensorfs.xxh3") == 0) {
 		rc = tensor_xxh3(m, req, i, &h);
 		return rc < 0 ? rc : snprintf(buf, cap, "%016" PRIx64, h);
@@ -151,6 +182,8 @@ void tfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	if (!n)
 		return (void)fuse_reply_err(req, ENOENT);
 	for (size_t i = 0; n->kind == TFS_NODE_TENSOR && i < N_XATTRS; i++) {
+		if (!has_xattr(m, tfs_catalog_tensor(m->cat, n->ref), i))
+			continue;
 		memcpy(list + len, xattr_names[i], strlen(xattr_names[i]) + 1);
 		len += strlen(xattr_names[i]) + 1;
 	}

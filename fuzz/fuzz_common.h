@@ -170,7 +170,7 @@ static void fz_open_and_check(const char *path)
 		return;
 	}
 	fz_check_catalog(cat);
-	rc = tfs_tree_build(cat, &tree, &err);
+	rc = tfs_tree_build(cat, NULL, &tree, &err);
 	if (rc == 0) {
 		fz_check_tree(cat, tree);
 		tfs_tree_free(tree);

@@ -205,7 +205,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	cat.n_tensors = ne;
 
-	rc = tfs_tree_build(&cat, &tree, &err);
+	rc = tfs_tree_build(&cat, NULL, &tree, &err);
 	if (rc == 0) {
 		FZ_CHECK(!dup && !too_deep);
 		fz_check_tree(&cat, tree);

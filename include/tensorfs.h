@@ -59,15 +59,48 @@ enum tfs_dtype {
 	TFS_DTYPE_F64,
 	TFS_DTYPE_I64,
 	TFS_DTYPE_U64,
+	/* ggml's block-quantized types (GGUF files only): each block of `elems` values (the fastest
+	 * dimension's) is `bytes` opaque bytes; tfs_dtype_block() gives the geometry. */
+	TFS_DTYPE_Q4_0,
+	TFS_DTYPE_Q4_1,
+	TFS_DTYPE_Q5_0,
+	TFS_DTYPE_Q5_1,
+	TFS_DTYPE_Q8_0,
+	TFS_DTYPE_Q8_1,
+	TFS_DTYPE_Q2_K,
+	TFS_DTYPE_Q3_K,
+	TFS_DTYPE_Q4_K,
+	TFS_DTYPE_Q5_K,
+	TFS_DTYPE_Q6_K,
+	TFS_DTYPE_Q8_K,
+	TFS_DTYPE_IQ2_XXS,
+	TFS_DTYPE_IQ2_XS,
+	TFS_DTYPE_IQ3_XXS,
+	TFS_DTYPE_IQ1_S,
+	TFS_DTYPE_IQ4_NL,
+	TFS_DTYPE_IQ3_S,
+	TFS_DTYPE_IQ2_S,
+	TFS_DTYPE_IQ4_XS,
+	TFS_DTYPE_IQ1_M,
+	TFS_DTYPE_TQ1_0,
+	TFS_DTYPE_TQ2_0,
+	TFS_DTYPE_MXFP4,
+	TFS_DTYPE_NVFP4,
+	TFS_DTYPE_Q1_0,
 	TFS_DTYPE_COUNT
 };
 
 /* The spec's spelling ("BF16"); "?" for an out-of-range value. */
 const char *tfs_dtype_name(enum tfs_dtype dt);
-/* Bits per element (4 for F4, 6 for F6_*, 8..64 for the rest); 0 for an out-of-range value. */
+/* Bits per element (4 for F4, 6 for F6_*, 8..64 for the rest); 0 for a block-quantized dtype and
+ * for an out-of-range value. */
 unsigned tfs_dtype_bits(enum tfs_dtype dt);
-/* Parses the spec's spelling; -EINVAL for an unknown name. */
+/* Parses the safetensors spec's spelling (the ggml block types are not safetensors dtypes);
+ * -EINVAL for an unknown name. */
 int tfs_dtype_parse(const char *name, enum tfs_dtype *out);
+/* For a ggml block-quantized dtype: returns 1 with the values per block in *elems and the bytes per
+ * block in *bytes (Q4_K: 256, 144). Returns 0 and leaves them alone for any other dtype. */
+int tfs_dtype_block(enum tfs_dtype dt, uint32_t *elems, uint32_t *bytes);
 
 /* ---- catalog: what a checkpoint holds ------------------------------------------------------------ */
 
@@ -103,14 +136,16 @@ struct tfs_tensor {
 
 /*
  * Opens a checkpoint: a *.safetensors file; a folder holding one, or a sharded one with
- * model.safetensors.index.json (or diffusion_pytorch_model.safetensors.index.json); or a diffusers
- * folder with model_index.json. Reads headers only, validates them strictly (docs/FORMATS.md).
+ * model.safetensors.index.json (or diffusion_pytorch_model.safetensors.index.json); a diffusers
+ * folder with model_index.json; a GGUF file (v2/v3), or the first file of a GGUF split set
+ * (PREFIX-00001-of-0000N.gguf, which brings the rest). Reads headers only, validates them strictly
+ * (docs/FORMATS.md).
  * On success *out is owned by the caller: release it with tfs_catalog_close().
  */
 int tfs_catalog_open(const char *path, struct tfs_catalog **out, struct tfs_error *err);
 void tfs_catalog_close(struct tfs_catalog *cat);
 
-/* "safetensors", "sharded" or "diffusers". */
+/* "safetensors", "sharded", "diffusers", "gguf" (one GGUF file) or "gguf-split" (a split set). */
 const char *tfs_catalog_layout(const struct tfs_catalog *cat);
 /* The folder that holds the checkpoint (the file's folder for a single file). */
 const char *tfs_catalog_root(const struct tfs_catalog *cat);
@@ -126,6 +161,14 @@ uint64_t tfs_catalog_tensor_bytes(const struct tfs_catalog *cat);
 /* Files: every regular file under the root (dot-files skipped), shards first in index order. */
 size_t tfs_catalog_file_count(const struct tfs_catalog *cat);
 const struct tfs_file *tfs_catalog_file(const struct tfs_catalog *cat, size_t i);
+
+/*
+ * The key/value metadata of every checkpoint file as one JSON object text, keyed by the file's
+ * relative path: {"model.gguf": {"general.architecture": "llama", "tokenizer.ggml.tokens": [...]}}.
+ * GGUF values keep their types (numbers, bools, arrays); safetensors' __metadata__ is a map of
+ * strings. Owned by the catalog; built at open.
+ */
+const char *tfs_catalog_metadata_json(const struct tfs_catalog *cat);
 
 /* Non-fatal findings (e.g. an index total_size that disagrees with the shards), one per line; may be "". */
 const char *tfs_catalog_warnings(const struct tfs_catalog *cat);
@@ -438,7 +481,9 @@ const struct tfs_load_report *tfs_load_report(const struct tfs_load_result *r);
  *   BOOL {kDLBool,8}; U8..U64 {kDLUInt,n}; I8..I64 {kDLInt,n}; F16/F32/F64 {kDLFloat,n};
  *   BF16 {kDLBfloat,16}; C64 {kDLComplex,64}; F8_E5M2/F8_E4M3/F8_E8M0 {kDLUInt,8} (DLPack v1.0
  *   has no float8 codes: the raw bytes, to be viewed as float8 by the consumer);
- *   F4 {kDLUInt,4} and F6_* {kDLUInt,6}: packed sub-byte codes most consumers refuse.
+ *   F4 {kDLUInt,4} and F6_* {kDLUInt,6}: packed sub-byte codes most consumers refuse;
+ *   ggml block types (Q4_K, ...) {kDLUInt,8} with shape [n_blocks, block_bytes] (tfs_loaded keeps
+ *   the logical shape and the dtype, so the ggml type is known).
  */
 DLManagedTensor *tfs_load_take(struct tfs_load_result *r, size_t i);
 void tfs_load_free(struct tfs_load_result *r);

@@ -174,7 +174,7 @@ static void test_hostile_names_from_a_header(void **state)
 	const struct tfs_tensor *ts;
 
 	assert_int_equal(tfs_catalog_open(dir, &cat, &err), 0);
-	assert_int_equal(tfs_tree_build(cat, &t, &err), 0);
+	assert_int_equal(tfs_tree_build(cat, NULL, &t, &err), 0);
 	check_tree(cat, t);
 	ts = tensor_at(cat, t, "a/%self");
 	assert_string_equal(ts->name, "a");
@@ -233,7 +233,7 @@ static void test_long_components(void **state)
 	k3[255] = '\0';
 	dir = write_names(keys, 3);
 	assert_int_equal(tfs_catalog_open(dir, &cat, &err), 0);
-	assert_int_equal(tfs_tree_build(cat, &t, &err), 0);
+	assert_int_equal(tfs_tree_build(cat, NULL, &t, &err), 0);
 	check_tree(cat, t);
 	/* three distinct files in the root (plus .tensorfs and model.safetensors) */
 	assert_int_equal(tfs_tree_node(t, 0)->n_children, 5);
@@ -280,14 +280,14 @@ static void test_invalid_utf8_and_collisions(void **state)
 	struct tfs_error err;
 
 	fake_init(&f, names, NULL, 2, files, 1);
-	assert_int_equal(tfs_tree_build(&f.cat, &t, &err), 0);
+	assert_int_equal(tfs_tree_build(&f.cat, NULL, &t, &err), 0);
 	check_tree(&f.cat, t);
 	assert_string_equal(tensor_at(&f.cat, t, "\xff\xfe/\xc3")->name, "\xff\xfe.\xc3");
 	tfs_tree_free(t);
 
 	/* two tensors at one path: an error naming the tensor, never one hiding the other */
 	fake_init(&f, coll_names, coll_comps, 2, files, 1);
-	assert_int_equal(tfs_tree_build(&f.cat, &t, &err), -EEXIST);
+	assert_int_equal(tfs_tree_build(&f.cat, NULL, &t, &err), -EEXIST);
 	assert_non_null(strstr(err.msg, "weight"));
 	assert_non_null(strstr(err.msg, "taken by another tensor"));
 }
@@ -319,7 +319,7 @@ static void test_big_folder_reverse_order(void **state)
 	cat.tensors = t;
 	cat.n_tensors = N;
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	assert_int_equal(tfs_tree_build(&cat, &tree, &err), 0);
+	assert_int_equal(tfs_tree_build(&cat, NULL, &tree, &err), 0);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	assert_true((b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9 < 5.0);
 	d = tfs_tree_lookup(tree, 0, "e");
@@ -345,7 +345,7 @@ static void test_file_hidden_by_tensor_warns(void **state)
 	struct tfs_error err;
 
 	fake_init(&f, names, NULL, 2, files, 3);
-	assert_int_equal(tfs_tree_build(&f.cat, &t, &err), 0);
+	assert_int_equal(tfs_tree_build(&f.cat, NULL, &t, &err), 0);
 	check_tree(&f.cat, t);
 	/* "README" the tensor wins; the file is hidden, with a warning naming it */
 	assert_string_equal(tensor_at(&f.cat, t, "README")->name, "README");
@@ -372,11 +372,11 @@ static void test_depth_limit(void **state)
 	for (int i = 0; i < 129; i++)
 		n += (size_t)sprintf(deep + n, i ? ".e" : "e");
 	fake_init(&f, names, NULL, 1, files, 1);
-	assert_int_equal(tfs_tree_build(&f.cat, &t, &err), 0);
+	assert_int_equal(tfs_tree_build(&f.cat, NULL, &t, &err), 0);
 	check_tree(&f.cat, t);
 	tfs_tree_free(t);
 	fake_init(&f, names, NULL, 2, files, 1);
-	assert_int_equal(tfs_tree_build(&f.cat, &t, &err), -ENAMETOOLONG);
+	assert_int_equal(tfs_tree_build(&f.cat, NULL, &t, &err), -ENAMETOOLONG);
 	assert_non_null(strstr(err.msg, "more than 128 name components"));
 }
 
@@ -391,7 +391,7 @@ static void test_path_buffer(void **state)
 	uint32_t id;
 
 	fake_init(&f, names, NULL, 1, files, 1);
-	assert_int_equal(tfs_tree_build(&f.cat, &t, &err), 0);
+	assert_int_equal(tfs_tree_build(&f.cat, NULL, &t, &err), 0);
 	id = tfs_tree_tensor_node(t, 0);
 	assert_int_equal(tfs_tree_path(t, id, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "model/layers/0/weight");

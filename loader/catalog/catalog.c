@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,6 +339,63 @@ const struct tfs_tensor *tfs_catalog_find(const struct tfs_catalog *cat, const c
 	return NULL;
 }
 
+/*
+ * The metadata of every parsed file as one JSON object keyed by its relative path: a format's own
+ * typed JSON (GGUF) where it has one, else its string map (safetensors' __metadata__).
+ */
+static int build_meta_json(struct tfs_catalog *cat, struct tfs_error *err)
+{
+	json_t *all = json_object();
+	int rc = -ENOMEM;
+
+	if (!all)
+		goto fail;
+	for (size_t fi = 0; fi < cat->n_files; fi++) {
+		const struct tfs_cat_file *f = &cat->files[fi];
+		json_t *m;
+
+		if (!f->pub.is_shard)
+			continue;
+		if (f->hdr.meta_json) {
+			m = json_loads(f->hdr.meta_json, JSON_ALLOW_NUL, NULL);
+		} else {
+			m = json_object();
+			for (size_t i = 0; m && i < f->hdr.n_meta; i++)
+				if (json_object_set_new(m, f->hdr.meta_keys[i],
+							json_string(f->hdr.meta_vals[i])) < 0) {
+					json_decref(m);
+					m = NULL;
+				}
+		}
+		if (!m)
+			goto fail;
+		rc = 0;
+		if (json_object_set(all, f->pub.rel, m) < 0) {
+			/* a file name that is not UTF-8: its other bytes as '?' (JSON holds text) */
+			char *k = strdup(f->pub.rel);
+			for (char *c = k; c && *c; c++)
+				if ((unsigned char)*c >= 0x80)
+					*c = '?';
+			rc = k && json_object_set(all, k, m) == 0 ? 0 : -ENOMEM;
+			free(k);
+		}
+		json_decref(m);
+		if (rc < 0)
+			goto fail;
+		rc = -ENOMEM;
+	}
+	cat->meta_json = json_dumps(all, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	if (!cat->meta_json)
+		goto fail;
+	json_decref(all);
+	return 0;
+fail:
+	json_decref(all);
+	return tfs_error_set(err, rc, "%s: out of memory building the metadata JSON", cat->root);
+}
+
+const char *tfs_catalog_metadata_json(const struct tfs_catalog *cat) { return cat->meta_json; }
+
 int tfs_catalog_open(const char *path, struct tfs_catalog **out, struct tfs_error *err)
 {
 	struct tfs_catalog *cat = calloc(1, sizeof(*cat));
@@ -359,7 +417,9 @@ int tfs_catalog_open(const char *path, struct tfs_catalog **out, struct tfs_erro
 		if (rc >= 0)
 			rc = tfs_catalog_load_shard(cat, rc, "", err);
 		if (rc >= 0)
-			cat->layout = cat->files[0].fmt->name; /* "safetensors" */
+			cat->layout = cat->files[0].fmt->name; /* "safetensors", "gguf" */
+		if (rc >= 0 && cat->files[0].fmt == &tfs_format_gguf)
+			rc = tfs_layout_gguf_split(cat, err);
 	} else if (rc == -EINVAL && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		cat->root = strdup(path);
 		rc = cat->root ? tfs_layout_load_folder(cat, err)
@@ -381,6 +441,9 @@ int tfs_catalog_open(const char *path, struct tfs_catalog **out, struct tfs_erro
 	if (rc < 0)
 		goto fail;
 	rc = build_tensors(cat, err);
+	if (rc < 0)
+		goto fail;
+	rc = build_meta_json(cat, err);
 	if (rc < 0)
 		goto fail;
 	*out = cat;
@@ -407,6 +470,7 @@ void tfs_catalog_close(struct tfs_catalog *cat)
 	free(cat->tensors);
 	free(cat->by_key);
 	free(cat->warnings);
+	free(cat->meta_json);
 	free(cat->root);
 	free(cat);
 }

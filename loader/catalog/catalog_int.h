@@ -25,6 +25,7 @@ struct tfs_catalog {
 	uint32_t *by_key;           /* indexes into tensors, sorted by key */
 	uint64_t tensor_bytes;
 	char *warnings;             /* lines, each ending in '\n'; NULL when none */
+	char *meta_json;            /* tfs_catalog_metadata_json(), built at open */
 	size_t len_warnings, cap_warnings;
 };
 
@@ -35,6 +36,10 @@ int tfs_catalog_load_shard(struct tfs_catalog *cat, int fi, const char *componen
 			   struct tfs_error *err);
 void tfs_catalog_warn(struct tfs_catalog *cat, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* gguf_split.c: when cat->files[0] (a parsed GGUF file) is the first of a split set, adds and
+ * parses the rest of the set and sets the layout to "gguf-split"; 0 for a plain file. */
+int tfs_layout_gguf_split(struct tfs_catalog *cat, struct tfs_error *err);
 
 /* hf_folders.c: fills cat->files with the shards of the folder cat->root (any layout). */
 int tfs_layout_load_folder(struct tfs_catalog *cat, struct tfs_error *err);

@@ -13,6 +13,7 @@
 /* Probed in this order; a format with a real magic number goes before safetensors, whose probe
  * is a plausibility test. A new format is one line here. */
 static const struct tfs_format *const formats[] = {
+	&tfs_format_gguf,
 	&tfs_format_safetensors,
 };
 
@@ -73,5 +74,6 @@ void tfs_fmt_header_free(struct tfs_fmt_header *h)
 	free(h->t);
 	free(h->meta_keys);
 	free(h->meta_vals);
+	free(h->meta_json);
 	memset(h, 0, sizeof(*h));
 }

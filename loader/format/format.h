@@ -36,6 +36,9 @@ struct tfs_fmt_header {
 	struct tfs_fmt_tensor *t;
 	size_t n_meta;
 	char **meta_keys, **meta_vals;
+	/* The same metadata as one JSON object text with typed values (GGUF: numbers, bools, arrays);
+	 * NULL when every value is a string (safetensors' __metadata__): meta_vals say it all. */
+	char *meta_json;
 };
 
 struct tfs_format {
@@ -67,5 +70,6 @@ const struct tfs_format *tfs_format_by_suffix(const char *name);
 void tfs_fmt_header_free(struct tfs_fmt_header *h);
 
 extern const struct tfs_format tfs_format_safetensors;
+extern const struct tfs_format tfs_format_gguf;
 
 #endif

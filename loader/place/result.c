@@ -131,23 +131,35 @@ static DLDataType dl_dtype(enum tfs_dtype dt)
 
 static DLManagedTensor *dl_new(const struct tfs_loaded *it, struct tfs_arena *a)
 {
-	struct tfs_dl *d = calloc(1, sizeof(*d) + 2 * (size_t)it->ndim * sizeof(int64_t));
+	uint32_t be, bb, ndim = it->ndim;
+	int block = tfs_dtype_block(it->dtype, &be, &bb);
+	uint64_t blocks[2];
+	const uint64_t *shape = it->shape;
+	struct tfs_dl *d;
 	int64_t stride = 1;
 
+	if (block) {
+		/* ggml blocks have no DLPack type: uint8 rows of one block each */
+		blocks[0] = it->length / bb;
+		blocks[1] = bb;
+		shape = blocks;
+		ndim = 2;
+	}
+	d = calloc(1, sizeof(*d) + 2 * (size_t)ndim * sizeof(int64_t));
 	if (!d)
 		return NULL;
-	for (uint32_t k = it->ndim; k-- > 0;) {
-		d->dims[k] = (int64_t)it->shape[k];
-		d->dims[it->ndim + k] = stride;
-		stride *= it->shape[k] ? (int64_t)it->shape[k] : 1;
+	for (uint32_t k = ndim; k-- > 0;) {
+		d->dims[k] = (int64_t)shape[k];
+		d->dims[ndim + k] = stride;
+		stride *= shape[k] ? (int64_t)shape[k] : 1;
 	}
 	d->m.dl_tensor.data = it->data;
 	d->m.dl_tensor.device.device_type = (DLDeviceType)a->be->dl_device;
 	d->m.dl_tensor.device.device_id = it->device.type == TFS_DEVICE_CUDA ? it->device.index : 0;
-	d->m.dl_tensor.ndim = (int32_t)it->ndim;
-	d->m.dl_tensor.dtype = dl_dtype(it->dtype);
-	d->m.dl_tensor.shape = it->ndim ? d->dims : NULL;
-	d->m.dl_tensor.strides = it->ndim ? d->dims + it->ndim : NULL;
+	d->m.dl_tensor.ndim = (int32_t)ndim;
+	d->m.dl_tensor.dtype = block ? (DLDataType){ kDLUInt, 8, 1 } : dl_dtype(it->dtype);
+	d->m.dl_tensor.shape = ndim ? d->dims : NULL;
+	d->m.dl_tensor.strides = ndim ? d->dims + ndim : NULL;
 	d->m.dl_tensor.byte_offset = 0;
 	d->m.manager_ctx = d;
 	d->m.deleter = tfs_dl_deleter;

@@ -153,6 +153,8 @@ def _bind(lib):
         "tfs_catalog_file_count": (ctypes.c_size_t, [vp]),
         "tfs_catalog_file": (P(_File), [vp, ctypes.c_size_t]),
         "tfs_dtype_name": (ctypes.c_char_p, [i]),
+        "tfs_dtype_block": (i, [i, P(ctypes.c_uint32), P(ctypes.c_uint32)]),
+        "tfs_catalog_metadata_json": (ctypes.c_char_p, [vp]),
         "tfs_engine_read": (ctypes.c_ssize_t, [vp, vp, ctypes.c_uint32, ctypes.c_uint64, vp,
                                                ctypes.c_size_t, err]),
         "tfs_stream_open": (vp, [vp]),

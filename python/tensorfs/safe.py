@@ -24,6 +24,9 @@ U16/U32/U64 as torch.uint16/32/64, F4 as torch.float4_e2m1fn_x2 with the last di
 since each byte holds two values); F6_* raise. framework="np": numpy's own dtype where it has one;
 stand-ins holding the raw bits where it has not: BF16 -> uint16, F8_* -> uint8, F4 -> uint8 (two
 values a byte, last dimension halved); F6_* raise.
+GGUF (a .gguf file or the first of a split set): F32/F16/BF16/F64/I8..I64 arrive typed; ggml's
+block-quantized types (Q4_K, IQ4_XS, ...) arrive as uint8 [n_blocks, block_bytes], with get_dtype()
+the ggml type name and get_block(name) its (elements, bytes) per block.
 """
 import ctypes
 import os
@@ -54,11 +57,15 @@ def _glob_exact(key):
 
 class _Info:
     """One catalog tensor, copied out of the C struct."""
-    __slots__ = ("key", "dtype", "shape", "file", "offset", "length")
+    __slots__ = ("key", "dtype", "shape", "file", "offset", "length", "block")
 
     def __init__(self, t):
         self.key = t.key.decode()
         self.dtype = _DT_NAME.get(t.dtype) or _lib.tfs_dtype_name(t.dtype).decode()
+        be, bb = ctypes.c_uint32(), ctypes.c_uint32()
+        # (elements, bytes) per block for ggml's block-quantized types, else None
+        self.block = ((be.value, bb.value) if _lib.tfs_dtype_block(t.dtype, ctypes.byref(be),
+                                                                    ctypes.byref(bb)) else None)
         self.shape = [t.shape[i] for i in range(t.ndim)]
         self.file, self.offset, self.length = t.file, t.offset, t.length
 
@@ -137,12 +144,24 @@ class safe_open:
         return [i.key for i in self._infos]
 
     def metadata(self):
-        """The __metadata__ map (str -> str), or None when the header has none."""
+        """The __metadata__ map (str -> str), or None when the header has none. GGUF: its
+        key/values, strings as they are and other values as JSON text ("32", "[1, 2]")."""
         return None if self._meta is None else dict(self._meta)
+
+    def file_metadata(self):
+        """Every file's metadata with its JSON types kept: {file: {key: value}} (GGUF arrays such
+        as tokenizer.ggml.tokens as lists), as .tensorfs/metadata.json shows it."""
+        import json
+        return json.loads(_lib.tfs_catalog_metadata_json(self._ck._cat).decode())
+
+    def get_block(self, name):
+        """For a ggml block-quantized tensor (GGUF): (elements, bytes) per block; else None.
+        Such tensors arrive as uint8 [n_blocks, block_bytes]; get_dtype() names the ggml type."""
+        return self._info(name).block
 
     @property
     def layout(self):
-        """"safetensors", "sharded" or "diffusers"."""
+        """"safetensors", "sharded", "diffusers", "gguf" or "gguf-split"."""
         return self._layout
 
     def _info(self, name):
@@ -192,6 +211,13 @@ class safe_open:
 
     def _elem_dtype(self, info):
         """(framework dtype, bytes per element, shape as the framework sees it)."""
+        if info.block:                  # ggml blocks: uint8 rows of one block each
+            shape = [info.length // info.block[1], info.block[1]]
+            if self._fw == "pt":
+                import torch
+                return torch.uint8, 1, shape
+            import numpy
+            return numpy.dtype("uint8"), 1, shape
         if info.dtype in _SUBBYTE:
             raise TensorfsError(95, "%s: %s: dtype %s has no %s dtype" % (
                 self._path, info.key, info.dtype, "torch" if self._fw == "pt" else "numpy"))

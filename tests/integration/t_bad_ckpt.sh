@@ -1,5 +1,5 @@
 #!/bin/bash
-# Bad checkpoints and mount points: `ls` exits 1 with one stderr line naming the file; `mount` exits
+# Bad checkpoints (safetensors and GGUF) and mount points: `ls` exits 1 with one stderr line naming the file; `mount` exits
 # non-zero with the message on stderr before anything is mounted, and leaves no daemon behind.
 . "$(dirname "$0")/lib.sh"
 
@@ -49,6 +49,29 @@ with open(os.path.join(b, "bad_diffusers/model_index.json"), "w") as f:
     json.dump({"_class_name": "X", "unet": ["diffusers", "UNet2DConditionModel"]}, f)
 st("bad_diffusers/unet/diffusion_pytorch_model.safetensors", None, raw_header=b"{oops", hlen=5)
 os.makedirs(os.path.join(b, "empty_dir"))
+# GGUF (docs/FORMATS.md): head, key/values, tensor infos, aligned data
+def gs(s):
+    return struct.pack("<Q", len(s)) + s
+def gg(name, version=3, kv=b"", n_kv=0, infos=b"", n_t=0, data_len=0, magic=b"GGUF", cut=None):
+    body = magic + struct.pack("<IQQ", version, n_t, n_kv) + kv + infos
+    body += bytes(-len(body) % 32) + bytes(data_len)
+    with open(os.path.join(b, name), "wb") as f:
+        f.write(body[:cut])
+def ti(name, dims, typ, off):
+    return (gs(name) + struct.pack("<I", len(dims)) + b"".join(struct.pack("<Q", d) for d in dims)
+            + struct.pack("<IQ", typ, off))
+kv_arch = gs(b"general.architecture") + struct.pack("<I", 8) + gs(b"llama")
+gg("gguf_version1.gguf", version=1)
+gg("gguf_bigendian.gguf", version=3 << 24)
+gg("gguf_trunc.gguf", kv=kv_arch, n_kv=1, infos=ti(b"w", [32], 0, 0), n_t=1, data_len=128, cut=60)
+gg("gguf_strlen.gguf", kv=b"\xff" * 8 + b"k", n_kv=1)
+gg("gguf_type.gguf", infos=ti(b"w", [32], 77, 0), n_t=1, data_len=128)
+gg("gguf_overlap.gguf", infos=ti(b"a", [32], 0, 0) + ti(b"b", [32], 0, 64), n_t=2, data_len=256)
+gg("gguf_misaligned.gguf", infos=ti(b"a", [32], 0, 16), n_t=1, data_len=256)
+gg("gguf_dup.gguf", infos=ti(b"a", [8], 0, 0) + ti(b"a", [8], 0, 32), n_t=2, data_len=64)
+gg("gguf_past_end.gguf", infos=ti(b"a", [64], 0, 0), n_t=1, data_len=100)
+gg("gguf_blocks.gguf", infos=ti(b"a", [33], 2, 0), n_t=1, data_len=64)
+gg("gguf_magic.gguf", magic=b"GGUX")
 EOF
 
 cases="trunc_header.safetensors:trunc_header.safetensors
@@ -69,7 +92,18 @@ missing_shard:model-00002-of-00002.safetensors
 bad_index:model.safetensors.index.json
 bad_diffusers:diffusion_pytorch_model.safetensors
 empty_dir:empty_dir
-does_not_exist:does_not_exist"
+does_not_exist:does_not_exist
+gguf_version1.gguf:gguf_version1.gguf: GGUF version 1
+gguf_bigendian.gguf:gguf_bigendian.gguf: big-endian
+gguf_trunc.gguf:gguf_trunc.gguf
+gguf_strlen.gguf:gguf_strlen.gguf
+gguf_type.gguf:gguf_type.gguf: tensor 'w' has unknown ggml type 77
+gguf_overlap.gguf:gguf_overlap.gguf: tensor 'b' overlaps
+gguf_misaligned.gguf:gguf_misaligned.gguf: tensor 'a': offset 16 is not a multiple of the alignment
+gguf_dup.gguf:gguf_dup.gguf: duplicate tensor name 'a'
+gguf_past_end.gguf:gguf_past_end.gguf
+gguf_blocks.gguf:gguf_blocks.gguf: tensor 'a': Q4_0 needs
+gguf_magic.gguf:gguf_magic.gguf"
 
 while IFS=: read -r ck names; do
 	timeout 20 "$TENSORFS" ls "$B/$ck" >"$T/out" 2>"$T/err"

@@ -457,7 +457,8 @@ static int64_t now_ns(void)
  * (daemon mode) or -1. Returns the exit code. */
 static int run_mount(struct mount_opts *o, int ready_fd, const char *argv0)
 {
-	struct tfs_mount m = { .index_lock = PTHREAD_MUTEX_INITIALIZER };
+	struct tfs_mount m = { .index_lock = PTHREAD_MUTEX_INITIALIZER,
+			       .stats_lock = PTHREAD_MUTEX_INITIALIZER };
 	struct tfs_catalog *cat = NULL;
 	struct fuse_session *se = NULL;
 	struct fuse_loop_config *lcfg = NULL;
@@ -602,6 +603,7 @@ out:
 	pthread_mutex_destroy(&m.fh_lock);
 	tfs_engine_close(m.engine);
 	free(m.index_json);
+	free(m.stats_snap);
 	free(m.xxh);
 	free(m.xxh_state);
 	tfs_tree_free(m.tree);

@@ -29,6 +29,10 @@ struct tfs_mount {
 	atomic_int index_ready;
 	char *index_json;
 	size_t index_len;
+	/* .tensorfs/stats: the snapshot taken at the latest open, padded to its fixed size (ops.c);
+	 * replaced and read under stats_lock. */
+	pthread_mutex_t stats_lock;
+	char *stats_snap;
 	uid_t uid;                         /* owner shown on every node: the mounting user */
 	gid_t gid;
 	int64_t mtime_ns;                  /* timestamp of directories and virtual files */

@@ -21,11 +21,9 @@
 #include "npy.h"
 #include "xattr.h"
 
-/* Per open file: the engine stream (readahead state) or a snapshot of a live virtual file. */
+/* Per open file: the engine stream (readahead state); NULL for virtual files. */
 struct tfs_fh {
 	struct tfs_stream *stream;
-	char *snap;
-	size_t snap_len;
 	struct tfs_list link;         /* on m->fh_list, under m->fh_lock */
 };
 
@@ -43,7 +41,6 @@ static void fh_free(struct tfs_mount *m, struct tfs_fh *fh)
 	tfs_list_remove(&fh->link);
 	pthread_mutex_unlock(&m->fh_lock);
 	tfs_stream_close(fh->stream);
-	free(fh->snap);
 	free(fh);
 }
 
@@ -63,9 +60,13 @@ static struct tfs_mount *mnt(fuse_req_t req)
 /* .tensorfs/stats always has this size: its JSON (under 4.4 KB) padded with spaces and a newline. */
 #define TFS_STATS_SIZE 8192
 
-static int stats_snapshot(struct tfs_mount *m, struct tfs_fh *fh)
+/* Takes a new snapshot of the stats as the mount's current one (m->stats_snap). Reads copy out of
+ * it under m->stats_lock: with the page cache in play (no direct_io, so mmap works) a read may
+ * reach us on a handle other than the one just opened, or as that one is released, so nothing of
+ * it may live in a handle. */
+static int stats_snapshot(struct tfs_mount *m)
 {
-	char *text, *pad;
+	char *text, *pad, *old;
 	size_t len;
 
 	if (tfs_virt_stats(m, &text, &len) < 0)
@@ -82,8 +83,11 @@ static int stats_snapshot(struct tfs_mount *m, struct tfs_fh *fh)
 	memset(pad + len, ' ', TFS_STATS_SIZE - len - 1);
 	pad[TFS_STATS_SIZE - 1] = '\n';
 	free(text);
-	fh->snap = pad;
-	fh->snap_len = TFS_STATS_SIZE;
+	pthread_mutex_lock(&m->stats_lock);
+	old = m->stats_snap;
+	m->stats_snap = pad;
+	pthread_mutex_unlock(&m->stats_lock);
+	free(old);
 	return 0;
 }
 
@@ -229,10 +233,11 @@ static void tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!fh)
 		return (void)fuse_reply_err(req, ENOMEM);
 	if (n->kind == TFS_NODE_VIRT && n->ref == TFS_VIRT_STATS) {
-		/* A snapshot per open, so a reader sees one consistent set of counters, padded with
-		 * spaces to the size stat() shows: tar, rsync and mmap copy st_size bytes (a /proc-like
-		 * size 0 gave them nothing). No keep_cache: each open drops the last one's pages. */
-		if (stats_snapshot(m, fh) < 0) {
+		/* A fresh snapshot at each open, so a reader sees one consistent set of counters,
+		 * padded with spaces to the size stat() shows: tar, rsync and mmap copy st_size bytes
+		 * (a /proc-like size 0 gave them nothing). No keep_cache: each open drops the last
+		 * one's pages. */
+		if (stats_snapshot(m) < 0) {
 			free(fh);
 			return (void)fuse_reply_err(req, ENOMEM);
 		}
@@ -400,10 +405,24 @@ static void reply_virt(struct tfs_mount *m, fuse_req_t req, const struct tfs_nod
 	const char *src;
 	size_t len;
 
+	if (n->ref == TFS_VIRT_STATS) {
+		char buf[TFS_STATS_SIZE];
+
+		if ((uint64_t)off >= TFS_STATS_SIZE)
+			return (void)fuse_reply_buf(req, NULL, 0);
+		len = size < TFS_STATS_SIZE - (size_t)off ? size : TFS_STATS_SIZE - (size_t)off;
+		pthread_mutex_lock(&m->stats_lock);
+		if (m->stats_snap)
+			memcpy(buf, m->stats_snap + off, len);
+		else
+			memset(buf, ' ', len); /* read before any open: cannot happen */
+		pthread_mutex_unlock(&m->stats_lock);
+		return (void)fuse_reply_buf(req, buf, len);
+	}
 	if (n->ref == TFS_VIRT_INDEX && tfs_virt_index_ensure(m) < 0)
 		return (void)fuse_reply_err(req, EIO);
-	src = n->ref == TFS_VIRT_INDEX ? m->index_json : fh->snap;
-	len = n->ref == TFS_VIRT_INDEX ? m->index_len : fh->snap_len;
+	src = m->index_json;
+	len = m->index_len;
 	if (n->ref == TFS_VIRT_METADATA) {
 		src = tfs_catalog_metadata_json(m->cat);
 		len = strlen(src);

@@ -72,7 +72,7 @@ static int teardown(void **state)
 /* Reads the file's first bytes through its source and checks they are its name. */
 static void check_src(struct fix *x, int i, struct tfs_source *src)
 {
-	char buf[16] = "", want[16];
+	char buf[32] = "", want[32];
 	struct tfs_error err;
 
 	snprintf(want, sizeof(want), "f%02d.bin", i);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -188,9 +189,38 @@ struct mount_opts {
 	char ckpt[PATH_MAX], mnt[PATH_MAX];
 };
 
+/* 1 when `path` is `dir` or lies inside it (both resolved, without a trailing '/'). */
+static int path_within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (strcmp(dir, "/") == 0)
+		return 1;
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* A mount that hides the checkpoint from the daemon makes every read fail (files are opened when
+ * first read): a mount point at or above the checkpoint (a folder, or a single file's folder), or
+ * inside a checkpoint folder. -1 (said on stderr) when that is so. */
+static int refuse_overlap(const char *ckpt, const char *mnt)
+{
+	struct stat st;
+	int is_dir = stat(ckpt, &st) == 0 && S_ISDIR(st.st_mode);
+
+	if (path_within(ckpt, mnt) || (is_dir && path_within(mnt, ckpt))) {
+		fprintf(stderr, "tensorfs: mount point %s %s the checkpoint %s: the mount would hide "
+			"the files it serves; choose a mount point outside it\n", mnt,
+			strcmp(mnt, ckpt) == 0 ? "is" : path_within(ckpt, mnt) ? "contains" : "is inside",
+			ckpt);
+		return -1;
+	}
+	return 0;
+}
+
 /* Parses mount's options; returns 0, or the exit code to leave with (0 for --help). */
 static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *done)
 {
+	struct stat st;
 	enum { O_THREADS = 256, O_BLOCK, O_CACHE, O_RA, O_STRATEGY, O_LOG, O_STATS, O_FTHREADS, O_KRA,
 	       O_SPLICE, O_DIRECT_IO, O_VIEW, O_HEADER, O_S3_ENDPOINT };
 	static const struct option lopts[] = {
@@ -250,7 +280,8 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 			}
 			break;
 		case O_BLOCK: case O_CACHE: case O_RA:
-			if (tfs_parse_size(optarg, &v) < 0) {
+			/* 0 is not "the default": a size of nothing is a mistake to name. */
+			if (tfs_parse_size(optarg, &v) < 0 || (v == 0 && c != O_RA)) {
 				fprintf(stderr, "tensorfs: --%s %s: not a size (e.g. 4096, 2M, 8G)\n",
 					c == O_BLOCK ? "block-size" : c == O_CACHE ? "cache-size" : "readahead",
 					optarg);
@@ -312,9 +343,28 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 		fprintf(stderr, "tensorfs: %s: %s\n", argv[optind], strerror(errno));
 		return 1;
 	}
-	if (!realpath(argv[optind + 1], o->mnt)) {
-		fprintf(stderr, "tensorfs: mount point %s: %s\n", argv[optind + 1], strerror(errno));
+	if (!realpath(argv[optind + 1], o->mnt) || stat(o->mnt, &st) < 0) {
+		if (errno == ENOTCONN) /* a FUSE daemon died and left its mount behind */
+			fprintf(stderr, "tensorfs: mount point %s: a dead mount is still there (its "
+				"daemon is gone); clear it with: fusermount3 -u %s\n", argv[optind + 1],
+				argv[optind + 1]);
+		else
+			fprintf(stderr, "tensorfs: mount point %s: %s\n", argv[optind + 1],
+				strerror(errno));
 		return 1;
+	}
+	if (refuse_overlap(o->ckpt, o->mnt) < 0)
+		return 1;
+	/* Found now, not at unmount when nothing can be done about it any more. */
+	if (o->stats_path) {
+		FILE *f = fopen(o->stats_path, "ae"); /* created now, written at unmount */
+
+		if (!f) {
+			fprintf(stderr, "tensorfs: --stats-json %s: cannot write there: %s\n",
+				o->stats_path, strerror(errno));
+			return 1;
+		}
+		fclose(f);
 	}
 	return 0;
 }
@@ -344,6 +394,23 @@ static void write_stats_file(struct tfs_mount *m, const char *path)
  * request after INIT (ops.c, tfs_tune_readahead). Here we only find the file: the mount's device
  * number comes from /proc/self/mountinfo, since stat()ing our own mount point would wait on us.
  */
+/* mountinfo writes a space, tab, newline and backslash in paths as \040, \011, \012, \134. */
+static void unescape_mountinfo(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*w++ = *s;
+		}
+	}
+	*w = '\0';
+}
+
 static void find_bdi_readahead(struct tfs_mount *m, const char *mnt, uint64_t bytes)
 {
 	unsigned major, minor, bdi_major = 0, bdi_minor = 0, found = 0;
@@ -353,8 +420,10 @@ static void find_bdi_readahead(struct tfs_mount *m, const char *mnt, uint64_t by
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &major, &minor, path) == 3 &&
-		    strcmp(path, mnt) == 0 && strstr(line, " - fuse.tensorfs ")) {
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &major, &minor, path) != 3)
+			continue;
+		unescape_mountinfo(path);
+		if (strcmp(path, mnt) == 0 && strstr(line, " - fuse.tensorfs ")) {
 			/* the last match is the newest mount at that path: ours */
 			bdi_major = major;
 			bdi_minor = minor;
@@ -423,7 +492,8 @@ static int64_t now_ns(void)
  * (daemon mode) or -1. Returns the exit code. */
 static int run_mount(struct mount_opts *o, int ready_fd, const char *argv0)
 {
-	struct tfs_mount m = { .index_lock = PTHREAD_MUTEX_INITIALIZER };
+	struct tfs_mount m = { .index_lock = PTHREAD_MUTEX_INITIALIZER,
+			       .stats_lock = PTHREAD_MUTEX_INITIALIZER };
 	struct tfs_catalog *cat = NULL;
 	struct fuse_session *se = NULL;
 	struct fuse_loop_config *lcfg = NULL;
@@ -486,12 +556,31 @@ static int run_mount(struct mount_opts *o, int ready_fd, const char *argv0)
 		goto fail_msg;
 	}
 	if (fuse_session_mount(se, o->mnt) != 0) {
-		snprintf(msg, sizeof(msg), "cannot mount at %s (is /dev/fuse usable, fusermount3 "
-			 "installed, the mount point empty?)", o->mnt);
+		int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		struct rlimit rl = { 0, 0 };
+
+		/* libfuse blames /dev/fuse whatever failed: name the real cause when it is ours. */
+		if (probe < 0 && errno == EMFILE) {
+			getrlimit(RLIMIT_NOFILE, &rl);
+			snprintf(msg, sizeof(msg), "cannot mount at %s: this process has no file "
+				 "descriptor left (limit %llu; raise it with ulimit -n)", o->mnt,
+				 (unsigned long long)rl.rlim_cur);
+		} else {
+			snprintf(msg, sizeof(msg), "cannot mount at %s (is /dev/fuse usable, "
+				 "fusermount3 installed, the mount point empty?)", o->mnt);
+		}
+		if (probe >= 0)
+			close(probe);
 		goto fail_msg;
 	}
 	mounted = 1;
 	find_bdi_readahead(&m, o->mnt, o->kernel_ra);
+	/* A file that changes is refused at once and its pages leave the kernel's cache (inval.c);
+	 * without a watch, the per-read checks still refuse it, but pages already cached stay. */
+	m.se = se;
+	if (tfs_engine_watch(m.engine, tfs_mount_file_changed, &m, &err) < 0)
+		fprintf(stderr, "tensorfs: warning: %s; pages already read stay cached if a checkpoint "
+			"file changes\n", err.msg);
 	/* Warnings reach the terminal in both modes; the daemon's log goes to syslog or --log. */
 	fputs(tfs_catalog_warnings(cat), stderr);
 	fputs(tfs_tree_warnings(m.tree), stderr);
@@ -536,6 +625,8 @@ fail_msg:
 out:
 	if (lcfg)
 		fuse_loop_cfg_destroy(lcfg);
+	if (m.engine)
+		tfs_engine_unwatch(m.engine); /* it notifies the session: stop it first */
 	if (se) {
 		if (mounted)
 			fuse_session_unmount(se);
@@ -547,6 +638,7 @@ out:
 	pthread_mutex_destroy(&m.fh_lock);
 	tfs_engine_close(m.engine);
 	free(m.index_json);
+	free(m.stats_snap);
 	free(m.xxh);
 	free(m.xxh_state);
 	tfs_tree_free(m.tree);
@@ -594,8 +686,21 @@ static int cmd_mount(int argc, char **argv)
 	return 0;
 }
 
+/* A checkpoint folder may hold thousands of files: take every descriptor the hard limit allows
+ * (the engine still keeps only a quarter of the soft limit open: loader/io/fdcache.h). */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int main(int argc, char **argv)
 {
+	raise_nofile();
 	if (argc < 2) {
 		usage_main(stderr);
 		return 2;

@@ -6,7 +6,6 @@
 #define TFS_MOUNT_H
 
 #include <pthread.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -16,18 +15,24 @@
 #include "tree.h"
 
 struct tfs_log;
+struct fuse_session;
 
 struct tfs_mount {
 	const struct tfs_catalog *cat;     /* owned by main */
 	struct tfs_engine *engine;         /* owned by main */
 	struct tfs_tree *tree;             /* owned by main */
 	struct tfs_log *log;               /* owned by main */
+	struct fuse_session *se;           /* owned by main; set before the engine's watch starts */
 	/* .tensorfs/index.json, built on first use (a mount costs only the headers): valid once
 	 * index_ready is set; index_lock serialises the build. */
 	pthread_mutex_t index_lock;
 	atomic_int index_ready;
 	char *index_json;
 	size_t index_len;
+	/* .tensorfs/stats: the snapshot taken at the latest open, padded to its fixed size (ops.c);
+	 * replaced and read under stats_lock. */
+	pthread_mutex_t stats_lock;
+	char *stats_snap;
 	uid_t uid;                         /* owner shown on every node: the mounting user */
 	gid_t gid;
 	int64_t mtime_ns;                  /* timestamp of directories and virtual files */
@@ -64,6 +69,10 @@ struct fuse_lowlevel_ops;
 const struct fuse_lowlevel_ops *tfs_ops(void);
 /* Frees every handle still open (ops.c); after the session loop ended, before tfs_engine_close. */
 void tfs_ops_release_all(struct tfs_mount *m);
+
+/* inval.c: the engine's tfs_change_fn (ctx: the mount): a checkpoint file changed, so the kernel's
+ * page cache and attributes of every node showing its bytes are dropped. Runs on the watch thread. */
+void tfs_mount_file_changed(void *ctx, uint32_t file);
 
 /* virt.c: .tensorfs/index.json text (malloc'd, caller frees) and the live stats JSON. */
 int tfs_virt_index_json(const struct tfs_mount *m, char **out, size_t *len, struct tfs_error *err);

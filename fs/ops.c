@@ -21,11 +21,9 @@
 #include "npy.h"
 #include "xattr.h"
 
-/* Per open file: the engine stream (readahead state) or a snapshot of a live virtual file. */
+/* Per open file: the engine stream (readahead state); NULL for virtual files. */
 struct tfs_fh {
 	struct tfs_stream *stream;
-	char *snap;
-	size_t snap_len;
 	struct tfs_list link;         /* on m->fh_list, under m->fh_lock */
 };
 
@@ -43,7 +41,6 @@ static void fh_free(struct tfs_mount *m, struct tfs_fh *fh)
 	tfs_list_remove(&fh->link);
 	pthread_mutex_unlock(&m->fh_lock);
 	tfs_stream_close(fh->stream);
-	free(fh->snap);
 	free(fh);
 }
 
@@ -58,6 +55,40 @@ void tfs_ops_release_all(struct tfs_mount *m)
 static struct tfs_mount *mnt(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
+}
+
+/* .tensorfs/stats always has this size: its JSON (under 4.4 KB) padded with spaces and a newline. */
+#define TFS_STATS_SIZE 8192
+
+/* Takes a new snapshot of the stats as the mount's current one (m->stats_snap). Reads copy out of
+ * it under m->stats_lock: with the page cache in play (no direct_io, so mmap works) a read may
+ * reach us on a handle other than the one just opened, or as that one is released, so nothing of
+ * it may live in a handle. */
+static int stats_snapshot(struct tfs_mount *m)
+{
+	char *text, *pad, *old;
+	size_t len;
+
+	if (tfs_virt_stats(m, &text, &len) < 0)
+		return -ENOMEM;
+	pad = malloc(TFS_STATS_SIZE);
+	if (!pad || len >= TFS_STATS_SIZE) {
+		free(text);
+		free(pad);
+		return -ENOMEM;
+	}
+	while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
+		len--;
+	memcpy(pad, text, len);
+	memset(pad + len, ' ', TFS_STATS_SIZE - len - 1);
+	pad[TFS_STATS_SIZE - 1] = '\n';
+	free(text);
+	pthread_mutex_lock(&m->stats_lock);
+	old = m->stats_snap;
+	m->stats_snap = pad;
+	pthread_mutex_unlock(&m->stats_lock);
+	free(old);
+	return 0;
 }
 
 /* Bytes before a node's data: the NPY header of a tensor in the npy view, else none. */
@@ -77,9 +108,11 @@ static uint64_t node_data_size(struct tfs_mount *m, const struct tfs_node *n)
 	case TFS_NODE_FILE:
 		return tfs_catalog_file(m->cat, n->ref)->size;
 	case TFS_NODE_VIRT:
+		if (n->ref == TFS_VIRT_STATS)
+			return TFS_STATS_SIZE;
 		if (n->ref == TFS_VIRT_METADATA)
 			return strlen(tfs_catalog_metadata_json(m->cat));
-		if (n->ref != TFS_VIRT_INDEX || tfs_virt_index_ensure(m) < 0)
+		if (tfs_virt_index_ensure(m) < 0)
 			return 0;
 		return m->index_len;
 	default:
@@ -200,13 +233,14 @@ static void tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!fh)
 		return (void)fuse_reply_err(req, ENOMEM);
 	if (n->kind == TFS_NODE_VIRT && n->ref == TFS_VIRT_STATS) {
-		/* A snapshot per open, so a reader sees one consistent set of counters; direct_io
-		 * because its size is not known in advance (like /proc). */
-		if (tfs_virt_stats(m, &fh->snap, &fh->snap_len) < 0) {
+		/* A fresh snapshot at each open, so a reader sees one consistent set of counters,
+		 * padded with spaces to the size stat() shows: tar, rsync and mmap copy st_size bytes
+		 * (a /proc-like size 0 gave them nothing). No keep_cache: each open drops the last
+		 * one's pages. */
+		if (stats_snapshot(m) < 0) {
 			free(fh);
 			return (void)fuse_reply_err(req, ENOMEM);
 		}
-		fi->direct_io = 1;
 	} else {
 		if (n->kind != TFS_NODE_VIRT && !(fh->stream = tfs_stream_open(m->engine))) {
 			free(fh);
@@ -287,6 +321,9 @@ static void reply_read_error(const struct rd *rd, ssize_t r, const struct tfs_er
  * With --splice: a range the kernel already holds in the shard's page cache goes to the reply by
  * splice (page cache -> pipe -> /dev/fuse), skipping the copy into a cache block. Returns 1 when it
  * replied. libfuse falls back to a read+copy by itself when its pipe cannot hold the reply.
+ * FUSE_BUF_FD_RETRY: storage may answer splice and pread in short counts (network and FUSE
+ * filesystems do); without it libfuse stops after the first call and sends a short reply, which
+ * the kernel takes as end of file and shrinks the file to (t_short_reads.sh).
  */
 static int reply_hot(const struct rd *rd)
 {
@@ -298,13 +335,17 @@ static int reply_hot(const struct rd *rd)
 	r = tfs_engine_read_hot(rd->m->engine, rd->file, rd->off, rd->size, &fd, &err);
 	if (r == 0)
 		return 0;
-	if (r != (ssize_t)rd->size)
+	if (r != (ssize_t)rd->size) {
+		if (r > 0)
+			tfs_engine_hot_done(rd->m->engine, rd->file);
 		return reply_read_error(rd, r, &err), 1;
+	}
 	bv.buf[0].size = (size_t)r;
-	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK | FUSE_BUF_FD_RETRY;
 	bv.buf[0].fd = fd;
 	bv.buf[0].pos = (off_t)rd->off;
 	fuse_reply_data(rd->req, &bv, FUSE_BUF_SPLICE_MOVE);
+	tfs_engine_hot_done(rd->m->engine, rd->file); /* fd is read until the reply is sent */
 	return 1;
 }
 
@@ -364,10 +405,24 @@ static void reply_virt(struct tfs_mount *m, fuse_req_t req, const struct tfs_nod
 	const char *src;
 	size_t len;
 
+	if (n->ref == TFS_VIRT_STATS) {
+		char buf[TFS_STATS_SIZE];
+
+		if ((uint64_t)off >= TFS_STATS_SIZE)
+			return (void)fuse_reply_buf(req, NULL, 0);
+		len = size < TFS_STATS_SIZE - (size_t)off ? size : TFS_STATS_SIZE - (size_t)off;
+		pthread_mutex_lock(&m->stats_lock);
+		if (m->stats_snap)
+			memcpy(buf, m->stats_snap + off, len);
+		else
+			memset(buf, ' ', len); /* read before any open: cannot happen */
+		pthread_mutex_unlock(&m->stats_lock);
+		return (void)fuse_reply_buf(req, buf, len);
+	}
 	if (n->ref == TFS_VIRT_INDEX && tfs_virt_index_ensure(m) < 0)
 		return (void)fuse_reply_err(req, EIO);
-	src = n->ref == TFS_VIRT_INDEX ? m->index_json : fh->snap;
-	len = n->ref == TFS_VIRT_INDEX ? m->index_len : fh->snap_len;
+	src = m->index_json;
+	len = m->index_len;
 	if (n->ref == TFS_VIRT_METADATA) {
 		src = tfs_catalog_metadata_json(m->cat);
 		len = strlen(src);

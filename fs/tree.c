@@ -23,7 +23,13 @@ struct tfs_tree {
 	uint32_t *tensor_node;   /* catalog tensor index -> node id */
 	char *warnings;          /* lines, each ending in '\n'; NULL when none */
 	size_t len_warnings, cap_warnings;
+	int renamed_reserved;    /* a top-level ".tensorfs" was shown as RESERVED_AS (warned once) */
 };
+
+/* The top-level name of tensorfs' own folder, and what a checkpoint's entry of that name (a
+ * diffusers component, say) is shown as: '%' never starts a real component (tree.h). */
+#define RESERVED_NAME ".tensorfs"
+#define RESERVED_AS "%2Etensorfs"
 
 static uint64_t key_hash(uint32_t parent, const char *name)
 {
@@ -175,6 +181,14 @@ static int place(struct tfs_tree *t, char comps[][TFS_NAME_MAX + 1], size_t n,
 	uint32_t dir = 0;
 	int64_t id;
 
+	if (n > 0 && strcmp(comps[0], RESERVED_NAME) == 0) {
+		/* Merged into the virtual folder it would clash with index.json and stats in ways no
+		 * message explains well: show it beside, under a name nothing else can have. */
+		strcpy(comps[0], RESERVED_AS);
+		if (!t->renamed_reserved++)
+			warn(t, RESERVED_NAME ": shown as " RESERVED_AS " (" RESERVED_NAME "/ is tensorfs' "
+			     "own folder of index.json and stats)");
+	}
 	for (size_t i = 0; i + 1 < n; i++) {
 		id = hash_find(t, dir, comps[i]);
 		if (id >= 0 && t->nodes[id].kind != TFS_NODE_DIR) {

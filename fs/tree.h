@@ -5,7 +5,8 @@
  * '/', and control bytes are percent-encoded as %XX, an empty component is shown as "%", and one
  * longer than 255 bytes is cut and suffixed with "%~" and 16 hex digits of its XXH3. A tensor whose
  * name is also a prefix of others becomes the file "%self" inside the directory. Names starting
- * with '%' are therefore never produced by a real component and are reserved for tensorfs.
+ * with '%' are therefore never produced by a real component and are reserved for tensorfs; a
+ * top-level ".tensorfs" (a diffusers component) is shown as "%2Etensorfs", beside tensorfs' own.
  * Checkpoint files appear at their relative paths; `.tensorfs/` holds the virtual files (index.json,
  * stats, metadata.json).
  */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,15 +52,21 @@ static json_t *tensor_json(const struct tfs_mount *m, size_t i)
 {
 	const struct tfs_tensor *t = tfs_catalog_tensor(m->cat, i);
 	json_t *o = json_object(), *shape = json_array();
-	char path[8192];
+	uint32_t node = tfs_tree_tensor_node(m->tree, i);
+	char path[8192], *long_path = NULL;
 
 	if (!o || !shape)
 		goto fail;
 	for (uint32_t d = 0; d < t->ndim; d++)
 		if (json_array_append_new(shape, json_integer((json_int_t)t->shape[d])) < 0)
 			goto fail;
-	if (tfs_tree_path(m->tree, tfs_tree_tensor_node(m->tree, i), path, sizeof(path)) < 0)
-		path[0] = '\0';
+	/* Paths over 8 KiB (a name of many long components) get a buffer of their own: 128
+	 * components of at most 255 bytes and their slashes fit in 64 KiB (tree.c caps the depth). */
+	if (tfs_tree_path(m->tree, node, path, sizeof(path)) < 0) {
+		long_path = malloc(64 * 1024);
+		if (!long_path || tfs_tree_path(m->tree, node, long_path, 64 * 1024) < 0)
+			goto fail;
+	}
 	if (json_object_set_new(o, "key", json_string(t->key)) < 0 ||
 	    json_object_set_new(o, "name", json_string(t->name)) < 0 ||
 	    json_object_set_new(o, "component", json_string(t->component)) < 0 ||
@@ -68,12 +75,15 @@ static json_t *tensor_json(const struct tfs_mount *m, size_t i)
 	    json_object_set_new(o, "file", jstr(tfs_catalog_file(m->cat, t->file)->rel)) < 0 ||
 	    json_object_set_new(o, "offset", json_integer((json_int_t)t->offset)) < 0 ||
 	    json_object_set_new(o, "length", json_integer((json_int_t)t->length)) < 0 ||
-	    json_object_set_new(o, "path", jstr(path)) < 0) {
+	    json_object_set_new(o, "path", jstr(long_path ? long_path : path)) < 0) {
+		free(long_path);
 		json_decref(o);
 		return NULL;
 	}
+	free(long_path);
 	return o;
 fail:
+	free(long_path);
 	json_decref(shape);
 	json_decref(o);
 	return NULL;
@@ -160,6 +170,9 @@ int tfs_virt_index_ensure(struct tfs_mount *m)
 			tfs_log(m->log, "%s", err.msg);
 		else
 			atomic_store(&m->index_ready, 1);
+		/* The JSON tree it took to build (a few hundred MB for 200,000 tensors) is freed, but
+		 * malloc keeps the pages for good unless asked to give them back. Only the text stays. */
+		malloc_trim(0);
 	}
 	pthread_mutex_unlock(&m->index_lock);
 	return rc;

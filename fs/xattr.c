@@ -23,7 +23,10 @@ static struct tfs_mount *mnt(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
-static int tensor_xxh3(struct tfs_mount *m, size_t i, uint64_t *out)
+/* Hashes tensor i through the engine. A client killed or interrupted meanwhile sends FUSE an
+ * INTERRUPT: the hash stops at the next chunk with -EINTR (nothing kept), so the client is not held
+ * in D state for a huge tensor and unmount does not wait for it. */
+static int tensor_xxh3(struct tfs_mount *m, fuse_req_t req, size_t i, uint64_t *out)
 {
 	const struct tfs_tensor *t = tfs_catalog_tensor(m->cat, i);
 	const size_t chunk = 4 << 20;
@@ -45,7 +48,15 @@ static int tensor_xxh3(struct tfs_mount *m, size_t i, uint64_t *out)
 	}
 	while (done < t->length) {
 		size_t want = t->length - done < chunk ? (size_t)(t->length - done) : chunk;
-		ssize_t r = tfs_engine_read(m->engine, NULL, t->file, t->offset + done, buf, want, &err);
+		ssize_t r;
+
+		if (req && fuse_req_interrupted(req)) {
+			tfs_log(m->log, "xxh3 of %s: interrupted by the client after %" PRIu64 " of %"
+				PRIu64 " bytes", t->key, done, t->length);
+			rc = -EINTR;
+			goto out;
+		}
+		r = tfs_engine_read(m->engine, NULL, t->file, t->offset + done, buf, want, &err);
 		if (r != (ssize_t)want) {
 			tfs_log(m->log, "xxh3 of %s: %s", t->key, r < 0 ? err.msg : "short read");
 			rc = -EIO;
@@ -81,7 +92,8 @@ static int has_xattr(const struct tfs_mount *m, const struct tfs_tensor *t, size
 }
 
 /* Value of xattr `name` of a tensor into buf; returns its length or -errno. */
-static ssize_t tensor_xattr(struct tfs_mount *m, size_t i, const char *name, char *buf, size_t cap)
+static ssize_t tensor_xattr(struct tfs_mount *m, fuse_req_t req, size_t i, const char *name,
+			    char *buf, size_t cap)
 {
 	const struct tfs_tensor *t = tfs_catalog_tensor(m->cat, i);
 	size_t len = 0;
@@ -92,8 +104,10 @@ static ssize_t tensor_xattr(struct tfs_mount *m, size_t i, const char *name, cha
 		return snprintf(buf, cap, "%s", tfs_dtype_name(t->dtype));
 	if (strcmp(name, "user.tensorfs.shape") == 0) {
 		buf[0] = '\0';
-		for (uint32_t d = 0; d < t->ndim && len < cap; d++)
-			len += (size_t)snprintf(buf + len, cap - len, d ? ",%" PRIu64 : "%" PRIu64, t->shape[d]);
+		/* Counts on past the buffer, as snprintf does, so the caller learns the full length. */
+		for (uint32_t d = 0; d < t->ndim; d++)
+			len += (size_t)snprintf(len < cap ? buf + len : NULL, len < cap ? cap - len : 0,
+						d ? ",%" PRIu64 : "%" PRIu64, t->shape[d]);
 		return (ssize_t)len;
 	}
 	if (strcmp(name, "user.tensorfs.shard") == 0)
@@ -119,7 +133,7 @@ static ssize_t tensor_xattr(struct tfs_mount *m, size_t i, const char *name, cha
 		return snprintf(buf, cap, "%s %s", descr, shape);
 	}
 	if (strcmp(name, "user.tensorfs.xxh3") == 0) {
-		rc = tensor_xxh3(m, i, &h);
+		rc = tensor_xxh3(m, req, i, &h);
 		return rc < 0 ? rc : snprintf(buf, cap, "%016" PRIx64, h);
 	}
 	return -ENODATA;
@@ -129,23 +143,33 @@ void tfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct tfs_mount *m = mnt(req);
 	const struct tfs_node *n = tfs_node_of(m, ino);
-	char val[8192];
-	ssize_t len;
+	char small[512], *val = small, *big = NULL;
+	ssize_t len, need;
 
 	if (!n)
 		return (void)fuse_reply_err(req, ENOENT);
 	if (n->kind != TFS_NODE_TENSOR)
 		return (void)fuse_reply_err(req, ENODATA);
-	len = tensor_xattr(m, n->ref, name, val, sizeof(val));
+	len = tensor_xattr(m, req, n->ref, name, small, sizeof(small));
+	if (len >= (ssize_t)sizeof(small)) { /* a long name: values are cheap to make twice */
+		big = malloc((size_t)len + 1);
+		if (!big)
+			return (void)fuse_reply_err(req, ENOMEM);
+		val = big;
+		need = len;
+		len = tensor_xattr(m, req, n->ref, name, big, (size_t)need + 1);
+		if (len > need)
+			len = -E2BIG; /* cannot happen: the value is the same both times */
+	}
 	if (len < 0)
-		return (void)fuse_reply_err(req, (int)-len);
-	if ((size_t)len >= sizeof(val))
-		return (void)fuse_reply_err(req, E2BIG);
-	if (size == 0)
-		return (void)fuse_reply_xattr(req, (size_t)len);
-	if (size < (size_t)len)
-		return (void)fuse_reply_err(req, ERANGE);
-	fuse_reply_buf(req, val, (size_t)len);
+		fuse_reply_err(req, (int)-len);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)len);
+	else if (size < (size_t)len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, val, (size_t)len);
+	free(big);
 }
 
 void tfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)

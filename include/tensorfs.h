@@ -217,6 +217,20 @@ int tfs_engine_open(const struct tfs_catalog *cat, const struct tfs_engine_opts 
 void tfs_engine_close(struct tfs_engine *e);
 
 /*
+ * Watches the checkpoint's files for changes as they happen (inotify on their folders), instead of
+ * finding out at the next read. When a file changes (written, truncated, replaced, deleted), the
+ * engine refuses it from then on, as its per-read checks would, and calls fn(ctx, file) once for
+ * that file, on the watch thread, so a front end can drop copies of its bytes it handed out (a
+ * mount: the kernel's page cache). fn may be NULL. Call at most once. 0, or -errno with a message
+ * (no inotify, too many folders): the engine then keeps its per-read checks only.
+ */
+typedef void (*tfs_change_fn)(void *ctx, uint32_t file);
+int tfs_engine_watch(struct tfs_engine *e, tfs_change_fn fn, void *ctx, struct tfs_error *err);
+/* Stops the watch: fn is not running and never called again once this returns. Safe without a
+ * watch and more than once; tfs_engine_close calls it. Cannot fail. */
+void tfs_engine_unwatch(struct tfs_engine *e);
+
+/*
  * A stream is one reader's access pattern (one per open file handle): sequential reads through it
  * trigger readahead, random ones do not. Owned by the caller; close before the engine.
  * tfs_stream_open returns NULL when out of memory.
@@ -244,12 +258,16 @@ ssize_t tfs_engine_read(struct tfs_engine *e, struct tfs_stream *s, uint32_t fil
 /*
  * For front ends that can splice (FUSE): when [off, off+len) of `file` (clamped to the file) is
  * entirely in the kernel's page cache and not in the engine's cache, returns its length and sets
- * *fd to a descriptor of the file to splice from at offset `off` (valid while the engine is open;
- * do not close it). Returns 0 when the caller should use tfs_engine_read() instead; -EIO when the
- * file changed since it was opened. Counted in stats as served, not read from disk.
+ * *fd to a descriptor of the file to splice from at offset `off`, held open (descriptors are
+ * recycled: a folder may hold more files than a process may keep open) until the caller calls
+ * tfs_engine_hot_done(e, file); do not close it. Returns 0 when the caller should use
+ * tfs_engine_read() instead (nothing held); -EIO when the file changed since it was opened.
+ * Counted in stats as served, not read from disk.
  */
 ssize_t tfs_engine_read_hot(struct tfs_engine *e, uint32_t file, uint64_t off, size_t len, int *fd,
 			    struct tfs_error *err);
+/* Ends the use of the descriptor a positive tfs_engine_read_hot gave. Cannot fail. */
+void tfs_engine_hot_done(struct tfs_engine *e, uint32_t file);
 
 /* A pinned piece of a read: `len` bytes at `ptr`, valid until released. `blk` is the engine's. */
 struct tfs_block;

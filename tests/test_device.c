@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -436,6 +437,59 @@ static void test_engine_error_fails_load(void **state)
 	assert_non_null(strstr(err.msg, "model.safetensors"));
 }
 
+/* A hung pipeline must fail the test, not the CI job's time limit. */
+static void on_alarm(int sig)
+{
+	static const char msg[] = "test_device: the load pipeline hung (lost wakeup)\n";
+
+	(void)sig;
+	if (write(2, msg, sizeof(msg) - 1) < 0)
+		_exit(2);
+	_exit(1);
+}
+
+/*
+ * Many readers, few slots (issue 10, class 9): with more reader threads than slots, readers wait
+ * for a free slot while another takes the last chunk; they must all be woken to leave, or the
+ * copier waits for them for ever. Thousands of loads with 16 readers on a 2-slot ring, every one
+ * byte-exact, under a watchdog; and the same with a failing file, where the error must wake all.
+ */
+static void test_many_readers_few_slots_never_hang(void **state)
+{
+	struct fix *f = *state;
+	struct tfs_load_opts o = tiny_opts();
+	struct sigaction sa = { .sa_handler = on_alarm };
+	FILE *fp;
+
+	o.threads = 16;
+	o.staging_bytes = 4096;
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(60);
+	for (int i = 0; i < 3000; i++) {
+		struct tfs_load_result *r = load_ok(f, NULL, &o);
+
+		assert_true(tfs_load_report(r)->threads > o.staging_buffers);
+		check_bytes(f, r);
+		tfs_load_free(r);
+		/* Vary the ring so slots free up in different orders. */
+		o.staging_buffers = 2 + (unsigned)(i % 3);
+	}
+	/* The file changes: every load fails, and the failure wakes every reader and the copier. */
+	fp = fopen(f->path, "r+b");
+	assert_non_null(fp);
+	fseek(fp, 0, SEEK_END);
+	fputc(0, fp);
+	fclose(fp);
+	for (int i = 0; i < 300; i++) {
+		struct tfs_load_result *r = NULL;
+		struct tfs_error err;
+
+		assert_int_equal(tfs_load(f->cat, f->e, NULL, &o, &r, &err), -EIO);
+		assert_null(r);
+	}
+	alarm(0);
+}
+
 /* The host table of the backend seam: every member there, a copy done at submit, nothing queued. */
 static void test_host_backend(void **state)
 {
@@ -519,6 +573,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cuda_unavailable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_error_fails_load, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_readers_few_slots_never_hang, setup, teardown),
 		cmocka_unit_test(test_host_backend),
 		cmocka_unit_test(test_cuda_backend_missing),
 		cmocka_unit_test(test_struct_size),

@@ -4,6 +4,7 @@
  * files, block access, and a multi-threaded stress run with a tiny cache.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -293,6 +294,41 @@ static void test_eager_fills_budget(void **state)
 }
 
 /* Closing while the warm-up still runs stops it, cancels queued reads and leaks nothing. */
+/* Close must stop a warm-up that has far to go, not wait for it (issue 10: this test passed with
+ * the stop removed). 16,384 blocks take far longer to warm than close takes to be called, and the
+ * warm-up's last progress line says why it ended. */
+static void test_close_stops_a_long_warmup(void)
+{
+	struct tfs_engine_opts o;
+	struct tfs_engine *e = NULL;
+	struct tfs_error err;
+	char out[65536];
+	ssize_t n, got = 0;
+	struct fx fx;
+	int p[2];
+
+	fx_open(&fx, 4, 4096 * BS); /* 64 MiB */
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+	tfs_engine_opts_init(&o);
+	o.strategy = TFS_STRATEGY_EAGER;
+	o.block_size = BS;
+	o.cache_bytes = 2 * fx.size;
+	o.threads = 2;
+	o.progress_fd = p[1];
+	if (tfs_engine_open(fx.cat, &o, &e, &err) < 0)
+		fail_msg("engine: %s", err.msg);
+	tfs_engine_close(e);
+	close(p[1]);
+	while (got < (ssize_t)sizeof(out) - 1 && (n = read(p[0], out + got, sizeof(out) - 1 - got)) > 0)
+		got += n;
+	out[got] = '\0';
+	close(p[0]);
+	if (!strstr(out, "stopped: engine closed"))
+		fail_msg("close did not stop the warm-up: '%s'", got > 200 ? out + got - 200 : out);
+	fx_free(&fx);
+}
+
 static void test_close_during_warmup(void **state)
 {
 	struct tfs_engine *e;
@@ -309,6 +345,7 @@ static void test_close_during_warmup(void **state)
 		tfs_engine_close(e);
 	}
 	fx_free(&fx);
+	test_close_stops_a_long_warmup();
 }
 
 static void test_auto_rule(void **state)

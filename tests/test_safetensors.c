@@ -106,6 +106,25 @@ static void test_rejections(void **state)
 	}
 }
 
+/* A long tensor name (or path) must not push the reason out of a 512-byte message (issue 10,
+ * class 6): the message keeps the file, the start of the name, and the reason. */
+static void test_long_name_keeps_the_reason(void **state)
+{
+	char name[2001], json[2200];
+	struct tfs_st_header h = { 0 };
+	struct tfs_error e;
+
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	snprintf(json, sizeof(json), "{\"%s\":{\"dtype\":\"F33\",\"shape\":[1],"
+		 "\"data_offsets\":[0,4]}}", name);
+	assert_int_equal(parse(json, 4, &h, &e), -EINVAL);
+	if (!strstr(e.msg, "unknown dtype 'F33'") || !strstr(e.msg, "x.safetensors") ||
+	    !strstr(e.msg, "nnnnnnnnnn"))
+		fail_msg("message lost its reason: '%s'", e.msg);
+	assert_true(strlen(e.msg) < sizeof(e.msg));
+}
+
 static void test_invalid_utf8(void **state)
 {
 	const char json[] = "{\"\xff\xfe\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}";
@@ -177,6 +196,7 @@ int main(void)
 		cmocka_unit_test(test_order_scalar_empty_metadata),
 		cmocka_unit_test(test_rejections),
 		cmocka_unit_test(test_invalid_utf8),
+		cmocka_unit_test(test_long_name_keeps_the_reason),
 		cmocka_unit_test(test_file_lengths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -225,6 +225,13 @@ static int add_other_files(struct tfs_catalog *cat, const char *dir, int depth,
 	if (!abs)
 		return tfs_error_set(err, -ENOMEM, "%s: out of memory", dir);
 	d = opendir(abs);
+	if (!d && depth > 0 && (errno == EACCES || errno == EPERM)) {
+		/* A subfolder the user may not read (a 0700 lost+found): not part of the checkpoint,
+		 * whose own files were found already. */
+		tfs_catalog_warn(cat, "%s: skipped: cannot list it: %s", dir, strerror(errno));
+		free(abs);
+		return 0;
+	}
 	if (!d) {
 		rc = tfs_error_set(err, -errno, "%s: cannot list: %s", abs, strerror(errno));
 		free(abs);
@@ -253,6 +260,10 @@ static int add_other_files(struct tfs_catalog *cat, const char *dir, int depth,
 				tfs_catalog_warn(cat, "%s: skipped: a link to a folder listed elsewhere", rel);
 			else if (S_ISDIR(st.st_mode) && depth < 8)
 				rc = add_other_files(cat, rel, depth + 1, w, err);
+			else if (S_ISREG(st.st_mode) && tfs_catalog_find_file(cat, rel) < 0 &&
+				 access(path, R_OK) != 0) /* shown, it would only ever give EACCES */
+				tfs_catalog_warn(cat, "%s: skipped: cannot read it: %s", rel,
+						 strerror(errno));
 			else if (S_ISREG(st.st_mode) && tfs_catalog_find_file(cat, rel) < 0)
 				rc = tfs_catalog_add_file(cat, rel, err);
 			rc = rc < 0 ? rc : 0;

@@ -33,6 +33,8 @@ struct tfs_cache {
 	pthread_mutex_t lock;
 	pthread_cond_t filled;          /* broadcast by fill_done; waiters recheck their block */
 	uint64_t bs, budget;            /* immutable */
+	const struct tfs_file *const *files; /* tfs_cache_set_files; set before any lookup */
+	size_t n_files;
 	struct tfs_block **buckets;     /* cache->lock */
 	size_t mask;                    /* immutable: buckets - 1 */
 	struct tfs_list lru;            /* blocks by recency, most recent first; cache->lock */
@@ -134,37 +136,62 @@ const char *tfs_cache_pinning(const struct tfs_cache *c)
 	return atomic_load(&((struct tfs_cache *)c)->pinning);
 }
 
-/* Allocates one block buffer; called without the lock (pinning can take milliseconds). */
-static uint8_t *buf_alloc(struct tfs_cache *c, unsigned char *kind)
+uint64_t tfs_cache_charge(const struct tfs_cache *c, uint64_t valid)
+{
+	uint64_t pages = (valid + 4095) / 4096 * 4096;
+
+	return pages == 0 ? 4096 : pages < c->bs ? pages : c->bs;
+}
+
+/* What block (file, index) will hold, page-rounded: its buffer size and what it costs the budget. */
+static uint64_t block_charge(const struct tfs_cache *c, uint32_t file, uint64_t index)
+{
+	uint64_t size, off = index * c->bs;
+
+	if (!c->files || file >= c->n_files)
+		return c->bs;
+	size = c->files[file]->size;
+	return tfs_cache_charge(c, off < size ? size - off : 0);
+}
+
+void tfs_cache_set_files(struct tfs_cache *c, const struct tfs_file *const *files, size_t n)
+{
+	c->files = files;
+	c->n_files = n;
+}
+
+/* Allocates one block buffer of `size` bytes; called without the lock (pinning can take
+ * milliseconds). */
+static uint8_t *buf_alloc(struct tfs_cache *c, uint64_t size, unsigned char *kind)
 {
 	void *p;
 	uint64_t prev;
 
 	if (c->cuda_host_alloc) {
-		if (c->cuda_host_alloc(&p, c->bs, CUDA_HOST_ALLOC_PORTABLE) == 0) {
+		if (c->cuda_host_alloc(&p, size, CUDA_HOST_ALLOC_PORTABLE) == 0) {
 			*kind = BUF_CUDA;
 			return p;
 		}
 		atomic_store(&c->pinning, c->pin_partial);
 	}
-	p = mmap(NULL, c->bs, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
 	*kind = BUF_MMAP;
 	if (!c->use_mlock)
 		return p;
-	prev = atomic_fetch_add(&c->locked, c->bs);
-	if (prev + c->bs <= c->lock_limit && mlock(p, c->bs) == 0) {
+	prev = atomic_fetch_add(&c->locked, size);
+	if (prev + size <= c->lock_limit && mlock(p, size) == 0) {
 		*kind = BUF_LOCKED;
 		return p;
 	}
-	atomic_fetch_sub(&c->locked, c->bs);
-	if (prev + c->bs <= c->lock_limit) /* under the limit yet refused: say so in the stats */
+	atomic_fetch_sub(&c->locked, size);
+	if (prev + size <= c->lock_limit) /* under the limit yet refused: say so in the stats */
 		atomic_store(&c->pinning, c->pin_partial);
 	return p;
 }
 
-static void buf_free(struct tfs_cache *c, uint8_t *p, unsigned char kind)
+static void buf_free(struct tfs_cache *c, uint8_t *p, uint64_t size, unsigned char kind)
 {
 	if (!p)
 		return;
@@ -173,8 +200,8 @@ static void buf_free(struct tfs_cache *c, uint8_t *p, unsigned char kind)
 		return;
 	}
 	if (kind == BUF_LOCKED)
-		atomic_fetch_sub(&c->locked, c->bs);
-	munmap(p, c->bs); /* also unlocks */
+		atomic_fetch_sub(&c->locked, size);
+	munmap(p, size); /* also unlocks */
 }
 
 /* Frees a chain (linked by hnext) of blocks detached under the lock; called without it. */
@@ -182,7 +209,7 @@ static void free_chain(struct tfs_cache *c, struct tfs_block *b)
 {
 	while (b) {
 		struct tfs_block *next = b->hnext;
-		buf_free(c, b->data, b->buf_kind);
+		buf_free(c, b->data, b->cap, b->buf_kind);
 		free(b);
 		b = next;
 	}
@@ -241,9 +268,9 @@ static void forget_block(struct tfs_cache *c, struct tfs_block *b)
 	if (b->unused_prefetch && b->state == TFS_BLOCK_READY)
 		c->prefetched_unused += b->len;
 	if (b->unused_prefetch && b->origin == TFS_ORIGIN_PREFETCH)
-		c->ra_unused -= c->bs;
+		c->ra_unused -= b->cap;
 	c->n_blocks--;
-	c->bytes -= c->bs;
+	c->bytes -= b->cap;
 }
 
 /* Evicts the LRU tail; requires cache->lock and a non-empty LRU. */
@@ -299,36 +326,43 @@ void tfs_cache_close(struct tfs_cache *c)
 	free(c);
 }
 
-/* Decides whether a new block may be added, evicting one if needed; requires cache->lock.
- * Returns 0 (room, *victim possibly set) or -ENOSPC. */
-static int make_room(struct tfs_cache *c, enum tfs_block_origin origin, struct tfs_block **victim)
+/* Decides whether a new block of `need` bytes may be added, evicting LRU blocks if needed;
+ * requires cache->lock. Returns 0 (room) or -ENOSPC; either way the blocks it evicted are chained
+ * on *victims by hnext, for the caller to free or reuse. */
+static int make_room(struct tfs_cache *c, enum tfs_block_origin origin, uint64_t need,
+		     struct tfs_block **victims)
 {
-	struct tfs_list *last = tfs_list_last(&c->lru);
-	struct tfs_block *tail = last ? tfs_list_entry(last, struct tfs_block, lru) : NULL;
-
-	*victim = NULL;
+	*victims = NULL;
 	/* Readahead is a guess: untouched readahead may hold at most half the budget, so the other
 	 * half always belongs to blocks readers actually used. */
-	if (origin == TFS_ORIGIN_PREFETCH && c->ra_unused + c->bs > c->budget / 2)
+	if (origin == TFS_ORIGIN_PREFETCH && c->ra_unused + need > c->budget / 2)
 		return -ENOSPC;
-	if (c->bytes + c->bs <= c->budget)
+	if (c->bytes + need <= c->budget)
 		return 0;
 	if (origin == TFS_ORIGIN_WARM)
 		return -ENOSPC; /* warm-up fills free budget only: it must not churn itself */
-	if (!tail)
-		return origin == TFS_ORIGIN_DEMAND ? 0 : -ENOSPC; /* all pinned: demand goes over */
-	/* Nor may one stream's readahead push out another's before it is used (thrashing). */
-	if (origin == TFS_ORIGIN_PREFETCH && tail->unused_prefetch &&
-	    tail->origin == TFS_ORIGIN_PREFETCH)
-		return -ENOSPC;
-	*victim = evict_tail(c);
+	while (c->bytes + need > c->budget) {
+		struct tfs_list *last = tfs_list_last(&c->lru);
+		struct tfs_block *tail = last ? tfs_list_entry(last, struct tfs_block, lru) : NULL, *v;
+
+		if (!tail) /* all pinned: demand goes over */
+			return origin == TFS_ORIGIN_DEMAND ? 0 : -ENOSPC;
+		/* Nor may one stream's readahead push out another's before it is used (thrashing). */
+		if (origin == TFS_ORIGIN_PREFETCH && tail->unused_prefetch &&
+		    tail->origin == TFS_ORIGIN_PREFETCH)
+			return -ENOSPC;
+		v = evict_tail(c);
+		v->hnext = *victims;
+		*victims = v;
+	}
 	return 0;
 }
 
 int tfs_cache_lookup(struct tfs_cache *c, uint32_t file, uint64_t index,
 		     enum tfs_block_origin origin, struct tfs_block **out)
 {
-	struct tfs_block *b, *victim;
+	struct tfs_block *b, *victims = NULL, *reuse = NULL, **pp;
+	uint64_t need = block_charge(c, file, index);
 	int rc;
 
 	pthread_mutex_lock(&c->lock);
@@ -349,26 +383,34 @@ int tfs_cache_lookup(struct tfs_cache *c, uint32_t file, uint64_t index,
 		}
 		b->refs++;
 		if (b->unused_prefetch && b->origin == TFS_ORIGIN_PREFETCH)
-			c->ra_unused -= c->bs;
+			c->ra_unused -= b->cap;
 		b->unused_prefetch = 0;
 		pthread_mutex_unlock(&c->lock);
 		*out = b;
 		return rc;
 	}
 	b = calloc(1, sizeof(*b));
-	rc = b ? make_room(c, origin, &victim) : -ENOMEM;
+	rc = b ? make_room(c, origin, need, &victims) : -ENOMEM;
 	if (rc < 0) {
 		pthread_mutex_unlock(&c->lock);
+		free_chain(c, victims);
 		free(b);
 		return rc;
 	}
 	if (origin == TFS_ORIGIN_DEMAND)
 		c->misses++;
-	if (victim) {
-		b->data = victim->data;
-		b->buf_kind = victim->buf_kind;
-		free(victim);
-	}
+	/* A victim's buffer of the very size is reused (streaming allocates nothing); the others are
+	 * freed below, without the lock. */
+	for (pp = &victims; *pp; pp = &(*pp)->hnext)
+		if ((*pp)->cap == need && (*pp)->data) {
+			reuse = *pp;
+			*pp = reuse->hnext;
+			b->data = reuse->data;
+			b->buf_kind = reuse->buf_kind;
+			free(reuse);
+			break;
+		}
+	b->cap = need;
 	b->file = file;
 	b->index = index;
 	tfs_list_init(&b->lru);
@@ -378,15 +420,16 @@ int tfs_cache_lookup(struct tfs_cache *c, uint32_t file, uint64_t index,
 	b->refs = 1;
 	b->unused_prefetch = origin != TFS_ORIGIN_DEMAND;
 	if (origin == TFS_ORIGIN_PREFETCH)
-		c->ra_unused += c->bs;
+		c->ra_unused += need;
 	b->in_hash = 1;
 	b->hnext = c->buckets[slot(c, file, index)];
 	c->buckets[slot(c, file, index)] = b;
 	c->n_blocks++;
-	c->bytes += c->bs;
+	c->bytes += need;
 	if (c->bytes > c->peak)
 		c->peak = c->bytes;
 	pthread_mutex_unlock(&c->lock);
+	free_chain(c, victims);
 	*out = b;
 	return TFS_CACHE_FILL;
 }
@@ -394,7 +437,7 @@ int tfs_cache_lookup(struct tfs_cache *c, uint32_t file, uint64_t index,
 int tfs_cache_fill_begin(struct tfs_cache *c, struct tfs_block *b)
 {
 	if (!b->data)
-		b->data = buf_alloc(c, &b->buf_kind);
+		b->data = buf_alloc(c, b->cap, &b->buf_kind);
 	return b->data ? 0 : -ENOMEM;
 }
 
@@ -517,13 +560,15 @@ void tfs_cache_stats(struct tfs_cache *c, struct tfs_cache_stats *out)
 
 int tfs_cache_check(struct tfs_cache *c)
 {
-	uint64_t in_hash = 0, in_lru = 0;
+	uint64_t in_hash = 0, in_lru = 0, hashed_bytes = 0;
 	int ok = 1;
 
 	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i <= c->mask; i++)
 		for (struct tfs_block *b = c->buckets[i]; b; b = b->hnext) {
 			in_hash++;
+			hashed_bytes += b->cap;
+			ok &= b->cap >= 4096 && b->cap <= c->bs && b->cap % 4096 == 0;
 			ok &= slot(c, b->file, b->index) == i && b->in_hash &&
 			      b->state != TFS_BLOCK_FAILED;
 			ok &= tfs_list_linked(&b->lru) == (b->refs == 0);
@@ -536,7 +581,7 @@ int tfs_cache_check(struct tfs_cache *c)
 		      b->stamp >= tfs_list_entry(l->next, struct tfs_block, lru)->stamp;
 	}
 	ok &= in_lru == c->n_lru && in_hash <= c->n_blocks;
-	ok &= c->bytes == c->n_blocks * c->bs;
+	ok &= hashed_bytes <= c->bytes && c->bytes <= c->n_blocks * c->bs;
 	ok &= c->bytes <= c->budget || c->n_lru == 0;
 	pthread_mutex_unlock(&c->lock);
 	return ok ? 0 : -EFAULT;

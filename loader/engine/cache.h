@@ -7,7 +7,9 @@
  * that block meanwhile gets the same LOADING block and waits on it, so one block is read once.
  *
  * Invariants, stated once:
- *  - Every block struct is counted in `bytes` (block_size each, whatever its valid length).
+ *  - Every block struct is counted in `bytes` by its `cap`: the bytes it can hold, page-rounded
+ *    (block_size, or less for the last block of a file, so 500 files of 88 bytes cost 500 pages,
+ *    not 500 blocks); its buffer is exactly that size.
  *  - The LRU list holds exactly the READY blocks with refs == 0; those and only those are evictable.
  *    A block with refs > 0 (pinned: being copied out, or being read) is never evicted or reused.
  *  - After every call returns: bytes <= budget, or the LRU is empty (all resident blocks pinned).
@@ -37,6 +39,7 @@ struct tfs_block {
 	uint64_t index;                 /* block number in the file: bytes [index*bs, index*bs+len) */
 	uint8_t *data;                  /* block_size bytes (NULL until fill_begin); filler writes it */
 	size_t len;                     /* valid bytes (short at end of file); set by fill_done */
+	uint64_t cap;                   /* buffer bytes and budget charge; immutable */
 	enum tfs_block_origin origin;   /* immutable */
 	enum tfs_block_state state;     /* protected by cache->lock */
 	int err;                        /* negative errno when FAILED; cache->lock */
@@ -72,6 +75,14 @@ int tfs_cache_open(uint64_t block_size, uint64_t budget, struct tfs_cache **out,
 		   struct tfs_error *err);
 /* Frees every block. No block may be pinned any more (all references released). Cannot fail. */
 void tfs_cache_close(struct tfs_cache *c);
+
+/* Tells the cache the files' sizes (kept by pointer: they must outlive the cache), so a block
+ * near the end of a file is charged and allocated only the pages it holds. Call before any
+ * lookup; without it every block costs block_size. Cannot fail. */
+void tfs_cache_set_files(struct tfs_cache *c, const struct tfs_file *const *files, size_t n);
+/* What a block holding `valid` bytes costs: valid rounded up to a page, at least one page, at most
+ * block_size. */
+uint64_t tfs_cache_charge(const struct tfs_cache *c, uint64_t valid);
 
 /* "cuda", "mlock", "none (reason)" or a partial variant; owned by the cache, stable until close. */
 const char *tfs_cache_pinning(const struct tfs_cache *c);

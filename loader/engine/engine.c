@@ -113,15 +113,23 @@ static int resolve_opts(struct tfs_engine *e, struct tfs_error *err)
 }
 
 /* Resolves auto and sets the readahead window bounds (see the file header). */
+/* What a whole file costs the cache budget: full blocks, and the last one's pages only (cache.h). */
+uint64_t tfs_engine_file_charge(const struct tfs_engine *e, uint64_t size)
+{
+	uint64_t tail = size % e->bs;
+
+	return size / e->bs * e->bs + (tail ? (tail + 4095) / 4096 * 4096 : 0);
+}
+
 static void pick_strategy(struct tfs_engine *e)
 {
-	uint64_t bs = e->bs, shard_bytes = 0, blocks = 0, cap, ra = e->opts.readahead_bytes;
+	uint64_t bs = e->bs, shard_bytes = 0, charge = 0, cap, ra = e->opts.readahead_bytes;
 	char a[32], b[32];
 
 	for (size_t i = 0; i < e->n_files; i++)
 		if (e->files[i]->is_shard) {
 			shard_bytes += e->files[i]->size;
-			blocks += (e->files[i]->size + bs - 1) / bs;
+			charge += tfs_engine_file_charge(e, e->files[i]->size);
 		}
 	tfs_fmt_bytes(shard_bytes, a, sizeof(a));
 	tfs_fmt_bytes(e->opts.cache_bytes, b, sizeof(b));
@@ -132,7 +140,7 @@ static void pick_strategy(struct tfs_engine *e)
 		e->strategy = TFS_STRATEGY_LAZY;
 		snprintf(e->strategy_reason, sizeof(e->strategy_reason),
 			 "auto: no tensor data to warm or stream");
-	} else if (blocks <= e->opts.cache_bytes / bs) {
+	} else if (charge <= e->opts.cache_bytes) {
 		e->strategy = TFS_STRATEGY_EAGER;
 		snprintf(e->strategy_reason, sizeof(e->strategy_reason),
 			 "auto: checkpoint (%s) fits in the cache budget (%s): warm it all at open",
@@ -188,6 +196,7 @@ int tfs_engine_open(const struct tfs_catalog *cat, const struct tfs_engine_opts 
 	rc = tfs_cache_open(e->bs, e->opts.cache_bytes, &e->cache, err);
 	if (rc < 0)
 		goto fail;
+	tfs_cache_set_files(e->cache, e->files, e->n_files);
 	rc = tfs_reader_open(e->cache, e->files, e->n_files, e->bs, e->opts.threads,
 			     tfs_warm_block_done, e, &e->reader, err);
 	if (rc < 0)
@@ -210,14 +219,52 @@ void tfs_engine_close(struct tfs_engine *e)
 {
 	if (!e)
 		return;
+	tfs_engine_unwatch(e);         /* its events check files through the reader */
 	tfs_warm_stop(e);              /* it submits to the reader: stop it first */
 	tfs_reader_close(e->reader);   /* fails queued jobs; their callbacks touch warm_lock */
 	tfs_cache_close(e->cache);
 	pthread_cond_destroy(&e->warm_cond);
 	pthread_mutex_destroy(&e->warm_lock);
 	free(e->seq_end);
+	free(e->change_told);
 	free(e->files);
 	free(e);
+}
+
+/* On the watch thread: an event named `file`. Something wrote to, renamed or removed it, or only
+ * opened it for writing: the file checks decide, and a file found changed is told once. */
+static void on_watch_event(void *ctx, uint32_t file)
+{
+	struct tfs_engine *e = ctx;
+
+	if (tfs_reader_check_file(e->reader, file, NULL) == 0)
+		return;
+	if (!atomic_exchange(&e->change_told[file], 1) && e->change_fn)
+		e->change_fn(e->change_ctx, file);
+}
+
+int tfs_engine_watch(struct tfs_engine *e, tfs_change_fn fn, void *ctx, struct tfs_error *err)
+{
+	int rc;
+
+	if (e->watch)
+		return tfs_error_set(err, -EBUSY, "engine: already watching its files");
+	if (!e->change_told)
+		e->change_told = calloc(e->n_files ? e->n_files : 1, sizeof(*e->change_told));
+	if (!e->change_told)
+		return tfs_error_set(err, -ENOMEM, "engine: out of memory");
+	e->change_fn = fn;
+	e->change_ctx = ctx;
+	rc = tfs_watch_open(e->files, e->n_files, on_watch_event, e, &e->watch, err);
+	if (rc < 0)
+		e->watch = NULL;
+	return rc;
+}
+
+void tfs_engine_unwatch(struct tfs_engine *e)
+{
+	tfs_watch_close(e->watch);
+	e->watch = NULL;
 }
 
 struct tfs_cache *tfs_engine_cache(struct tfs_engine *e)

@@ -15,6 +15,7 @@
 
 #include "engine/cache.h"
 #include "engine/reader.h"
+#include "io/watch.h"
 #include "tensorfs.h"
 
 struct tfs_engine {
@@ -32,6 +33,12 @@ struct tfs_engine {
 	atomic_uint_fast64_t reads, bytes_served, errors;
 	atomic_uint_fast64_t bytes_hot;   /* served by tfs_engine_read_hot (hot.c) */
 
+	/* change watch (tfs_engine_watch): fn runs on the watch's thread; set before it starts */
+	struct tfs_watch *watch;          /* owner thread only */
+	tfs_change_fn change_fn;
+	void *change_ctx;
+	atomic_uchar *change_told;        /* per file: change_fn was called for it */
+
 	/* eager warm-up (warm.c) */
 	pthread_mutex_t warm_lock;
 	pthread_cond_t warm_cond;         /* a warm block finished, or stop */
@@ -41,6 +48,10 @@ struct tfs_engine {
 	pthread_t warm_thread;
 	atomic_uint_fast64_t warm_done, warm_total;
 };
+
+/* What a file of `size` bytes costs the cache budget when all cached (cache.h: the last block is
+ * charged its pages only). */
+uint64_t tfs_engine_file_charge(const struct tfs_engine *e, uint64_t size);
 
 /* Prefetches blocks [first, end) of `file` at background priority; stops at the first refusal. */
 void tfs_engine_prefetch_blocks(struct tfs_engine *e, uint32_t file, uint64_t first, uint64_t end);

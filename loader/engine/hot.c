@@ -19,6 +19,7 @@ ssize_t tfs_engine_read_hot(struct tfs_engine *e, uint32_t file, uint64_t off, s
 			    struct tfs_error *err)
 {
 	const struct tfs_file *f;
+	struct tfs_source *src;
 	uint64_t bs = e->bs;
 	int rc;
 
@@ -33,13 +34,21 @@ ssize_t tfs_engine_read_hot(struct tfs_engine *e, uint32_t file, uint64_t off, s
 	if (tfs_cache_resident(e->cache, file, off / bs) ||
 	    tfs_cache_resident(e->cache, file, (off + len - 1) / bs))
 		return 0;
-	rc = tfs_source_splice_fd(tfs_reader_source(e->reader, file), off, len);
-	if (rc < 0)
+	rc = tfs_reader_hold_source(e->reader, file, &src, err);
+	if (rc < 0) {
+		atomic_fetch_add(&e->errors, 1);
+		return rc;
+	}
+	rc = tfs_source_splice_fd(src, off, len);
+	if (rc < 0) {
+		tfs_reader_put_source(e->reader, file);
 		return 0;
+	}
 	*fd = rc;
 	/* Same rule as every read: a file that changed is never served. */
 	rc = tfs_reader_check_file(e->reader, file, err);
 	if (rc < 0) {
+		tfs_reader_put_source(e->reader, file);
 		atomic_fetch_add(&e->errors, 1);
 		return rc;
 	}
@@ -47,4 +56,9 @@ ssize_t tfs_engine_read_hot(struct tfs_engine *e, uint32_t file, uint64_t off, s
 	atomic_fetch_add(&e->bytes_served, len);
 	atomic_fetch_add(&e->bytes_hot, len);
 	return (ssize_t)len;
+}
+
+void tfs_engine_hot_done(struct tfs_engine *e, uint32_t file)
+{
+	tfs_reader_put_source(e->reader, file); /* the source, and so *fd, may be recycled now */
 }

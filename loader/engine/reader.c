@@ -24,10 +24,10 @@
 #include "error.h"
 #include "engine/reader.h"
 #include "io/source.h"
+#include "io/srccache.h"
 
 struct rfile {
 	const struct tfs_file *f;    /* catalog's, immutable */
-	struct tfs_source *src;      /* opened on the catalog's view of f; immutable after open */
 	atomic_int changed;          /* set once, never cleared */
 };
 
@@ -43,6 +43,7 @@ struct tfs_reader {
 	uint64_t bs;
 	size_t n_files;
 	struct rfile *files;
+	struct tfs_srccache *srcs;       /* each file's source, opened on first use (io/srccache.h) */
 	tfs_reader_done_fn done;
 	void *ctx;
 	pthread_mutex_t lock;
@@ -72,12 +73,16 @@ static void mark_changed(struct tfs_reader *r, uint32_t file)
 int tfs_reader_check_file(struct tfs_reader *r, uint32_t file, struct tfs_error *err)
 {
 	struct rfile *rf = &r->files[file];
-
+	struct tfs_source *src;
 	int rc;
 
 	if (atomic_load(&rf->changed))
 		return tfs_error_set(err, -EIO, "%s: changed since it was opened", rf->f->path);
-	rc = tfs_source_check(rf->src, err);
+	rc = tfs_reader_hold_source(r, file, &src, err);
+	if (rc < 0)
+		return rc;
+	rc = tfs_source_check(src, err);
+	tfs_srccache_put(r->srcs, file);
 	if (rc < 0)
 		mark_changed(r, file);
 	return rc;
@@ -93,6 +98,7 @@ static long read_block(struct tfs_reader *r, struct tfs_block *b)
 {
 	struct rfile *rf = &r->files[b->file];
 	uint64_t off = b->index * r->bs;
+	struct tfs_source *src;
 	size_t want;
 	ssize_t n;
 	int rc;
@@ -105,9 +111,15 @@ static long read_block(struct tfs_reader *r, struct tfs_block *b)
 	if (off >= rf->f->size)
 		return 0;
 	want = rf->f->size - off < r->bs ? (size_t)(rf->f->size - off) : (size_t)r->bs;
+	rc = tfs_reader_hold_source(r, b->file, &src, NULL);
+	if (rc < 0)
+		return rc;
 	/* The source loops over short transfers: fewer bytes mean the file ended early. */
-	n = tfs_source_read(rf->src, b->data, want, off, r->direct ? TFS_SOURCE_DIRECT : 0, NULL);
+	n = tfs_source_read(src, b->data, want, off, r->direct ? TFS_SOURCE_DIRECT : 0, NULL);
 	atomic_fetch_add(&r->preads, 1);
+	if (n >= 0 && (size_t)n == want)
+		rc = tfs_source_check(src, NULL); /* bytes of a file that changed meanwhile: refused */
+	tfs_srccache_put(r->srcs, b->file);
 	if (n < 0)
 		return (long)n;
 	atomic_fetch_add(&r->bytes_from_disk, (uint64_t)n);
@@ -116,7 +128,7 @@ static long read_block(struct tfs_reader *r, struct tfs_block *b)
 		return -EIO;
 	}
 	/* Checked after the read too: bytes read from a file that changed meanwhile are not cached. */
-	if (tfs_source_check(rf->src, NULL) < 0) {
+	if (rc < 0) {
 		mark_changed(r, b->file);
 		return -EIO;
 	}
@@ -181,16 +193,12 @@ int tfs_reader_open(struct tfs_cache *cache, const struct tfs_file *const *files
 		rc = tfs_error_set(err, -ENOMEM, "reader: out of memory");
 		goto fail;
 	}
-	for (size_t i = 0; i < n_files; i++) {
-		/* The very file the catalog described, or -EIO naming what changed since. */
-		struct tfs_source_info want = { files[i]->size, files[i]->mtime_ns, files[i]->dev,
-						files[i]->ino, files[i]->mode };
-
+	for (size_t i = 0; i < n_files; i++)
 		r->files[i].f = files[i];
-		rc = tfs_source_open(files[i]->path, &want, &r->files[i].src, err);
-		if (rc < 0)
-			goto fail;
-	}
+	/* Nothing is opened here: a folder may hold more files than the process may keep open. */
+	rc = tfs_srccache_open(files, n_files, 0, &r->srcs, err);
+	if (rc < 0)
+		goto fail;
 	r->n_workers = threads;
 	for (unsigned i = 0; i < threads; i++) {
 		r->workers[i].r = r;
@@ -228,8 +236,7 @@ void tfs_reader_close(struct tfs_reader *r)
 		b->rq_queued = 0;
 		finish(r, b, -ECANCELED);
 	}
-	for (size_t i = 0; r->files && i < r->n_files; i++)
-		tfs_source_close(r->files[i].src);
+	tfs_srccache_close(r->srcs);
 	free(r->files);
 	free(r->workers);
 	pthread_cond_destroy(&r->work);
@@ -280,7 +287,30 @@ void tfs_reader_enable_direct(struct tfs_reader *r)
 	r->direct = r->bs % 4096 == 0;
 }
 
-struct tfs_source *tfs_reader_source(struct tfs_reader *r, uint32_t file)
+int tfs_reader_hold_source(struct tfs_reader *r, uint32_t file, struct tfs_source **out,
+			   struct tfs_error *err)
 {
-	return r->files[file].src;
+	int rc = tfs_srccache_get(r->srcs, file, out, err);
+
+	/* Out of descriptors or memory says nothing about the file: a later read may succeed. */
+	if (rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM)
+		return rc;
+	if (rc < 0) { /* reopened, and gone or no longer the file the catalog saw */
+		mark_changed(r, file);
+		return rc == -ENOENT ? tfs_error_set(err, -EIO, "%s: changed since it was opened: "
+						     "deleted or renamed away", r->files[file].f->path)
+				     : -EIO;
+	}
+	return 0;
+}
+
+void tfs_reader_put_source(struct tfs_reader *r, uint32_t file)
+{
+	tfs_srccache_put(r->srcs, file);
+}
+
+void tfs_reader_source_stats(struct tfs_reader *r, unsigned *open_now, unsigned *peak,
+			     unsigned *cap)
+{
+	tfs_srccache_stats(r->srcs, open_now, peak, cap);
 }

@@ -1,8 +1,8 @@
 /*
  * reader.h - the parallel shard reader: worker threads that read cache blocks from the files.
  *
- * The reader owns one byte source (io/source.h) per catalog file and the "file changed since open"
- * verdict. It fills blocks the cache handed out as TFS_CACHE_FILL; it never decides what to read.
+ * The reader owns the byte sources (io/source.h) of the catalog files, opened on first use and
+ * recycled under a cap (io/srccache.h), and the "file changed since open" verdict. It fills blocks the cache handed out as TFS_CACHE_FILL; it never decides what to read.
  * Two queues: demand jobs (a caller waits) are always taken before prefetch and warm-up jobs, and a
  * queued background job is promoted when a caller starts waiting on it.
  */
@@ -23,11 +23,11 @@ struct tfs_reader;
 typedef void (*tfs_reader_done_fn)(void *ctx, struct tfs_block *b, long rc);
 
 /*
- * Opens a byte source on every file in files[0..n_files), each of which must still be the file the
- * catalog described (the structs are kept by pointer: they must outlive the reader), and starts `threads` workers filling blocks of `cache`. `done`
- * may be NULL. On success *out is owned by the caller; release with tfs_reader_close().
- * Errors: -errno naming the file that would not open, -EIO naming one that changed; nothing is
- * left running.
+ * Serves every file in files[0..n_files) (the structs are kept by pointer: they must outlive the
+ * reader) and starts `threads` workers filling blocks of `cache`. A file's byte source opens when a
+ * read first needs it, so a file that will not open, or changed, fails its reads (naming it), not
+ * this call. `done` may be NULL. On success *out is owned by the caller; release with
+ * tfs_reader_close(). Errors: -ENOMEM, or a thread that would not start; nothing left running.
  */
 int tfs_reader_open(struct tfs_cache *cache, const struct tfs_file *const *files, size_t n_files,
 		    uint64_t block_size, unsigned threads, tfs_reader_done_fn done, void *ctx,
@@ -59,8 +59,19 @@ int tfs_reader_file_changed(struct tfs_reader *r, uint32_t file);
  */
 void tfs_reader_enable_direct(struct tfs_reader *r);
 
-/* The byte source of `file`, open for the reader's lifetime (for splicing page-cache-hot ranges). */
-struct tfs_source *tfs_reader_source(struct tfs_reader *r, uint32_t file);
+/*
+ * Holds the byte source of `file` (for splicing page-cache-hot ranges), opening it if needed:
+ * sources are opened on first use and recycled under a cap (io/srccache.h), so release it with
+ * tfs_reader_put_source. 0, or -errno with a message: -EIO (and the file is marked changed) when
+ * it is gone or no longer the catalog's; -EMFILE when out of descriptors. Nothing held on error.
+ */
+int tfs_reader_hold_source(struct tfs_reader *r, uint32_t file, struct tfs_source **out,
+			   struct tfs_error *err);
+void tfs_reader_put_source(struct tfs_reader *r, uint32_t file);
+
+/* Sources open now, most ever open at once, and the cap (io/srccache.h). */
+void tfs_reader_source_stats(struct tfs_reader *r, unsigned *open_now, unsigned *peak,
+			     unsigned *cap);
 
 /* Block reads issued to the sources and bytes they returned, since open. */
 void tfs_reader_stats(struct tfs_reader *r, uint64_t *preads, uint64_t *bytes_from_disk);

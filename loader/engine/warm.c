@@ -66,7 +66,7 @@ static void wait_a_bit(struct tfs_engine *e)
 static void *warm_main(void *arg)
 {
 	struct tfs_engine *e = arg;
-	uint64_t left = e->opts.cache_bytes / e->bs;
+	uint64_t left = e->opts.cache_bytes; /* budget bytes, as the cache charges them */
 	unsigned limit = e->opts.threads > 2 ? e->opts.threads : 2;
 	const char *note = "\n";
 	int pct = -1, stop = 0;
@@ -76,11 +76,17 @@ static void *warm_main(void *arg)
 		uint64_t nb = (f->size + e->bs - 1) / e->bs;
 		if (!f->is_shard)
 			continue;
-		for (uint64_t i = 0; i < nb && left && !stop; i++, left--) {
+		for (uint64_t i = 0; i < nb && !stop; i++) {
 			uint64_t len = f->size - i * e->bs < e->bs ? f->size - i * e->bs : e->bs;
+			uint64_t cost = tfs_cache_charge(e->cache, len);
 			struct tfs_block *b;
 			int rc;
 
+			if (cost > left) { /* the budget is used up: warm_start counted up to here */
+				left = 0;
+				break;
+			}
+			left -= cost;
 			pthread_mutex_lock(&e->warm_lock);
 			while (e->warm_inflight >= limit && !e->warm_stop) {
 				wait_a_bit(e);
@@ -127,20 +133,22 @@ static void *warm_main(void *arg)
 
 int tfs_warm_start(struct tfs_engine *e, struct tfs_error *err)
 {
-	uint64_t left = e->opts.cache_bytes / e->bs, total = 0;
+	uint64_t left = e->opts.cache_bytes, total = 0;
 	int rc;
 
+	/* The bytes warm_main will read: whole files while they fit, then blocks of the first that
+	 * does not, as far as the budget goes. */
 	for (size_t fi = 0; fi < e->n_files && left; fi++) {
 		const struct tfs_file *f = e->files[fi];
-		uint64_t nb = (f->size + e->bs - 1) / e->bs;
+		uint64_t cost = tfs_engine_file_charge(e, f->size);
 		if (!f->is_shard)
 			continue;
-		if (nb > left) {
-			total += left * e->bs;
+		if (cost > left) {
+			total += left / e->bs * e->bs < f->size ? left / e->bs * e->bs : f->size;
 			left = 0;
 		} else {
 			total += f->size;
-			left -= nb;
+			left -= cost;
 		}
 	}
 	atomic_store(&e->warm_total, total);

@@ -52,8 +52,11 @@ struct pipe {
 	struct tfs_queue *queue;        /* gpu's streams for this load */
 	int direct_host, direct_cuda;   /* may chunks for cpu / cuda be copied from cache blocks */
 	atomic_uint_fast64_t bytes_direct;
+	/* Wake-ups are broadcasts, never signals: a reader waiting for a slot must also learn that the
+	 * last chunk was taken (there may be more readers than slots, so slot releases alone do not
+	 * wake them all), and glibc's condvars can lose a signal (sourceware bug 25847). */
 	pthread_mutex_t mu;
-	pthread_cond_t cv_free;         /* a slot was freed, or rc was set */
+	pthread_cond_t cv_free;         /* a slot was freed, the last chunk taken, or rc was set */
 	pthread_cond_t cv_full;         /* a slot was filled, a reader left, or rc was set */
 	unsigned *free_slots;           /* protected by mu */
 	unsigned n_free;                /* protected by mu */
@@ -97,7 +100,7 @@ static void release_slot(struct pipe *p, unsigned slot)
 	unpin(p, &p->slots[slot]);
 	pthread_mutex_lock(&p->mu);
 	p->free_slots[p->n_free++] = slot;
-	pthread_cond_signal(&p->cv_free);
+	pthread_cond_broadcast(&p->cv_free);
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -167,6 +170,8 @@ static void *reader_main(void *arg)
 		/* Chunk after slot, so chunks are read roughly in disk order. */
 		slot = p->free_slots[--p->n_free];
 		ci = p->next_chunk++;
+		if (p->next_chunk == p->plan->n_chunks) /* readers waiting for a slot may leave now */
+			pthread_cond_broadcast(&p->cv_free);
 		pthread_mutex_unlock(&p->mu);
 
 		c = &p->plan->chunks[ci];
@@ -183,12 +188,12 @@ static void *reader_main(void *arg)
 		pthread_mutex_lock(&p->mu);
 		p->full[(p->full_head + p->full_n) % p->n_slots] = (struct filled){ slot, ci };
 		p->full_n++;
-		pthread_cond_signal(&p->cv_full);
+		pthread_cond_broadcast(&p->cv_full);
 		pthread_mutex_unlock(&p->mu);
 	}
 	pthread_mutex_lock(&p->mu);
 	p->readers_left--;
-	pthread_cond_signal(&p->cv_full);
+	pthread_cond_broadcast(&p->cv_full);
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
 }

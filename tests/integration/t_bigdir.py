@@ -85,5 +85,5 @@ with Mount(path, ["--strategy", "lazy"]) as mnt:
             os.close(fd)
     c.check(read_all(mnt.p("moe/experts/4999/w")) == blobs[4999], "last expert")
     st = json.loads(read_all(mnt.p(".tensorfs/stats")))
-    c.check(st.get("opens", 0) >= NOPEN, "opens >= %d" % NOPEN, str(st.get("opens")))
+    c.check(st["opens"] >= NOPEN, "opens >= %d" % NOPEN, str(st["opens"]))
 c.done()

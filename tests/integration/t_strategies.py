@@ -32,9 +32,8 @@ for strat in ("lazy", "eager", "streaming", "auto"):
         for th in ths:
             th.join()
         st = json.loads(read_all(mnt.p(".tensorfs/stats")))
-        if "strategy" in st and strat != "auto":
+        if strat != "auto":
             c.eq(st["strategy"], strat, "stats strategy")
-        if "cache_bytes" in st and "cache_budget" in st:
-            c.check(st["cache_bytes"] <= st["cache_budget"], strat + ": cache within budget", repr(st)[:300])
-        c.eq(st.get("errors", 0), 0, strat + ": no read errors")
+        c.check(st["cache_bytes"] <= st["cache_budget"], strat + ": cache within budget", repr(st)[:300])
+        c.eq(st["errors"], 0, strat + ": no read errors")
 c.done()

@@ -468,6 +468,21 @@ static void test_split_sets(void **state)
 	write_part(dir, "n", 0, 2, 0, 2, -1, NULL);
 	rename(ck_path(dir, "n-00001-of-00002.gguf"), ck_path(dir, "n.gguf"));
 	open_fails(ck_path(dir, "n.gguf"), "open the first file");
+	/* more parts than the file table's first capacity (16): it moves while the set is added */
+	for (int k = 0; k < 20; k++)
+		write_part(dir, "big", k, 20, k, 20, k ? -1 : 40, NULL);
+	if (tfs_catalog_open(ck_path(dir, "big-00001-of-00020.gguf"), &cat, &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_int_equal(tfs_catalog_file_count(cat), 20);
+	assert_int_equal(tfs_catalog_tensor_count(cat), 40);
+	tfs_catalog_close(cat);
+	unlink(ck_path(dir, "big-00018-of-00020.gguf"));
+	{
+		int rc = tfs_catalog_open(ck_path(dir, "big-00001-of-00020.gguf"), &cat, &e);
+		assert_int_equal(rc, -ENOENT);
+		assert_non_null(strstr(e.msg, "big-00018-of-00020.gguf: missing: part 18 of the 20-file "
+				       "GGUF split set"));
+	}
 	/* a set of one is a plain file */
 	write_part(dir, "o", 0, 1, 0, 1, 2, NULL);
 	assert_int_equal(tfs_catalog_open(ck_path(dir, "o-00001-of-00001.gguf"), &cat, &e), 0);

@@ -87,6 +87,10 @@ int tfs_layout_gguf_split(struct tfs_catalog *cat, struct tfs_error *err)
 		snprintf(rel, sizeof(rel), "%.*s-%05" PRIu64 "-of-%05" PRIu64 ".gguf", (int)prefix,
 			 cat->files[0].pub.rel, k + 1, count);
 		fi = tfs_catalog_add_file(cat, rel, err);
+		first = &cat->files[0]; /* adding may have moved the array */
+		if (fi == -ENOENT) /* the source said "not found"; say what the file was for */
+			return tfs_error_set(err, -ENOENT, "%s: missing: part %" PRIu64 " of the %" PRIu64
+					     "-file GGUF split set %s", rel, k + 1, count, first->pub.path);
 		if (fi < 0)
 			return fi;
 		rc = tfs_catalog_load_shard(cat, fi, "", err);

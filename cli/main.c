@@ -69,6 +69,10 @@ static void usage_mount(FILE *f)
 		"                          fs.pipe-max-size to 2M so 1 MiB replies fit one pipe)\n"
 		"      --direct-io on|off  read cache blocks with O_DIRECT where the filesystem allows\n"
 		"                          (default on: the disk DMAs into the cache, no page-cache copy)\n"
+		"      --kernel-copy one|two  one (default): reads of tensor and shard files go straight\n"
+		"                          to the reader's buffer (FOPEN_DIRECT_IO; shared mmap kept by\n"
+		"                          FUSE_DIRECT_IO_ALLOW_MMAP, else falls back to two); two: through\n"
+		"                          the mount's page cache, so re-reads can be served by the kernel\n"
 		"      --log FILE          append the log to FILE (default: stderr with -f, else syslog)\n"
 		"      --stats-json FILE   write the final stats as JSON to FILE at unmount\n"
 		"  -h, --help              this text\n");
@@ -142,6 +146,7 @@ static int cmd_ls(int argc, char **argv)
 
 struct mount_opts {
 	int foreground, debug, splice;
+	int kernel_copy;           /* 1 or 2 (--kernel-copy) */
 	unsigned fuse_threads;
 	uint64_t kernel_ra;        /* bytes; the mount's bdi read_ahead_kb is set from it */
 	char fuse_o[1024];
@@ -154,7 +159,7 @@ struct mount_opts {
 static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *done)
 {
 	enum { O_THREADS = 256, O_BLOCK, O_CACHE, O_RA, O_STRATEGY, O_LOG, O_STATS, O_FTHREADS, O_KRA,
-	       O_SPLICE, O_DIRECT_IO };
+	       O_SPLICE, O_DIRECT_IO, O_KCOPY };
 	static const struct option lopts[] = {
 		{ "foreground", no_argument, NULL, 'f' }, { "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' }, { "threads", required_argument, NULL, O_THREADS },
@@ -167,7 +172,8 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 		{ "fuse-threads", required_argument, NULL, O_FTHREADS },
 		{ "kernel-readahead", required_argument, NULL, O_KRA },
 		{ "splice", required_argument, NULL, O_SPLICE },
-		{ "direct-io", required_argument, NULL, O_DIRECT_IO }, { 0 } };
+		{ "direct-io", required_argument, NULL, O_DIRECT_IO },
+		{ "kernel-copy", required_argument, NULL, O_KCOPY }, { 0 } };
 	uint64_t v;
 	char *end;
 	int c;
@@ -177,6 +183,7 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 	o->fuse_threads = 16;
 	o->kernel_ra = 2 << 20;
 	o->splice = 1;
+	o->kernel_copy = 1;
 	while ((c = getopt_long(argc, argv, "+fdho:", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': o->foreground = 1; break;
@@ -236,6 +243,13 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 				o->splice = strcmp(optarg, "on") == 0;
 			else
 				o->eng.buffered_io = strcmp(optarg, "off") == 0;
+			break;
+		case O_KCOPY:
+			if (strcmp(optarg, "one") != 0 && strcmp(optarg, "two") != 0) {
+				fprintf(stderr, "tensorfs: --kernel-copy %s: expected one or two\n", optarg);
+				return 2;
+			}
+			o->kernel_copy = strcmp(optarg, "one") == 0 ? 1 : 2;
 			break;
 		case O_LOG: o->log_path = optarg; break;
 		case O_STATS: o->stats_path = optarg; break;
@@ -393,6 +407,7 @@ static int run_mount(struct mount_opts *o, int ready_fd, const char *argv0)
 	m.gid = getgid();
 	m.timeout = 86400.0;
 	m.splice = o->splice;
+	m.kernel_copy = o->kernel_copy;
 	if (m.splice)
 		raise_pipe_max(m.log);
 	m.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;

@@ -200,6 +200,10 @@ static void tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			tfs_stream_set_extent(fh->stream, t->file, t->offset, t->offset + t->length);
 		}
 		fi->keep_cache = 1; /* the checkpoint is immutable while mounted */
+		/* One copy: the reply lands in the reader's buffer, not in this mount's page cache
+		 * first. mmap still goes through the page cache (FUSE_DIRECT_IO_ALLOW_MMAP). */
+		if (m->direct_io && n->kind != TFS_NODE_VIRT)
+			fi->direct_io = 1;
 	}
 	fi->noflush = 1;
 	fi->fh = (uintptr_t)fh;
@@ -495,8 +499,31 @@ static void tfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	fuse_reply_err(req, EROFS);
 }
 
+/* --kernel-copy one: direct_io opens are only safe when the kernel keeps shared mmap of them
+ * working, which needs FUSE_DIRECT_IO_ALLOW_MMAP (kernel 6.6+) asked for through libfuse 3.17+. */
+static void init_kernel_copy(struct tfs_mount *m, struct fuse_conn_info *conn)
+{
+	m->direct_io = 0;
+	m->copy_note = NULL;
+	if (m->kernel_copy != 1)
+		return;
+#ifdef FUSE_CAP_DIRECT_IO_ALLOW_MMAP
+	if (conn->capable & FUSE_CAP_DIRECT_IO_ALLOW_MMAP) {
+		conn->want |= FUSE_CAP_DIRECT_IO_ALLOW_MMAP;
+		m->direct_io = 1;
+		return;
+	}
+	m->copy_note = "kernel lacks FUSE_DIRECT_IO_ALLOW_MMAP (needs 6.6+)";
+#else
+	m->copy_note = "built against libfuse < 3.17 (run scripts/build-libfuse.sh, then rebuild)";
+#endif
+	tfs_log(m->log, "--kernel-copy one: %s; using two copies (page cache) so mmap keeps working",
+		m->copy_note);
+}
+
 static void tfs_init(void *userdata, struct fuse_conn_info *conn)
 {
+	init_kernel_copy(userdata, conn);
 	/* Fewer, larger requests for streaming reads (docs/FUSE-NOTES.md 1-2). */
 	conn->max_background = 64;
 	if (conn->capable & FUSE_CAP_ASYNC_READ)

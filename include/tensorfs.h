@@ -254,6 +254,9 @@ struct tfs_stats {
 	uint64_t errors;                  /* reads that returned an error */
 	uint64_t bytes_hot;               /* of bytes_from_disk, spliced from the kernel page cache
 					   * by tfs_engine_read_hot (no copy into the cache) */
+	uint64_t bytes_resident;          /* of bytes_from_disk, blocks read buffered because the
+					   * kernel page cache held them (O_DIRECT skipped) */
+	uint64_t warm_skipped_bytes;      /* of warm_done_bytes, skipped: in the page cache already */
 };
 void tfs_engine_stats(const struct tfs_engine *e, struct tfs_stats *out);
 

@@ -292,6 +292,46 @@ static void test_eager_fills_budget(void **state)
 	fx_free(&fx);
 }
 
+/* Warm-up skips what the page cache holds: nothing is read, the budget stays free, and a read of
+ * those bytes later is still exact. Skipped where the kernel has no cachestat(2). */
+static void test_eager_skips_resident(void **state)
+{
+	struct tfs_engine_opts o;
+	struct tfs_engine *e;
+	struct tfs_error err;
+	struct tfs_stats st;
+	struct fx fx;
+	char *buf;
+	int fd;
+
+	fx_open(&fx, 4, 4 * BS);
+	buf = malloc(fx.size);
+	fd = open(fx.path, O_RDONLY);
+	assert_int_equal(pread(fd, buf, fx.size, 0), (ssize_t)fx.size); /* all resident now */
+	close(fd);
+	free(buf);
+	tfs_engine_opts_init(&o);
+	o.strategy = TFS_STRATEGY_EAGER;
+	o.block_size = BS;
+	o.cache_bytes = 64 * BS;
+	o.threads = 2;
+	assert_int_equal(tfs_engine_open(fx.cat, &o, &e, &err), 0);
+	wait_warm(e, &st);
+	if (st.bytes_from_disk && !st.warm_skipped_bytes) { /* no cachestat(2): nothing to check */
+		tfs_engine_close(e);
+		fx_free(&fx);
+		skip();
+	}
+	assert_int_equal(st.warm_skipped_bytes, fx.size);
+	assert_int_equal(st.bytes_from_disk, 0);
+	assert_int_equal(st.cache_bytes, 0);
+	check_read(&fx, e, NULL, 0, fx.size);
+	tfs_engine_stats(e, &st);
+	assert_int_equal(st.bytes_resident, st.bytes_from_disk); /* buffered, not O_DIRECT */
+	tfs_engine_close(e);
+	fx_free(&fx);
+}
+
 /* Closing while the warm-up still runs stops it, cancels queued reads and leaks nothing. */
 static void test_close_during_warmup(void **state)
 {
@@ -553,6 +593,7 @@ int main(void)
 		cmocka_unit_test(test_readahead_crosses_tensors),
 		cmocka_unit_test(test_extent_bounds_readahead),
 		cmocka_unit_test(test_eager_fills_budget),
+		cmocka_unit_test(test_eager_skips_resident),
 		cmocka_unit_test(test_close_during_warmup),
 		cmocka_unit_test(test_auto_rule),
 		cmocka_unit_test(test_changed_file_no_stale_bytes),

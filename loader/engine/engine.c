@@ -228,8 +228,16 @@ struct tfs_cache *tfs_engine_cache(struct tfs_engine *e)
 void tfs_engine_prefetch_blocks(struct tfs_engine *e, uint32_t file, uint64_t first, uint64_t end)
 {
 	for (uint64_t i = first; i < end; i++) {
+		uint64_t size = e->files[file]->size, off = i * e->bs;
 		struct tfs_block *b;
-		int rc = tfs_cache_lookup(e->cache, file, i, TFS_ORIGIN_PREFETCH, &b);
+		int rc;
+
+		/* A range the page cache holds is spliced or copied from there when asked for;
+		 * prefetching it would add a copy and spend budget for nothing. */
+		if (off < size && tfs_reader_resident(e->reader, file, off,
+						      size - off < e->bs ? size - off : e->bs))
+			continue;
+		rc = tfs_cache_lookup(e->cache, file, i, TFS_ORIGIN_PREFETCH, &b);
 		if (rc == -EEXIST)
 			continue;
 		if (rc < 0)
@@ -416,7 +424,7 @@ void tfs_engine_stats(const struct tfs_engine *e, struct tfs_stats *out)
 
 	memset(out, 0, sizeof(*out));
 	tfs_cache_stats(e->cache, &cs);
-	tfs_reader_stats(e->reader, &preads, &out->bytes_from_disk);
+	tfs_reader_stats(e->reader, &preads, &out->bytes_from_disk, &out->bytes_resident);
 	out->reads = atomic_load(&e->reads);
 	out->bytes_served = atomic_load(&e->bytes_served);
 	out->cache_hits = cs.hits;
@@ -437,6 +445,7 @@ void tfs_engine_stats(const struct tfs_engine *e, struct tfs_stats *out)
 	out->strategy_reason = e->strategy_reason;
 	out->errors = atomic_load(&e->errors);
 	out->bytes_hot = atomic_load(&e->bytes_hot);
+	out->warm_skipped_bytes = atomic_load(&e->warm_skipped);
 	out->bytes_from_disk += out->bytes_hot; /* spliced bytes come from the files too */
 }
 
@@ -450,13 +459,14 @@ int tfs_stats_json(const struct tfs_stats *st, char *buf, size_t cap)
 		", \"cache_budget\": %" PRIu64 ", \"block_size\": %" PRIu64 ", \"readahead_bytes\": %" PRIu64
 		", \"threads\": %u, \"warm_done_bytes\": %" PRIu64 ", \"warm_total_bytes\": %" PRIu64
 		", \"pinning\": \"%s\", \"strategy\": \"%s\", \"strategy_reason\": \"%s\""
-		", \"errors\": %" PRIu64 ", \"bytes_hot\": %" PRIu64 "}",
+		", \"errors\": %" PRIu64 ", \"bytes_hot\": %" PRIu64 ", \"bytes_resident\": %" PRIu64
+		", \"warm_skipped_bytes\": %" PRIu64 "}",
 		st->reads, st->bytes_served, st->bytes_from_disk, st->cache_hits, st->cache_misses,
 		st->bytes_prefetched, st->bytes_prefetched_unused, st->evictions, st->cache_bytes,
 		st->cache_peak_bytes, st->cache_budget, st->block_size, st->readahead_bytes, st->threads,
 		st->warm_done_bytes, st->warm_total_bytes, st->pinning ? st->pinning : "",
 		tfs_strategy_name(st->strategy), st->strategy_reason ? st->strategy_reason : "",
-		st->errors, st->bytes_hot);
+		st->errors, st->bytes_hot, st->bytes_resident, st->warm_skipped_bytes);
 	if (n < 0 || (size_t)n >= cap)
 		return -ENOSPC;
 	return n;

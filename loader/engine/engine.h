@@ -41,6 +41,7 @@ struct tfs_engine {
 	int warm_started;                 /* owner thread only */
 	pthread_t warm_thread;
 	atomic_uint_fast64_t warm_done, warm_total;
+	atomic_uint_fast64_t warm_skipped; /* of warm_done: resident in the page cache, not read */
 };
 
 /* Prefetches blocks [first, end) of `file` at background priority; stops at the first refusal. */

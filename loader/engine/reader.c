@@ -25,6 +25,7 @@
 
 #include "error.h"
 #include "io/filecheck.h"
+#include "io/resident.h"
 #include "engine/reader.h"
 
 struct rfile {
@@ -57,6 +58,8 @@ struct tfs_reader {
 	unsigned n_workers, started;
 	struct worker *workers;
 	atomic_uint_fast64_t preads, bytes_from_disk;
+	atomic_uint_fast64_t bytes_resident; /* of bytes_from_disk, read buffered because the page
+					      * cache held them (no O_DIRECT trip to the disk) */
 };
 
 /* Requires reader->lock. */
@@ -104,7 +107,7 @@ static long read_block(struct tfs_reader *r, struct tfs_block *b)
 	struct rfile *rf = &r->files[b->file];
 	uint64_t off = b->index * r->bs;
 	size_t want, done = 0;
-	int rc;
+	int rc, resident;
 
 	if (atomic_load(&rf->changed))
 		return -EIO;
@@ -114,8 +117,12 @@ static long read_block(struct tfs_reader *r, struct tfs_block *b)
 	if (off >= rf->f->size)
 		return 0;
 	want = rf->f->size - off < r->bs ? (size_t)(rf->f->size - off) : (size_t)r->bs;
+	/* Bytes RAM already holds are a copy away: O_DIRECT would read them from the disk again. */
+	resident = atomic_load(&rf->dfd) >= 0 && tfs_io_resident(rf->fd, off, want) == 1;
+	if (resident)
+		atomic_fetch_add(&r->bytes_resident, want);
 	while (done < want) {
-		int dfd = atomic_load(&rf->dfd);
+		int dfd = resident ? -1 : atomic_load(&rf->dfd);
 		ssize_t n;
 
 		if (dfd >= 0 && done == 0) {
@@ -307,10 +314,17 @@ void tfs_reader_promote(struct tfs_reader *r, struct tfs_block *b)
 	pthread_mutex_unlock(&r->lock);
 }
 
-void tfs_reader_stats(struct tfs_reader *r, uint64_t *preads, uint64_t *bytes_from_disk)
+void tfs_reader_stats(struct tfs_reader *r, uint64_t *preads, uint64_t *bytes_from_disk,
+		      uint64_t *bytes_resident)
 {
 	*preads = atomic_load(&r->preads);
 	*bytes_from_disk = atomic_load(&r->bytes_from_disk);
+	*bytes_resident = atomic_load(&r->bytes_resident);
+}
+
+int tfs_reader_resident(struct tfs_reader *r, uint32_t file, uint64_t off, uint64_t len)
+{
+	return tfs_io_resident(r->files[file].fd, off, len) == 1;
 }
 
 void tfs_reader_enable_direct(struct tfs_reader *r)

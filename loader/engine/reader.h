@@ -52,7 +52,8 @@ int tfs_reader_file_changed(struct tfs_reader *r, uint32_t file);
 /*
  * Reads blocks with O_DIRECT from now on where the filesystem allows it: the disk DMAs into the
  * cache's page-aligned blocks instead of through the page cache (one copy less per byte, and the
- * page cache is left to others). Call right after tfs_reader_open, before any job. Cannot fail:
+ * page cache is left to others). Blocks the page cache already holds whole are still read buffered
+ * (a copy beats a disk read). Call right after tfs_reader_open, before any job. Cannot fail:
  * files that refuse O_DIRECT keep buffered reads.
  */
 void tfs_reader_enable_direct(struct tfs_reader *r);
@@ -60,7 +61,13 @@ void tfs_reader_enable_direct(struct tfs_reader *r);
 /* The descriptor of `file`, open for the reader's lifetime (for splicing page-cache-hot ranges). */
 int tfs_reader_fd(struct tfs_reader *r, uint32_t file);
 
-/* pread calls made and bytes they returned, since open. */
-void tfs_reader_stats(struct tfs_reader *r, uint64_t *preads, uint64_t *bytes_from_disk);
+/* pread calls made and bytes they returned, since open; bytes_resident: of those, the blocks read
+ * buffered because the page cache held all of them. */
+void tfs_reader_stats(struct tfs_reader *r, uint64_t *preads, uint64_t *bytes_from_disk,
+		      uint64_t *bytes_resident);
+
+/* 1 when all of [off, off+len) of `file` is in the kernel's page cache (a buffered read is then a
+ * copy, not a disk read); 0 when not or unknown. */
+int tfs_reader_resident(struct tfs_reader *r, uint32_t file, uint64_t off, uint64_t len);
 
 #endif

@@ -92,6 +92,14 @@ static void *warm_main(void *arg)
 			pthread_mutex_unlock(&e->warm_lock);
 			if (stop)
 				break;
+			/* What the page cache holds is already a copy away (a read of it is
+			 * buffered, or spliced): warming it would only spend budget. */
+			if (tfs_reader_resident(e->reader, (uint32_t)fi, i * e->bs, len)) {
+				atomic_fetch_add(&e->warm_done, len);
+				atomic_fetch_add(&e->warm_skipped, len);
+				progress(e, &pct, NULL);
+				continue;
+			}
 			rc = tfs_cache_lookup(e->cache, (uint32_t)fi, i, TFS_ORIGIN_WARM, &b);
 			if (rc == -EEXIST) { /* a reader got there first */
 				atomic_fetch_add(&e->warm_done, len);

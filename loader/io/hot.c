@@ -9,37 +9,10 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "engine/engine.h"
 #include "error.h"
-
-#ifndef SYS_cachestat
-#define SYS_cachestat 451
-#endif
-
-/* The kernel's ABI for cachestat(2) (include/uapi/linux/mman.h), not in Debian 12's headers. */
-struct tfs_cachestat_range {
-	uint64_t off, len;
-};
-struct tfs_cachestat {
-	uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
-};
-
-/* 1 when every page of [off, off+len) of fd is in the page cache; 0 when not; -1 when the kernel
- * cannot tell. */
-static int resident(int fd, uint64_t off, uint64_t len)
-{
-	const uint64_t page = 4096;
-	struct tfs_cachestat_range r = { off / page * page, 0 };
-	struct tfs_cachestat cs;
-
-	r.len = (off + len + page - 1) / page * page - r.off;
-	if (syscall(SYS_cachestat, fd, &r, &cs, 0) < 0)
-		return errno == ENOSYS || errno == EOPNOTSUPP ? -1 : 0;
-	return cs.nr_cache * page >= r.len;
-}
+#include "io/resident.h"
 
 ssize_t tfs_engine_read_hot(struct tfs_engine *e, uint32_t file, uint64_t off, size_t len, int *fd,
 			    struct tfs_error *err)
@@ -60,7 +33,7 @@ ssize_t tfs_engine_read_hot(struct tfs_engine *e, uint32_t file, uint64_t off, s
 	    tfs_cache_resident(e->cache, file, (off + len - 1) / bs))
 		return 0;
 	*fd = tfs_reader_fd(e->reader, file);
-	rc = resident(*fd, off, len);
+	rc = tfs_io_resident(*fd, off, len);
 	if (rc < 0)
 		atomic_store(&e->no_cachestat, 1);
 	if (rc <= 0)

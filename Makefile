@@ -112,6 +112,7 @@ $(B)/tests/test_%: $(B)/tests/test_%.o $(TEST_COMMON_OBJ) $(FS_LIB_OBJ) $(B)/lib
 	$(CC) -o $@ $^ $(LDFLAGS) -lcmocka $(FUSE_LIBS) $(LIB_LIBS)
 
 unit: $(TEST_BIN)
+	@scripts/check-layout.sh
 	@scripts/run-unit.sh $(TEST_BIN)
 
 integration: $(B)/tensorfs
@@ -161,7 +162,7 @@ FUZZ_FLAGS      := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,unde
                    -Wno-unused-function -pthread -Iinclude -Iloader -Iloader/util -Ifs -Ifuzz -D_GNU_SOURCE \
                    -D_FILE_OFFSET_BITS=64
 # Only what the targets reach: the engine and device code stay out of the fuzz build.
-FUZZ_LIB_SRC    := $(wildcard loader/format/*.c loader/catalog/*.c loader/util/*.c) fs/tree.c
+FUZZ_LIB_SRC    := $(wildcard loader/format/*.c loader/catalog/*.c loader/io/*.c loader/util/*.c) fs/tree.c
 FUZZ_TARGETS    := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN        := $(FUZZ_TARGETS:%=$(FZ)/fuzz/%)
 # CC carries the sanitizer flags: a CFLAGS given on the command line would replace the Makefile's.

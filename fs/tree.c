@@ -21,7 +21,8 @@ struct tfs_tree {
 	uint32_t *hash;          /* open addressing: node id + 1, 0 = empty; keyed by (parent, name) */
 	size_t hash_cap;         /* power of two */
 	uint32_t *tensor_node;   /* catalog tensor index -> node id */
-	char *warnings;
+	char *warnings;          /* lines, each ending in '\n'; NULL when none */
+	size_t len_warnings, cap_warnings;
 };
 
 static uint64_t key_hash(uint32_t parent, const char *name)
@@ -147,14 +148,14 @@ size_t tfs_tree_escape(const char *comp, size_t len, char *out)
 
 static void warn(struct tfs_tree *t, const char *msg)
 {
-	size_t old = t->warnings ? strlen(t->warnings) : 0;
-	char *w = realloc(t->warnings, old + strlen(msg) + 2);
+	size_t n = strlen(msg);
 
-	if (!w)
-		return;
-	strcpy(w + old, msg);
-	strcat(w, "\n");
-	t->warnings = w;
+	if (TFS_GROW(t, warnings, cap_warnings, t->len_warnings + n + 2, 256) < 0)
+		return; /* a lost warning is better than a failed mount */
+	memcpy(t->warnings + t->len_warnings, msg, n);
+	t->len_warnings += n;
+	t->warnings[t->len_warnings++] = '\n';
+	t->warnings[t->len_warnings] = '\0';
 }
 
 /*

@@ -2,7 +2,8 @@
  * fuzz_safetensors.c - libFuzzer target for the safetensors header parser (loader/format/safetensors.c).
  *
  * Each input is used three ways:
- *  1. as a whole file (8-byte length, JSON, data) read through tfs_st_read from a memfd;
+ *  1. as a whole file (8-byte length, JSON, data) read through tfs_st_read from a memfd (a local
+ *     byte source on /proc/self/fd/N);
  *  2. as the JSON text of a header, parsed by tfs_st_parse with the data length the header itself
  *     claims (the largest data_offsets end), so valid-looking headers reach the success path;
  *  3. as that JSON wrapped into a well-formed file (length prefix + sparse data region), read
@@ -87,7 +88,14 @@ static void read_file(const uint8_t *head, size_t head_len, const uint8_t *body,
 	    pwrite(memfd, body, body_len, (off_t)head_len) != (ssize_t)body_len ||
 	    ftruncate(memfd, (off_t)size) < 0)
 		abort();
-	rc = tfs_st_read("fuzz.safetensors", memfd, size, &h, &err);
+	char path[64];
+	struct tfs_source *src;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", memfd);
+	if (tfs_source_open(path, NULL, &src, &err) < 0)
+		abort();
+	rc = tfs_st_read(src, &h, &err);
+	tfs_source_close(src);
 	check_err(rc, &err);
 	if (rc == 0) {
 		CHECK(h.data_start >= 8 && h.data_start <= size);

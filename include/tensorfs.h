@@ -81,8 +81,8 @@ struct tfs_file {
 	int64_t mtime_ns;       /* st_mtim at open; the engine refuses to serve a file that changed */
 	uint64_t dev, ino;      /* identity at open, same purpose */
 	uint32_t mode;          /* permission bits at open (st_mode & 07777): the mount shows & 0444 */
-	int is_shard;           /* 1 for a safetensors file whose header was parsed */
-	uint64_t data_start;    /* shards: offset of the data region (8 + header length) */
+	int is_shard;           /* 1 for a checkpoint file (any format) whose header was parsed */
+	uint64_t data_start;    /* shards: offset of the first byte after the header (the data region) */
 	size_t n_meta;          /* shards: the __metadata__ map, in header order */
 	const char *const *meta_keys;
 	const char *const *meta_vals;

@@ -158,11 +158,13 @@ static void test_resident_blocks_read_buffered(void **state)
 
 	rig_open(&r, 2, 16384, 64); /* the fixture starts evicted */
 	tfs_reader_enable_direct(r.reader);
-	fd = tfs_reader_fd(r.reader, r.fx.file);
+	fd = open(r.fx.path, O_RDONLY);
+	assert_true(fd >= 0);
 	assert_int_equal(pread(fd, page, BS, 0), BS); /* block 0 into the page cache */
 	read_and_check(&r, 0);
 	tfs_reader_stats(r.reader, &preads, &disk, &resident);
 	if (!tfs_reader_resident(r.reader, r.fx.file, 0, BS)) {
+		close(fd);
 		rig_close(&r);
 		skip();
 	}
@@ -173,6 +175,7 @@ static void test_resident_blocks_read_buffered(void **state)
 	tfs_reader_stats(r.reader, &preads, &disk, &resident);
 	assert_int_equal(resident, BS);
 	assert_int_equal(disk, 2 * BS);
+	close(fd);
 	rig_close(&r);
 }
 

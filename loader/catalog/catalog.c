@@ -1,13 +1,13 @@
 /*
  * catalog.c - opens a checkpoint and builds the one table everything else works from: the files of
  * the checkpoint folder and every tensor (name, dtype, shape, file, offset, length), sorted in disk
- * order. Knows the three layouts (single file, sharded with an index, diffusers folder); the header
- * format itself lives in safetensors.c and the index/model_index parsing in layout.c.
- * Opening reads headers only.
+ * order. Knows the three layouts (single file, sharded with an index, diffusers folder); file
+ * headers are parsed by whichever format the format table (format/format.c) picks, and the
+ * index/model_index parsing lives in hf_folders.c. Opening reads headers only, through the byte
+ * source (io/source.h).
  */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +17,7 @@
 
 #include "catalog/catalog_int.h"
 #include "error.h"
+#include "grow.h"
 
 const char *tfs_catalog_layout(const struct tfs_catalog *cat) { return cat->layout; }
 const char *tfs_catalog_root(const struct tfs_catalog *cat) { return cat->root; }
@@ -37,21 +38,20 @@ const struct tfs_file *tfs_catalog_file(const struct tfs_catalog *cat, size_t i)
 
 void tfs_catalog_warn(struct tfs_catalog *cat, const char *fmt, ...)
 {
-	size_t old = cat->warnings ? strlen(cat->warnings) : 0;
 	char line[TFS_ERR_MAX];
+	size_t n;
 	va_list ap;
-	char *w;
 
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	w = realloc(cat->warnings, old + strlen(line) + 2);
-	if (!w)
+	n = strlen(line);
+	if (TFS_GROW(cat, warnings, cap_warnings, cat->len_warnings + n + 2, 256) < 0)
 		return; /* a lost warning is better than a failed open */
-	memcpy(w + old, line, strlen(line));
-	w[old + strlen(line)] = '\n';
-	w[old + strlen(line) + 1] = '\0';
-	cat->warnings = w;
+	memcpy(cat->warnings + cat->len_warnings, line, n);
+	cat->len_warnings += n;
+	cat->warnings[cat->len_warnings++] = '\n';
+	cat->warnings[cat->len_warnings] = '\0';
 }
 
 char *tfs_path_join(const char *a, const char *b)
@@ -80,37 +80,26 @@ int tfs_catalog_find_file(const struct tfs_catalog *cat, const char *rel)
 	return -1;
 }
 
-/* Appends a file entry (stat()ed now, following symlinks as HF caches use them) and returns its
- * index. rel is relative to the root. */
+/* Appends a file entry (stat()ed now through the byte source, following symlinks as HF caches use
+ * them) and returns its index. rel is relative to the root. */
 int tfs_catalog_add_file(struct tfs_catalog *cat, const char *rel, struct tfs_error *err)
 {
+	struct tfs_source_info info;
 	struct tfs_cat_file *f;
-	struct stat st;
 	char *path;
+	int rc;
 
 	path = tfs_path_join(cat->root, rel);
 	if (!path)
 		return tfs_error_set(err, -ENOMEM, "%s: out of memory", rel);
-	if (stat(path, &st) < 0) {
-		int e = errno;
-		tfs_error_set(err, -e, "%s: %s", path, strerror(e));
+	rc = tfs_source_stat(path, &info, err);
+	if (rc < 0) {
 		free(path);
-		return -e;
+		return rc;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		tfs_error_set(err, -EINVAL, "%s: not a regular file", path);
+	if (TFS_GROW(cat, files, cap_files, cat->n_files + 1, 16) < 0) {
 		free(path);
-		return -EINVAL;
-	}
-	if (cat->n_files == cat->cap_files) {
-		size_t cap = cat->cap_files ? cat->cap_files * 2 : 16;
-		struct tfs_cat_file *nf = realloc(cat->files, cap * sizeof(*nf));
-		if (!nf) {
-			free(path);
-			return tfs_error_set(err, -ENOMEM, "%s: out of memory", rel);
-		}
-		cat->files = nf;
-		cat->cap_files = cap;
+		return tfs_error_set(err, -ENOMEM, "%s: out of memory", rel);
 	}
 	f = &cat->files[cat->n_files];
 	memset(f, 0, sizeof(*f));
@@ -120,31 +109,46 @@ int tfs_catalog_add_file(struct tfs_catalog *cat, const char *rel, struct tfs_er
 		free(path);
 		return tfs_error_set(err, -ENOMEM, "%s: out of memory", rel);
 	}
-	f->pub.size = (uint64_t)st.st_size;
-	f->pub.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-	f->pub.dev = st.st_dev;
-	f->pub.ino = st.st_ino;
-	f->pub.mode = st.st_mode & 07777;
+	f->pub.size = info.size;
+	f->pub.mtime_ns = info.mtime_ns;
+	f->pub.dev = info.dev;
+	f->pub.ino = info.ino;
+	f->pub.mode = info.mode;
 	return (int)cat->n_files++;
 }
 
-/* Parses the header of file `fi` and appends its tensors under `component`. */
+/* The source's view of a catalog file, as stat()ed by tfs_catalog_add_file. */
+static struct tfs_source_info info_of(const struct tfs_file *f)
+{
+	struct tfs_source_info i = { f->size, f->mtime_ns, f->dev, f->ino, f->mode };
+
+	return i;
+}
+
+/* Parses the header of file `fi` (in whichever format claims it) and appends its tensors under
+ * `component`. */
 int tfs_catalog_load_shard(struct tfs_catalog *cat, int fi, const char *component,
 			   struct tfs_error *err)
 {
 	struct tfs_cat_file *f = &cat->files[fi];
-	int fd, rc;
+	struct tfs_source_info want = info_of(&f->pub);
+	const struct tfs_format *fmt;
+	struct tfs_source *src;
+	int rc;
 
 	if (f->pub.is_shard)
 		return 0;
-	fd = open(f->pub.path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return tfs_error_set(err, -errno, "%s: cannot open: %s", f->pub.path, strerror(errno));
-	rc = tfs_st_read(f->pub.path, fd, f->pub.size, &f->hdr, err);
-	close(fd);
+	rc = tfs_source_open(f->pub.path, &want, &src, err);
+	if (rc < 0)
+		return rc;
+	rc = tfs_format_detect(src, &fmt, err);
+	if (rc == 0)
+		rc = fmt->parse(src, &f->hdr, err);
+	tfs_source_close(src);
 	if (rc < 0)
 		return rc;
 	f->pub.is_shard = 1;
+	f->fmt = fmt;
 	f->pub.data_start = f->hdr.data_start;
 	f->pub.n_meta = f->hdr.n_meta;
 	f->pub.meta_keys = (const char *const *)f->hdr.meta_keys;
@@ -192,14 +196,8 @@ static int walk_skip_link(struct walk *w, const char *path, const struct stat *s
 	for (size_t i = 0; i < w->n; i++)
 		if (w->seen[i][0] == (uint64_t)st->st_dev && w->seen[i][1] == (uint64_t)st->st_ino)
 			return 1;
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 16;
-		uint64_t (*id)[2] = realloc(w->seen, cap * sizeof(*id));
-		if (!id)
-			return -ENOMEM;
-		w->seen = id;
-		w->cap = cap;
-	}
+	if (TFS_GROW(w, seen, cap, w->n + 1, 16) < 0)
+		return -ENOMEM;
 	w->seen[w->n][0] = (uint64_t)st->st_dev;
 	w->seen[w->n][1] = (uint64_t)st->st_ino;
 	w->n++;
@@ -280,7 +278,7 @@ static int build_tensors(struct tfs_catalog *cat, struct tfs_error *err)
 	for (size_t fi = 0; fi < cat->n_files; fi++) {
 		struct tfs_cat_file *f = &cat->files[fi];
 		for (size_t i = 0; f->pub.is_shard && i < f->hdr.n; i++) {
-			struct tfs_st_tensor *s = &f->hdr.t[i];
+			struct tfs_fmt_tensor *s = &f->hdr.t[i];
 			struct tfs_tensor *t = &cat->tensors[n];
 			t->name = s->name;
 			t->component = f->component;
@@ -291,8 +289,8 @@ static int build_tensors(struct tfs_catalog *cat, struct tfs_error *err)
 			t->ndim = s->ndim;
 			t->shape = s->shape;
 			t->file = (uint32_t)fi;
-			t->offset = f->hdr.data_start + s->begin;
-			t->length = s->end - s->begin;
+			t->offset = s->offset;
+			t->length = s->length;
 			cat->tensor_bytes += t->length;
 			cat->by_key[n] = (uint32_t)n;
 			n++;
@@ -345,11 +343,12 @@ int tfs_catalog_open(const char *path, struct tfs_catalog **out, struct tfs_erro
 		/* A single file: the mount shows it and its tensors, nothing else of its folder. */
 		const char *slash = strrchr(path, '/');
 		cat->root = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
-		cat->layout = "safetensors";
 		rc = cat->root ? tfs_catalog_add_file(cat, slash ? slash + 1 : path, err)
 			       : tfs_error_set(err, -ENOMEM, "%s: out of memory", path);
 		if (rc >= 0)
 			rc = tfs_catalog_load_shard(cat, rc, "", err);
+		if (rc >= 0)
+			cat->layout = cat->files[0].fmt->name; /* "safetensors" */
 	} else if (S_ISDIR(st.st_mode)) {
 		cat->root = strdup(path);
 		rc = cat->root ? tfs_layout_load_folder(cat, err)
@@ -391,7 +390,7 @@ void tfs_catalog_close(struct tfs_catalog *cat)
 		free((char *)cat->files[i].pub.path);
 		free((char *)cat->files[i].pub.rel);
 		free(cat->files[i].component);
-		tfs_st_free(&cat->files[i].hdr);
+		tfs_fmt_header_free(&cat->files[i].hdr);
 	}
 	free(cat->files);
 	free(cat->tensors);

@@ -1,15 +1,16 @@
-/* catalog_int.h - the catalog's internals, shared by catalog.c (table) and layout.c (layouts). */
+/* catalog_int.h - the catalog's internals, shared by catalog.c (table) and hf_folders.c (layouts). */
 #ifndef TFS_CATALOG_INT_H
 #define TFS_CATALOG_INT_H
 
 #include <stdarg.h>
 
-#include "format/safetensors.h"
+#include "format/format.h"
 #include "tensorfs.h"
 
 struct tfs_cat_file {
 	struct tfs_file pub;        /* path and rel owned here */
-	struct tfs_st_header hdr;   /* parsed header when pub.is_shard */
+	struct tfs_fmt_header hdr;  /* parsed header when pub.is_shard */
+	const struct tfs_format *fmt; /* its format when pub.is_shard */
 	char *component;            /* shards: diffusers component or "" */
 };
 
@@ -23,7 +24,8 @@ struct tfs_catalog {
 	size_t n_tensors;
 	uint32_t *by_key;           /* indexes into tensors, sorted by key */
 	uint64_t tensor_bytes;
-	char *warnings;
+	char *warnings;             /* lines, each ending in '\n'; NULL when none */
+	size_t len_warnings, cap_warnings;
 };
 
 char *tfs_path_join(const char *a, const char *b);
@@ -34,7 +36,7 @@ int tfs_catalog_load_shard(struct tfs_catalog *cat, int fi, const char *componen
 void tfs_catalog_warn(struct tfs_catalog *cat, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* layout.c: fills cat->files with the shards of the folder cat->root (any layout). */
+/* hf_folders.c: fills cat->files with the shards of the folder cat->root (any layout). */
 int tfs_layout_load_folder(struct tfs_catalog *cat, struct tfs_error *err);
 
 #endif

@@ -1,8 +1,9 @@
 /*
- * layout.c - which files of a checkpoint folder are its shards: a lone *.safetensors, a sharded
+ * hf_folders.c - which files of a checkpoint folder are its shards: a lone *.safetensors, a sharded
  * checkpoint described by *.safetensors.index.json, or a diffusers folder (model_index.json naming
  * component subfolders, each one of the first two). Index files are checked against the shard
- * headers they describe; the headers themselves are parsed by catalog.c/safetensors.c.
+ * headers they describe; the headers themselves are parsed by the format table (format/format.c) when catalog.c
+ * loads each shard.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -38,7 +39,7 @@ static int safe_relpath(const char *p)
 	return c[-1] != '/';
 }
 
-static const struct tfs_st_tensor *find_in_header(const struct tfs_st_header *h, const char *name)
+static const struct tfs_fmt_tensor *find_in_header(const struct tfs_fmt_header *h, const char *name)
 {
 	for (size_t i = 0; i < h->n; i++)
 		if (strcmp(h->t[i].name, name) == 0)
@@ -133,7 +134,7 @@ static int load_index(struct tfs_catalog *cat, const char *dir, const char *inde
 	 * to name a mapped tensor that its shard lacks (the more useful message). */
 	mapped = json_object_size(wm);
 	for (size_t fi = first; fi < cat->n_files && rc == 0; fi++) {
-		const struct tfs_st_header *h = &cat->files[fi].hdr;
+		const struct tfs_fmt_header *h = &cat->files[fi].hdr;
 		for (size_t i = 0; i < h->n && rc == 0; i++) {
 			json_t *m = json_object_get(wm, h->t[i].name);
 			char *rel = m ? tfs_path_join(dir, json_string_value(m)) : NULL;
@@ -144,7 +145,7 @@ static int load_index(struct tfs_catalog *cat, const char *dir, const char *inde
 						   cat->files[fi].pub.rel, m ? "to " : "nowhere",
 						   m ? json_string_value(m) : "");
 			free(rel);
-			sum += h->t[i].end - h->t[i].begin;
+			sum += h->t[i].length;
 		}
 		held += h->n;
 	}

@@ -31,7 +31,6 @@ struct tfs_engine {
 	atomic_uint_fast64_t *seq_end;    /* per file: end of its last read through any stream, 0 none */
 	atomic_uint_fast64_t reads, bytes_served, errors;
 	atomic_uint_fast64_t bytes_hot;   /* served by tfs_engine_read_hot (hot.c) */
-	atomic_int no_cachestat;          /* the kernel has no cachestat(2): hot.c declines */
 
 	/* eager warm-up (warm.c) */
 	pthread_mutex_t warm_lock;

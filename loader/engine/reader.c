@@ -1,39 +1,32 @@
 /*
- * reader.c - worker threads that pread blocks into the cache (see reader.h).
+ * reader.c - worker threads that read blocks into the cache (see reader.h).
  *
- * Data flow: engine -> tfs_cache_lookup() says FILL -> tfs_reader_submit() -> a worker preads the
- * block's bytes from the shard file into the block's buffer -> tfs_cache_fill_done() wakes every
- * waiter. Coalescing needs nothing here: the cache hands a missing block to one filler only.
+ * Data flow: engine -> tfs_cache_lookup() says FILL -> tfs_reader_submit() -> a worker reads the
+ * block's bytes from the shard's byte source (io/source.h) into the block's buffer ->
+ * tfs_cache_fill_done() wakes every waiter. Coalescing needs nothing here: the cache hands a missing block to one filler only.
  *
  * Why workers even for demand reads: a large read (a 64 MiB tensor) becomes many block jobs that
  * run in parallel, and readahead/warm-up share the same I/O concurrency limit. Worker 0 takes only
  * demand jobs (when there are two or more workers), so a waiting caller never queues behind a
- * full pool of background preads.
+ * full pool of background reads.
  *
  * Locking: reader->lock guards both queues, the rq_* fields of queued blocks and `stop`. It is
  * never held across I/O or while calling into the cache.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "error.h"
-#include "io/filecheck.h"
-#include "io/resident.h"
 #include "engine/reader.h"
+#include "io/source.h"
 
 struct rfile {
 	const struct tfs_file *f;    /* catalog's, immutable */
-	int fd;                      /* immutable after open */
-	atomic_int dfd;              /* O_DIRECT descriptor of the same inode, or -1 (see
-				      * tfs_reader_enable_direct); dropped to -1 if a read refuses it */
-	struct tfs_filecheck check;  /* what the file was at open; immutable after open */
+	struct tfs_source *src;      /* opened on the catalog's view of f; immutable after open */
 	atomic_int changed;          /* set once, never cleared */
 };
 
@@ -57,6 +50,7 @@ struct tfs_reader {
 	int stop;                        /* reader->lock */
 	unsigned n_workers, started;
 	struct worker *workers;
+	int direct;                      /* TFS_SOURCE_DIRECT on block reads; set before any job */
 	atomic_uint_fast64_t preads, bytes_from_disk;
 	atomic_uint_fast64_t bytes_resident; /* of bytes_from_disk, read buffered because the page
 					      * cache held them (no O_DIRECT trip to the disk) */
@@ -68,12 +62,6 @@ static struct tfs_block *q_first(struct tfs_list *q)
 	struct tfs_list *l = tfs_list_first(q);
 
 	return l ? tfs_list_entry(l, struct tfs_block, rq) : NULL;
-}
-
-/* Size, mtime, ctime, links, and the path still naming our inode: see filecheck.h. */
-static int stat_matches(const struct rfile *rf)
-{
-	return tfs_filecheck(&rf->check, rf->fd, NULL) == 0;
 }
 
 static void mark_changed(struct tfs_reader *r, uint32_t file)
@@ -90,7 +78,7 @@ int tfs_reader_check_file(struct tfs_reader *r, uint32_t file, struct tfs_error 
 
 	if (atomic_load(&rf->changed))
 		return tfs_error_set(err, -EIO, "%s: changed since it was opened", rf->f->path);
-	rc = tfs_filecheck(&rf->check, rf->fd, err);
+	rc = tfs_source_check(rf->src, err);
 	if (rc < 0)
 		mark_changed(r, file);
 	return rc;
@@ -106,8 +94,9 @@ static long read_block(struct tfs_reader *r, struct tfs_block *b)
 {
 	struct rfile *rf = &r->files[b->file];
 	uint64_t off = b->index * r->bs;
-	size_t want, done = 0;
-	int rc, resident;
+	size_t want;
+	ssize_t n;
+	int rc, direct;
 
 	if (atomic_load(&rf->changed))
 		return -EIO;
@@ -118,40 +107,23 @@ static long read_block(struct tfs_reader *r, struct tfs_block *b)
 		return 0;
 	want = rf->f->size - off < r->bs ? (size_t)(rf->f->size - off) : (size_t)r->bs;
 	/* Bytes RAM already holds are a copy away: O_DIRECT would read them from the disk again. */
-	resident = atomic_load(&rf->dfd) >= 0 && tfs_io_resident(rf->fd, off, want) == 1;
-	if (resident)
+	direct = r->direct;
+	if (direct && tfs_source_splice_fd(rf->src, off, want) >= 0) {
+		direct = 0;
 		atomic_fetch_add(&r->bytes_resident, want);
-	while (done < want) {
-		int dfd = resident ? -1 : atomic_load(&rf->dfd);
-		ssize_t n;
-
-		if (dfd >= 0 && done == 0) {
-			/* Whole pages into the page-aligned block: the disk DMAs straight into the
-			 * cache, no copy through the page cache. A short count only at end of file. */
-			n = pread(dfd, b->data, (want + 4095) & ~(size_t)4095, (off_t)off);
-			if (n < 0 && errno == EINVAL) { /* this filesystem or range refuses O_DIRECT */
-				atomic_store(&rf->dfd, -1);
-				continue;
-			}
-			if (n > (ssize_t)want)
-				n = (ssize_t)want; /* the file grew: the check below refuses it */
-		} else {
-			n = pread(rf->fd, b->data + done, want - done, (off_t)(off + done));
-		}
-		atomic_fetch_add(&r->preads, 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0) { /* shorter than the catalog saw: it changed */
-			mark_changed(r, b->file);
-			return -EIO;
-		}
-		done += (size_t)n;
-		atomic_fetch_add(&r->bytes_from_disk, (uint64_t)n);
+	}
+	/* The source loops over short transfers: fewer bytes mean the file ended early. */
+	n = tfs_source_read(rf->src, b->data, want, off, direct ? TFS_SOURCE_DIRECT : 0, NULL);
+	atomic_fetch_add(&r->preads, 1);
+	if (n < 0)
+		return (long)n;
+	atomic_fetch_add(&r->bytes_from_disk, (uint64_t)n);
+	if ((size_t)n < want) { /* shorter than the catalog saw: it changed */
+		mark_changed(r, b->file);
+		return -EIO;
 	}
 	/* Checked after the read too: bytes read from a file that changed meanwhile are not cached. */
-	if (!stat_matches(rf)) {
+	if (tfs_source_check(rf->src, NULL) < 0) {
 		mark_changed(r, b->file);
 		return -EIO;
 	}
@@ -212,24 +184,17 @@ int tfs_reader_open(struct tfs_cache *cache, const struct tfs_file *const *files
 	tfs_list_init(&r->low);
 	r->files = calloc(n_files ? n_files : 1, sizeof(*r->files));
 	r->workers = calloc(threads, sizeof(*r->workers));
-	/* Before any failure path: tfs_reader_close() closes every descriptor that is not -1. */
-	for (size_t i = 0; r->files && i < n_files; i++) {
-		r->files[i].fd = -1;
-		atomic_init(&r->files[i].dfd, -1);
-	}
 	if (!r->files || !r->workers) {
 		rc = tfs_error_set(err, -ENOMEM, "reader: out of memory");
 		goto fail;
 	}
 	for (size_t i = 0; i < n_files; i++) {
+		/* The very file the catalog described, or -EIO naming what changed since. */
+		struct tfs_source_info want = { files[i]->size, files[i]->mtime_ns, files[i]->dev,
+						files[i]->ino, files[i]->mode };
+
 		r->files[i].f = files[i];
-		r->files[i].fd = open(files[i]->path, O_RDONLY | O_CLOEXEC);
-		if (r->files[i].fd < 0) {
-			rc = tfs_error_set(err, -errno, "%s: cannot open: %s", files[i]->path,
-					   strerror(errno));
-			goto fail;
-		}
-		rc = tfs_filecheck_open(&r->files[i].check, r->files[i].fd, files[i], err);
+		rc = tfs_source_open(files[i]->path, &want, &r->files[i].src, err);
 		if (rc < 0)
 			goto fail;
 	}
@@ -270,12 +235,8 @@ void tfs_reader_close(struct tfs_reader *r)
 		b->rq_queued = 0;
 		finish(r, b, -ECANCELED);
 	}
-	for (size_t i = 0; r->files && i < r->n_files; i++) {
-		if (r->files[i].fd >= 0)
-			close(r->files[i].fd);
-		if (atomic_load(&r->files[i].dfd) >= 0)
-			close(atomic_load(&r->files[i].dfd));
-	}
+	for (size_t i = 0; r->files && i < r->n_files; i++)
+		tfs_source_close(r->files[i].src);
 	free(r->files);
 	free(r->workers);
 	pthread_cond_destroy(&r->work);
@@ -324,28 +285,16 @@ void tfs_reader_stats(struct tfs_reader *r, uint64_t *preads, uint64_t *bytes_fr
 
 int tfs_reader_resident(struct tfs_reader *r, uint32_t file, uint64_t off, uint64_t len)
 {
-	return tfs_io_resident(r->files[file].fd, off, len) == 1;
+	return tfs_source_splice_fd(r->files[file].src, off, len) >= 0;
 }
 
 void tfs_reader_enable_direct(struct tfs_reader *r)
 {
-	if (r->bs % 4096)
-		return;
-	for (size_t i = 0; i < r->n_files; i++) {
-		int dfd = open(r->files[i].f->path, O_RDONLY | O_DIRECT | O_CLOEXEC);
-		struct stat st;
-
-		/* Only the very inode the catalog described: a rename between two opens is refused. */
-		if (dfd >= 0 && (fstat(dfd, &st) < 0 || (uint64_t)st.st_dev != r->files[i].f->dev ||
-				 (uint64_t)st.st_ino != r->files[i].f->ino)) {
-			close(dfd);
-			dfd = -1;
-		}
-		atomic_store(&r->files[i].dfd, dfd);
-	}
+	/* Blocks are page-aligned (cache.c maps them) and so are their offsets when bs is. */
+	r->direct = r->bs % 4096 == 0;
 }
 
-int tfs_reader_fd(struct tfs_reader *r, uint32_t file)
+struct tfs_source *tfs_reader_source(struct tfs_reader *r, uint32_t file)
 {
-	return r->files[file].fd;
+	return r->files[file].src;
 }

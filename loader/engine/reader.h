@@ -1,8 +1,8 @@
 /*
- * reader.h - the parallel shard reader: worker threads that pread cache blocks from the files.
+ * reader.h - the parallel shard reader: worker threads that read cache blocks from the files.
  *
- * The reader owns the file descriptors of every catalog file and the "file changed since open"
- * check. It fills blocks the cache handed out as TFS_CACHE_FILL; it never decides what to read.
+ * The reader owns one byte source (io/source.h) per catalog file and the "file changed since open"
+ * verdict. It fills blocks the cache handed out as TFS_CACHE_FILL; it never decides what to read.
  * Two queues: demand jobs (a caller waits) are always taken before prefetch and warm-up jobs, and a
  * queued background job is promoted when a caller starts waiting on it.
  */
@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "engine/cache.h"
+#include "io/source.h"
 #include "tensorfs.h"
 
 struct tfs_reader;
@@ -22,10 +23,11 @@ struct tfs_reader;
 typedef void (*tfs_reader_done_fn)(void *ctx, struct tfs_block *b, long rc);
 
 /*
- * Opens every file in files[0..n_files) (their path, size and mtime_ns are kept by pointer: the
- * structs must outlive the reader) and starts `threads` workers filling blocks of `cache`. `done`
+ * Opens a byte source on every file in files[0..n_files), each of which must still be the file the
+ * catalog described (the structs are kept by pointer: they must outlive the reader), and starts `threads` workers filling blocks of `cache`. `done`
  * may be NULL. On success *out is owned by the caller; release with tfs_reader_close().
- * Errors: -errno naming the file that would not open; nothing is left running.
+ * Errors: -errno naming the file that would not open, -EIO naming one that changed; nothing is
+ * left running.
  */
 int tfs_reader_open(struct tfs_cache *cache, const struct tfs_file *const *files, size_t n_files,
 		    uint64_t block_size, unsigned threads, tfs_reader_done_fn done, void *ctx,
@@ -42,27 +44,27 @@ void tfs_reader_submit(struct tfs_reader *r, struct tfs_block *b, int high);
 void tfs_reader_promote(struct tfs_reader *r, struct tfs_block *b);
 
 /*
- * Checks that `file` still has the size and mtime the catalog saw; the first time it does not,
- * marks it changed and drops its blocks from the cache. 0, or -EIO with a message naming the file.
+ * Checks that `file` is unchanged (its source's check()); the first time it is not, marks it
+ * changed and drops its blocks from the cache. 0, or -EIO with a message naming the file.
  */
 int tfs_reader_check_file(struct tfs_reader *r, uint32_t file, struct tfs_error *err);
 /* 1 once `file` was seen changed. */
 int tfs_reader_file_changed(struct tfs_reader *r, uint32_t file);
 
 /*
- * Reads blocks with O_DIRECT from now on where the filesystem allows it: the disk DMAs into the
- * cache's page-aligned blocks instead of through the page cache (one copy less per byte, and the
- * page cache is left to others). Blocks the page cache already holds whole are still read buffered
- * (a copy beats a disk read). Call right after tfs_reader_open, before any job. Cannot fail:
- * files that refuse O_DIRECT keep buffered reads.
+ * Asks the sources to bypass the page cache (TFS_SOURCE_DIRECT) from now on: the disk DMAs into
+ * the cache's page-aligned blocks (one copy less per byte, and the page cache is left to others).
+ * Blocks the page cache already holds whole are still read buffered (a copy beats a disk read).
+ * Call right after tfs_reader_open, before any job. Cannot fail: a file that refuses O_DIRECT
+ * keeps buffered reads (its source decides).
  */
 void tfs_reader_enable_direct(struct tfs_reader *r);
 
-/* The descriptor of `file`, open for the reader's lifetime (for splicing page-cache-hot ranges). */
-int tfs_reader_fd(struct tfs_reader *r, uint32_t file);
+/* The byte source of `file`, open for the reader's lifetime (for splicing page-cache-hot ranges). */
+struct tfs_source *tfs_reader_source(struct tfs_reader *r, uint32_t file);
 
-/* pread calls made and bytes they returned, since open; bytes_resident: of those, the blocks read
- * buffered because the page cache held all of them. */
+/* Block reads issued to the sources and bytes they returned, since open; bytes_resident: of those,
+ * the blocks read buffered because the page cache held all of them. */
 void tfs_reader_stats(struct tfs_reader *r, uint64_t *preads, uint64_t *bytes_from_disk,
 		      uint64_t *bytes_resident);
 

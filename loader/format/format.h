@@ -1,6 +1,7 @@
 /*
  * format.h - the checkpoint-format seam: one table of functions per file format, shaped like
- * libfuse's fuse_lowlevel_ops, so a new format (GGUF) is one new file plus one line in format.c.
+ * libfuse's fuse_lowlevel_ops, so a new format (GGUF) is one new file plus one line in format.c's
+ * table (and one extern below).
  *
  * A format turns the header of one file into a list of tensors (name, dtype, shape, absolute byte
  * range) plus its key/value metadata. It reads through a byte source (io/source.h), never a
@@ -39,17 +40,28 @@ struct tfs_fmt_header {
 
 struct tfs_format {
 	const char *name;        /* "safetensors" */
+	const char *suffix;      /* ".safetensors": claims a file whose first bytes no probe knows, so
+				  * a damaged file gets this format's precise error */
 	/* 1 when a file starting with head[0..n) (n = min(size, TFS_FORMAT_PROBE_BYTES)) and of
 	 * `size` bytes is of this format, else 0. Never fails. */
 	int (*probe)(const unsigned char *head, size_t n, uint64_t size);
 	/* Reads and validates the header of `src`; on error *out is left empty. */
 	int (*parse)(struct tfs_source *src, struct tfs_fmt_header *out, struct tfs_error *err);
+	/* This format's own spelling of a dtype ("BF16"; GGUF's "bf16"), for listings that show
+	 * the file's view; NULL for a dtype the format cannot hold. */
+	const char *(*dtype_name)(enum tfs_dtype dt);
 };
 
 #define TFS_FORMAT_PROBE_BYTES 16
 
-/* The format of `src` by its first bytes; -EINVAL naming the file when no format claims it. */
+/*
+ * The format of `src`: the first whose probe claims its first bytes, else the one whose suffix ends
+ * src->path; -EINVAL naming the file when none does, -errno when the first bytes cannot be read.
+ */
 int tfs_format_detect(struct tfs_source *src, const struct tfs_format **out, struct tfs_error *err);
+
+/* The format whose suffix ends `name` ("model.safetensors"), or NULL. Cannot fail. */
+const struct tfs_format *tfs_format_by_suffix(const char *name);
 
 /* Frees what the header owns and empties it; accepts an empty header. Cannot fail. */
 void tfs_fmt_header_free(struct tfs_fmt_header *h);

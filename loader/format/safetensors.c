@@ -9,9 +9,9 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "error.h"
+#include "format/format.h"
 #include "format/safetensors.h"
 
 void tfs_st_free(struct tfs_st_header *h)
@@ -214,26 +214,21 @@ fail:
 	return rc;
 }
 
-static int read_full(int fd, void *buf, size_t len, uint64_t off)
+/* Exactly len bytes at off; -EIO when the file ends first. */
+static int read_full(struct tfs_source *src, void *buf, size_t len, uint64_t off,
+		     struct tfs_error *err)
 {
-	size_t done = 0;
+	ssize_t n = tfs_source_read(src, buf, len, off, 0, err);
 
-	while (done < len) {
-		ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		done += (size_t)n;
-	}
-	return 0;
+	if (n < 0)
+		return (int)n;
+	return (size_t)n == len ? 0 : -EIO;
 }
 
-int tfs_st_read(const char *fname, int fd, uint64_t file_size, struct tfs_st_header *out,
-		struct tfs_error *err)
+int tfs_st_read(struct tfs_source *src, struct tfs_st_header *out, struct tfs_error *err)
 {
+	const char *fname = src->path;
+	uint64_t file_size = src->info.size;
 	unsigned char lenbuf[8];
 	uint64_t n = 0;
 	char *json;
@@ -242,7 +237,7 @@ int tfs_st_read(const char *fname, int fd, uint64_t file_size, struct tfs_st_hea
 	if (file_size < 8)
 		return tfs_error_set(err, -EINVAL, "%s: %" PRIu64 " bytes is too small for a safetensors "
 				     "header", fname, file_size);
-	rc = read_full(fd, lenbuf, 8, 0);
+	rc = read_full(src, lenbuf, 8, 0, NULL);
 	if (rc < 0)
 		return tfs_error_set(err, rc, "%s: cannot read header length: %s", fname, strerror(-rc));
 	for (int i = 7; i >= 0; i--)
@@ -257,7 +252,7 @@ int tfs_st_read(const char *fname, int fd, uint64_t file_size, struct tfs_st_hea
 	if (!json)
 		return tfs_error_set(err, -ENOMEM, "%s: out of memory for a %" PRIu64 "-byte header",
 				     fname, n);
-	rc = read_full(fd, json, n, 8);
+	rc = read_full(src, json, n, 8, NULL);
 	if (rc < 0) {
 		tfs_error_set(err, rc, "%s: cannot read header: %s", fname, strerror(-rc));
 		goto out;
@@ -269,3 +264,55 @@ out:
 	free(json);
 	return rc;
 }
+
+/* An 8-byte length that fits the file, then a JSON object. */
+static int st_probe(const unsigned char *head, size_t n, uint64_t size)
+{
+	uint64_t len = 0;
+
+	if (n < 9 || size < 10)
+		return 0;
+	for (int i = 7; i >= 0; i--)
+		len = len << 8 | head[i];
+	return len >= 2 && len <= size - 8 && len <= TFS_ST_MAX_HEADER && head[8] == '{';
+}
+
+/* The header in the format-neutral shape: absolute offsets, names and shapes handed over. */
+static int st_parse(struct tfs_source *src, struct tfs_fmt_header *out, struct tfs_error *err)
+{
+	struct tfs_st_header h = { 0 };
+	struct tfs_fmt_header f = { 0 };
+	int rc = tfs_st_read(src, &h, err);
+
+	if (rc < 0)
+		return rc;
+	f.t = calloc(h.n + 1, sizeof(*f.t));
+	if (!f.t) {
+		tfs_st_free(&h);
+		return tfs_error_set(err, -ENOMEM, "%s: out of memory", src->path);
+	}
+	f.data_start = h.data_start;
+	f.n = h.n;
+	for (size_t i = 0; i < h.n; i++) {
+		f.t[i].name = h.t[i].name;
+		f.t[i].dtype = h.t[i].dtype;
+		f.t[i].ndim = h.t[i].ndim;
+		f.t[i].shape = h.t[i].shape;
+		f.t[i].offset = h.data_start + h.t[i].begin;
+		f.t[i].length = h.t[i].end - h.t[i].begin;
+	}
+	f.n_meta = h.n_meta;
+	f.meta_keys = h.meta_keys;
+	f.meta_vals = h.meta_vals;
+	free(h.t); /* its names and shapes now belong to f, as do the metadata arrays */
+	*out = f;
+	return 0;
+}
+
+const struct tfs_format tfs_format_safetensors = {
+	.name = "safetensors",
+	.suffix = ".safetensors",
+	.probe = st_probe,
+	.parse = st_parse,
+	.dtype_name = tfs_dtype_name,
+};

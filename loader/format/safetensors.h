@@ -1,9 +1,14 @@
-/* safetensors.h - parse and strictly validate one safetensors header (docs/FORMATS.md). */
+/*
+ * safetensors.h - the safetensors format's own parser (docs/FORMATS.md), under
+ * tfs_format_safetensors (format.h). The catalog goes through the format table; this header is
+ * for tests and fuzz targets that drive the JSON parser directly.
+ */
 #ifndef TFS_SAFETENSORS_H
 #define TFS_SAFETENSORS_H
 
 #include <stdint.h>
 
+#include "io/source.h"
 #include "tensorfs.h"
 
 /* The reference implementation's cap on the JSON header length. */
@@ -21,9 +26,10 @@ struct tfs_st_tensor {
 /*
  * A parsed header. Tensors are sorted by begin offset (the order of bytes on disk); the metadata map
  * keeps header order. Owned by whoever called tfs_st_parse/tfs_st_read; release with tfs_st_free().
+ * (The format seam hands the same header on as a struct tfs_fmt_header with absolute offsets.)
  */
 struct tfs_st_header {
-	uint64_t data_start;  /* 8 + JSON length */
+	uint64_t data_start;  /* 8 (the length field) + JSON length */
 	size_t n;
 	struct tfs_st_tensor *t;
 	size_t n_meta;
@@ -37,9 +43,8 @@ struct tfs_st_header {
 int tfs_st_parse(const char *fname, const char *json, size_t len, uint64_t data_len,
 		 struct tfs_st_header *out, struct tfs_error *err);
 
-/* Reads and parses the header of the open file `fd` whose size is `file_size`. */
-int tfs_st_read(const char *fname, int fd, uint64_t file_size, struct tfs_st_header *out,
-		struct tfs_error *err);
+/* Reads and parses the header of `src` (messages name src->path). */
+int tfs_st_read(struct tfs_source *src, struct tfs_st_header *out, struct tfs_error *err);
 
 /* Frees what the header owns and empties it; accepts an empty header. Cannot fail. */
 void tfs_st_free(struct tfs_st_header *h);

@@ -12,6 +12,9 @@
  *    remote files ETag/Last-Modified); a changed file is never served again (-EIO).
  *  - Thread-safe: many reader threads call read() on one source at once.
  * Ownership: tfs_source_open() hands the caller one source, released by tfs_source_close().
+ *
+ * Adding a source: one file (source_http.c) that defines a struct tfs_source_scheme, plus one line
+ * per URL prefix in source.c's table. Local paths are the last entry and match everything else.
  */
 #ifndef TFS_SOURCE_H
 #define TFS_SOURCE_H
@@ -34,8 +37,9 @@ struct tfs_source_info {
 
 /* Flags of tfs_source_read(). */
 enum {
-	/* buf is 4 KiB-aligned and len a multiple of 4 KiB (short only at the end of the file): the
-	 * source may bypass the page cache (O_DIRECT), unless the range is already resident. */
+	/* buf and off are 4 KiB-aligned and buf has room for len rounded up to 4 KiB: the source may
+	 * bypass the page cache (O_DIRECT) and fill whole pages. Never more than len bytes are
+	 * reported. Sources that cannot bypass ignore the flag. */
 	TFS_SOURCE_DIRECT = 1 << 0,
 };
 
@@ -57,6 +61,17 @@ struct tfs_source {
 	struct tfs_source_info info;   /* at open; immutable */
 };
 
+/* One kind of source, as source.c's scheme table lists it. */
+struct tfs_source_scheme {
+	const char *kind;   /* "file" */
+	/* As tfs_source_open without `expect` (source.c checks it for every kind). */
+	int (*open)(const char *path, struct tfs_source **out, struct tfs_error *err);
+	/* As tfs_source_stat. */
+	int (*stat)(const char *path, struct tfs_source_info *out, struct tfs_error *err);
+};
+
+extern const struct tfs_source_scheme tfs_source_scheme_file;   /* source_file.c */
+
 /*
  * Opens `path` (a local path today) and fills s->info. When `expect` is not NULL the file must
  * still match it (size, mtime, dev/ino): -EIO naming the file and the difference otherwise.
@@ -65,7 +80,8 @@ struct tfs_source {
 int tfs_source_open(const char *path, const struct tfs_source_info *expect,
 		    struct tfs_source **out, struct tfs_error *err);
 
-/* Stats `path` without opening it (for catalog walks): 0, or -errno naming the file. */
+/* Stats `path` without opening it (for catalog walks): 0, or -errno naming the file; -EINVAL
+ * "not a regular file" for a folder or device. */
 int tfs_source_stat(const char *path, struct tfs_source_info *out, struct tfs_error *err);
 
 static inline ssize_t tfs_source_read(struct tfs_source *s, void *buf, size_t len, uint64_t off,

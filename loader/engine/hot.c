@@ -5,14 +5,15 @@
  * reply can splice it from the page cache without passing through user space; a range that is not
  * fully resident goes through the cache as usual (parallel reads, readahead, budget).
  *
- * Residency comes from cachestat(2) (Linux 6.5). Without it the function always declines.
+ * Residency is the byte source's answer (tfs_source_splice_fd); a source that cannot tell, or a
+ * kernel without cachestat(2), always declines.
  */
 #include <errno.h>
 #include <inttypes.h>
 
 #include "engine/engine.h"
 #include "error.h"
-#include "io/resident.h"
+#include "io/source.h"
 
 ssize_t tfs_engine_read_hot(struct tfs_engine *e, uint32_t file, uint64_t off, size_t len, int *fd,
 			    struct tfs_error *err)
@@ -21,7 +22,7 @@ ssize_t tfs_engine_read_hot(struct tfs_engine *e, uint32_t file, uint64_t off, s
 	uint64_t bs = e->bs;
 	int rc;
 
-	if (file >= e->n_files || atomic_load(&e->no_cachestat))
+	if (file >= e->n_files)
 		return 0;
 	f = e->files[file];
 	if (off >= f->size || len == 0)
@@ -32,12 +33,10 @@ ssize_t tfs_engine_read_hot(struct tfs_engine *e, uint32_t file, uint64_t off, s
 	if (tfs_cache_resident(e->cache, file, off / bs) ||
 	    tfs_cache_resident(e->cache, file, (off + len - 1) / bs))
 		return 0;
-	*fd = tfs_reader_fd(e->reader, file);
-	rc = tfs_io_resident(*fd, off, len);
+	rc = tfs_source_splice_fd(tfs_reader_source(e->reader, file), off, len);
 	if (rc < 0)
-		atomic_store(&e->no_cachestat, 1);
-	if (rc <= 0)
 		return 0;
+	*fd = rc;
 	/* Same rule as every read: a file that changed is never served. */
 	rc = tfs_reader_check_file(e->reader, file, err);
 	if (rc < 0) {

@@ -257,6 +257,7 @@ struct tfs_stats {
 	uint64_t bytes_resident;          /* of bytes_from_disk, blocks read buffered because the
 					   * kernel page cache held them (O_DIRECT skipped) */
 	uint64_t warm_skipped_bytes;      /* of warm_done_bytes, skipped: in the page cache already */
+	const char *huge_pages;           /* cache blocks in huge pages: "madvise" or "off (why)" */
 };
 void tfs_engine_stats(const struct tfs_engine *e, struct tfs_stats *out);
 

@@ -76,6 +76,10 @@ void tfs_cache_close(struct tfs_cache *c);
 /* "cuda", "mlock", "none (reason)" or a partial variant; owned by the cache, stable until close. */
 const char *tfs_cache_pinning(const struct tfs_cache *c);
 
+/* "madvise" when block buffers are aligned to and madvised for transparent huge pages (one
+ * device IO per O_DIRECT block read), else "off (reason)". Owned by the cache, stable until close. */
+const char *tfs_cache_huge_pages(const struct tfs_cache *c);
+
 /* Results of tfs_cache_lookup() beside the negative errnos. */
 #define TFS_CACHE_HIT     0   /* READY; a reference is held */
 #define TFS_CACHE_LOADING 1   /* another filler is reading it; reference held; tfs_cache_wait() */

@@ -446,6 +446,7 @@ void tfs_engine_stats(const struct tfs_engine *e, struct tfs_stats *out)
 	out->errors = atomic_load(&e->errors);
 	out->bytes_hot = atomic_load(&e->bytes_hot);
 	out->warm_skipped_bytes = atomic_load(&e->warm_skipped);
+	out->huge_pages = tfs_cache_huge_pages(e->cache);
 	out->bytes_from_disk += out->bytes_hot; /* spliced bytes come from the files too */
 }
 
@@ -460,13 +461,14 @@ int tfs_stats_json(const struct tfs_stats *st, char *buf, size_t cap)
 		", \"threads\": %u, \"warm_done_bytes\": %" PRIu64 ", \"warm_total_bytes\": %" PRIu64
 		", \"pinning\": \"%s\", \"strategy\": \"%s\", \"strategy_reason\": \"%s\""
 		", \"errors\": %" PRIu64 ", \"bytes_hot\": %" PRIu64 ", \"bytes_resident\": %" PRIu64
-		", \"warm_skipped_bytes\": %" PRIu64 "}",
+		", \"warm_skipped_bytes\": %" PRIu64 ", \"huge_pages\": \"%s\"}",
 		st->reads, st->bytes_served, st->bytes_from_disk, st->cache_hits, st->cache_misses,
 		st->bytes_prefetched, st->bytes_prefetched_unused, st->evictions, st->cache_bytes,
 		st->cache_peak_bytes, st->cache_budget, st->block_size, st->readahead_bytes, st->threads,
 		st->warm_done_bytes, st->warm_total_bytes, st->pinning ? st->pinning : "",
 		tfs_strategy_name(st->strategy), st->strategy_reason ? st->strategy_reason : "",
-		st->errors, st->bytes_hot, st->bytes_resident, st->warm_skipped_bytes);
+		st->errors, st->bytes_hot, st->bytes_resident, st->warm_skipped_bytes,
+		st->huge_pages ? st->huge_pages : "");
 	if (n < 0 || (size_t)n >= cap)
 		return -ENOSPC;
 	return n;

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "cmds.h"
 #include "log.h"
@@ -73,6 +74,10 @@ static void usage_mount(FILE *f)
 		"                          to the reader's buffer (FOPEN_DIRECT_IO; shared mmap kept by\n"
 		"                          FUSE_DIRECT_IO_ALLOW_MMAP, else falls back to two); two: through\n"
 		"                          the mount's page cache, so re-reads can be served by the kernel\n"
+		"      --profile-dir DIR|off  where the learned warm-up order of each checkpoint lives:\n"
+		"                          the mount records the order tensors are first read and the\n"
+		"                          next mount's warm-up follows it (default ~/.cache/tensorfs/\n"
+		"                          profiles, or /var/cache/tensorfs/profiles without $HOME)\n"
 		"      --log FILE          append the log to FILE (default: stderr with -f, else syslog)\n"
 		"      --stats-json FILE   write the final stats as JSON to FILE at unmount\n"
 		"  -h, --help              this text\n");
@@ -147,6 +152,8 @@ static int cmd_ls(int argc, char **argv)
 struct mount_opts {
 	int foreground, debug, splice;
 	int kernel_copy;           /* 1 or 2 (--kernel-copy) */
+	const char *profile_dir;   /* --profile-dir, "off", or NULL: the default */
+	char profile[PATH_MAX];    /* the learned warm-up order file of this checkpoint, or "" */
 	unsigned fuse_threads;
 	uint64_t kernel_ra;        /* bytes; the mount's bdi read_ahead_kb is set from it */
 	char fuse_o[1024];
@@ -159,7 +166,7 @@ struct mount_opts {
 static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *done)
 {
 	enum { O_THREADS = 256, O_BLOCK, O_CACHE, O_RA, O_STRATEGY, O_LOG, O_STATS, O_FTHREADS, O_KRA,
-	       O_SPLICE, O_DIRECT_IO, O_KCOPY };
+	       O_SPLICE, O_DIRECT_IO, O_KCOPY, O_PROFILE };
 	static const struct option lopts[] = {
 		{ "foreground", no_argument, NULL, 'f' }, { "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' }, { "threads", required_argument, NULL, O_THREADS },
@@ -173,7 +180,8 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 		{ "kernel-readahead", required_argument, NULL, O_KRA },
 		{ "splice", required_argument, NULL, O_SPLICE },
 		{ "direct-io", required_argument, NULL, O_DIRECT_IO },
-		{ "kernel-copy", required_argument, NULL, O_KCOPY }, { 0 } };
+		{ "kernel-copy", required_argument, NULL, O_KCOPY },
+		{ "profile-dir", required_argument, NULL, O_PROFILE }, { 0 } };
 	uint64_t v;
 	char *end;
 	int c;
@@ -251,6 +259,13 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 			}
 			o->kernel_copy = strcmp(optarg, "one") == 0 ? 1 : 2;
 			break;
+		case O_PROFILE:
+			if (!*optarg) {
+				fprintf(stderr, "tensorfs: --profile-dir: empty (a folder, or off)\n");
+				return 2;
+			}
+			o->profile_dir = optarg;
+			break;
 		case O_LOG: o->log_path = optarg; break;
 		case O_STATS: o->stats_path = optarg; break;
 		default: usage_mount(stderr); return 2;
@@ -269,6 +284,55 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 		return 1;
 	}
 	return 0;
+}
+
+/* mkdir -p; 0 or -errno. */
+static int make_dirs(const char *path)
+{
+	char p[PATH_MAX];
+
+	if (snprintf(p, sizeof(p), "%s", path) >= (int)sizeof(p))
+		return -ENAMETOOLONG;
+	for (char *c = p + 1; *c; c++) {
+		if (*c != '/')
+			continue;
+		*c = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*c = '/';
+	}
+	if (mkdir(p, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Chooses the learned-order file of this checkpoint: DIR/<XXH3 of its real path>.order, in
+ * --profile-dir or the default folder (created). Leaves o->profile empty when off or impossible,
+ * saying why in the log. */
+static void choose_profile(struct mount_opts *o, struct tfs_log *log)
+{
+	const char *home = getenv("HOME");
+	char dir[PATH_MAX];
+	int rc;
+
+	o->profile[0] = '\0';
+	if (o->profile_dir && strcmp(o->profile_dir, "off") == 0)
+		return;
+	if (o->profile_dir)
+		snprintf(dir, sizeof(dir), "%s", o->profile_dir);
+	else if (home && *home)
+		snprintf(dir, sizeof(dir), "%s/.cache/tensorfs/profiles", home);
+	else
+		snprintf(dir, sizeof(dir), "/var/cache/tensorfs/profiles");
+	rc = make_dirs(dir);
+	if (rc < 0) {
+		tfs_log(log, "--profile-dir %s: %s (no learned warm-up order)", dir, strerror(-rc));
+		return;
+	}
+	if (snprintf(o->profile, sizeof(o->profile), "%s/%016llx.order", dir,
+		     (unsigned long long)XXH3_64bits(o->ckpt, strlen(o->ckpt))) >= (int)sizeof(o->profile))
+		o->profile[0] = '\0';
+	o->eng.profile_path = o->profile[0] ? o->profile : NULL;
 }
 
 static void write_stats_file(struct tfs_mount *m, const char *path)
@@ -418,6 +482,7 @@ static int run_mount(struct mount_opts *o, int ready_fd, const char *argv0)
 		goto fail_msg;
 	}
 	o->eng.progress_fd = o->foreground ? 2 : -1;
+	choose_profile(o, m.log);
 	if (tfs_engine_open(cat, &o->eng, &m.engine, &err) < 0)
 		goto fail_err;
 

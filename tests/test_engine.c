@@ -389,6 +389,52 @@ static void test_auto_rule(void **state)
 	fx_free(&fx);
 }
 
+/* Reads tensors idx[0..n) (of `tsize` bytes each) through one fresh stream each. */
+static void read_tensors(struct fx *fx, struct tfs_engine *e, const unsigned *idx, unsigned n,
+			 uint64_t tsize)
+{
+	for (unsigned k = 0; k < n; k++) {
+		struct tfs_stream *s = tfs_stream_open(e);
+		assert_non_null(s);
+		check_read(fx, e, s, fx->data_start + idx[k] * tsize, tsize);
+		tfs_stream_close(s);
+	}
+}
+
+/* auto, eager by size, no learned order: readers that skip around a cold checkpoint switch it to
+ * streaming (warm-up stopped, stats say why); readers in file order keep eager. */
+static void test_auto_follows_pattern(void **state)
+{
+	const uint64_t tsize = 16 * BS;
+	unsigned shuffled[16], in_order[16];
+	struct tfs_engine *e;
+	struct tfs_stats st;
+	struct fx fx;
+
+	for (unsigned k = 0; k < 16; k++) {
+		shuffled[k] = 255 - (k * 7) % 16 * 3; /* far from where the warm-up starts, jumping */
+		in_order[k] = k;
+	}
+	fx_open(&fx, 256, tsize); /* 16 MiB of 4 KiB blocks, evicted: the warm-up takes a while */
+	e = fx_engine(&fx, TFS_STRATEGY_AUTO, BS, 8192 * BS, 0, 1);
+	tfs_engine_stats(e, &st);
+	assert_int_equal(st.strategy, TFS_STRATEGY_EAGER);
+	read_tensors(&fx, e, shuffled, 16, tsize);
+	tfs_engine_stats(e, &st);
+	assert_int_equal(st.strategy, TFS_STRATEGY_STREAMING);
+	assert_non_null(strstr(st.strategy_reason, "skipped around a cold checkpoint"));
+	tfs_engine_close(e);
+
+	fx_evict(&fx);
+	e = fx_engine(&fx, TFS_STRATEGY_AUTO, BS, 8192 * BS, 0, 1);
+	read_tensors(&fx, e, in_order, 16, tsize);
+	tfs_engine_stats(e, &st);
+	assert_int_equal(st.strategy, TFS_STRATEGY_EAGER);
+	wait_warm(e, &st); /* ran to the end */
+	tfs_engine_close(e);
+	fx_free(&fx);
+}
+
 static void test_changed_file_no_stale_bytes(void **state)
 {
 	struct tfs_engine *e;
@@ -600,6 +646,7 @@ int main(void)
 		cmocka_unit_test(test_eager_skips_resident),
 		cmocka_unit_test(test_close_during_warmup),
 		cmocka_unit_test(test_auto_rule),
+		cmocka_unit_test(test_auto_follows_pattern),
 		cmocka_unit_test(test_changed_file_no_stale_bytes),
 		cmocka_unit_test(test_pinned_survives_flood),
 		cmocka_unit_test(test_read_pinned),

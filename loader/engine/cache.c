@@ -50,7 +50,7 @@ struct tfs_cache {
 	atomic_uint_fast64_t locked;    /* bytes currently mlocked */
 	_Atomic(const char *) pinning;
 	char pin_str[128], pin_partial[128];
-	/* Huge pages, decided at open (immutable): a block in 4 KiB pages turns one 2 MiB O_DIRECT
+	/* Huge pages, decided at open (immutable): a block in 4 KiB pages turns one 2 MiB direct
 	 * read into several device IOs; in a huge page it is one. */
 	uint64_t huge;                  /* huge page size to align and madvise blocks to, or 0 */
 	char huge_str[96];

@@ -133,16 +133,28 @@ static void pick_strategy(struct tfs_engine *e)
 		snprintf(e->strategy_reason, sizeof(e->strategy_reason),
 			 "auto: no tensor data to warm or stream");
 	} else if (blocks <= e->opts.cache_bytes / bs) {
+		const struct tfs_profile_run *runs;
 		e->strategy = TFS_STRATEGY_EAGER;
-		snprintf(e->strategy_reason, sizeof(e->strategy_reason),
-			 "auto: checkpoint (%s) fits in the cache budget (%s): warm it all at open",
-			 a, b);
+		if (tfs_profile_order(e->profile, &runs)) {
+			snprintf(e->strategy_reason, sizeof(e->strategy_reason),
+				 "auto: checkpoint (%s) fits in the cache budget (%s): warm it all at "
+				 "open, in the order readers asked for it last time", a, b);
+		} else {
+			/* No learned order: a reader that jumps around a cold checkpoint would
+			 * compete with a warm-up in file order, so the first reads decide. */
+			atomic_store(&e->auto_live, 1);
+			snprintf(e->strategy_reason, sizeof(e->strategy_reason),
+				 "auto: checkpoint (%s) fits in the cache budget (%s): warm it all at "
+				 "open (streaming instead if the first reads skip around a cold cache)",
+				 a, b);
+		}
 	} else {
 		e->strategy = TFS_STRATEGY_STREAMING;
 		snprintf(e->strategy_reason, sizeof(e->strategy_reason),
 			 "auto: checkpoint (%s) exceeds the cache budget (%s): stream with readahead",
 			 a, b);
 	}
+	atomic_store(&e->reason, e->strategy_reason);
 	cap = e->opts.cache_bytes / 4 / bs * bs;
 	if (e->strategy == TFS_STRATEGY_LAZY) {
 		e->ra_init = bs;
@@ -184,6 +196,10 @@ int tfs_engine_open(const struct tfs_catalog *cat, const struct tfs_engine_opts 
 	}
 	for (size_t i = 0; i < e->n_files; i++)
 		e->files[i] = tfs_catalog_file(cat, i);
+	rc = tfs_profile_open(e->opts.profile_path, e->files, e->n_files, e->bs, &e->profile, err);
+	if (rc < 0)
+		goto fail;
+	e->opts.profile_path = NULL; /* the caller's string; the profile keeps its own copy */
 	pick_strategy(e);
 	rc = tfs_cache_open(e->bs, e->opts.cache_bytes, &e->cache, err);
 	if (rc < 0)
@@ -213,6 +229,7 @@ void tfs_engine_close(struct tfs_engine *e)
 	tfs_warm_stop(e);              /* it submits to the reader: stop it first */
 	tfs_reader_close(e->reader);   /* fails queued jobs; their callbacks touch warm_lock */
 	tfs_cache_close(e->cache);
+	tfs_profile_close(e->profile); /* writes what this engine's readers taught it */
 	pthread_cond_destroy(&e->warm_cond);
 	pthread_mutex_destroy(&e->warm_lock);
 	free(e->seq_end);
@@ -244,6 +261,42 @@ void tfs_engine_prefetch_blocks(struct tfs_engine *e, uint32_t file, uint64_t fi
 			return; /* no room prefetch may take: the rest would be refused too */
 		tfs_reader_submit(e->reader, b, 0);
 		tfs_cache_release(e->cache, b);
+	}
+}
+
+#define AUTO_SAMPLE 16  /* first reads of streams that decide auto's eager-or-streaming */
+
+/*
+ * auto, eager without a learned order: watches the first read of each of the first AUTO_SAMPLE
+ * streams. When at least half of them jumped out of file order into blocks neither the cache nor
+ * the page cache held, the readers follow their own order over a cold checkpoint: a warm-up in file
+ * order would take the disk from them, so it stops and reads go on as streaming.
+ */
+static void auto_observe(struct tfs_engine *e, int note, uint32_t file, uint64_t off, size_t len)
+{
+	unsigned seen, cold;
+	uint64_t bs = e->bs;
+
+	if (!atomic_load(&e->auto_live) || !(note & TFS_NOTE_FIRST))
+		return;
+	cold = !(note & TFS_NOTE_SEQ) && !tfs_cache_resident(e->cache, file, off / bs) &&
+	       !tfs_reader_resident(e->reader, file, off, len < bs ? len : bs);
+	if (cold)
+		cold = atomic_fetch_add(&e->auto_cold_random, 1) + 1;
+	else
+		cold = atomic_load(&e->auto_cold_random);
+	seen = atomic_fetch_add(&e->auto_seen, 1) + 1;
+	if (cold * 2 >= AUTO_SAMPLE) {
+		if (!atomic_exchange(&e->auto_live, 0)) /* another read decided first */
+			return;
+		snprintf(e->switch_reason, sizeof(e->switch_reason),
+			 "auto: %u of the first %u reads skipped around a cold checkpoint: warm-up "
+			 "in file order stopped, streaming", cold, seen);
+		atomic_store(&e->strategy, TFS_STRATEGY_STREAMING);
+		atomic_store(&e->reason, e->switch_reason);
+		tfs_warm_abandon(e, " (stopped: readers skip around; streaming)\n");
+	} else if (seen >= AUTO_SAMPLE) {
+		atomic_store(&e->auto_live, 0); /* readers follow file order, or it is warm: eager */
 	}
 }
 
@@ -304,6 +357,7 @@ static int read_begin(struct tfs_engine *e, uint32_t file, uint64_t off, size_t 
 		atomic_fetch_add(&e->errors, 1);
 		return rc;
 	}
+	tfs_profile_note(e->profile, file, off / e->bs, (off + *len - 1) / e->bs + 1);
 	return 1;
 }
 
@@ -360,7 +414,7 @@ ssize_t tfs_engine_read(struct tfs_engine *e, struct tfs_stream *s, uint32_t fil
 	end = off + len;
 	last = (end - 1) / bs;
 	if (s)
-		tfs_stream_note(s, file, off, end, &pf_first, &pf_end);
+		auto_observe(e, tfs_stream_note(s, file, off, end, &pf_first, &pf_end), file, off, len);
 	/* Pin at most half the budget per batch so one huge read cannot starve the cache. */
 	per_batch = e->opts.cache_bytes / bs / 2;
 	if (per_batch < 1)
@@ -399,7 +453,7 @@ ssize_t tfs_engine_read_pinned(struct tfs_engine *e, struct tfs_stream *s, uint3
 	end = off + len;
 	first = off / bs;
 	if (s)
-		tfs_stream_note(s, file, off, end, &pf_first, &pf_end);
+		auto_observe(e, tfs_stream_note(s, file, off, end, &pf_first, &pf_end), file, off, len);
 	rc = pin_spans(e, file, first, (end - 1) / bs - first + 1, off, end, spans, &pf_first,
 		       &pf_end, err);
 	if (rc < 0) {
@@ -441,8 +495,9 @@ void tfs_engine_stats(const struct tfs_engine *e, struct tfs_stats *out)
 	out->warm_done_bytes = atomic_load(&e->warm_done);
 	out->warm_total_bytes = atomic_load(&e->warm_total);
 	out->pinning = tfs_cache_pinning(e->cache);
-	out->strategy = e->strategy;
-	out->strategy_reason = e->strategy_reason;
+	out->strategy = atomic_load(&e->strategy);
+	out->strategy_reason = atomic_load(&e->reason);
+	out->profile = tfs_profile_status(e->profile);
 	out->errors = atomic_load(&e->errors);
 	out->bytes_hot = atomic_load(&e->bytes_hot);
 	out->warm_skipped_bytes = atomic_load(&e->warm_skipped);
@@ -461,14 +516,14 @@ int tfs_stats_json(const struct tfs_stats *st, char *buf, size_t cap)
 		", \"threads\": %u, \"warm_done_bytes\": %" PRIu64 ", \"warm_total_bytes\": %" PRIu64
 		", \"pinning\": \"%s\", \"strategy\": \"%s\", \"strategy_reason\": \"%s\""
 		", \"errors\": %" PRIu64 ", \"bytes_hot\": %" PRIu64 ", \"bytes_resident\": %" PRIu64
-		", \"warm_skipped_bytes\": %" PRIu64 ", \"huge_pages\": \"%s\"}",
+		", \"warm_skipped_bytes\": %" PRIu64 ", \"huge_pages\": \"%s\", \"profile\": \"%s\"}",
 		st->reads, st->bytes_served, st->bytes_from_disk, st->cache_hits, st->cache_misses,
 		st->bytes_prefetched, st->bytes_prefetched_unused, st->evictions, st->cache_bytes,
 		st->cache_peak_bytes, st->cache_budget, st->block_size, st->readahead_bytes, st->threads,
 		st->warm_done_bytes, st->warm_total_bytes, st->pinning ? st->pinning : "",
 		tfs_strategy_name(st->strategy), st->strategy_reason ? st->strategy_reason : "",
 		st->errors, st->bytes_hot, st->bytes_resident, st->warm_skipped_bytes,
-		st->huge_pages ? st->huge_pages : "");
+		st->huge_pages ? st->huge_pages : "", st->profile ? st->profile : "");
 	if (n < 0 || (size_t)n >= cap)
 		return -ENOSPC;
 	return n;

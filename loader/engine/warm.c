@@ -6,7 +6,9 @@
  * Demand reads jump ahead of it in the reader's queue, and only a few warm blocks are in flight at
  * a time, so a reader never waits behind the whole checkpoint.
  *
- * The plan is the first budget/block_size blocks: as much as the budget holds. Warm blocks never
+ * The plan is the learned order first (engine/profile.h: the blocks the last engine's readers asked
+ * for, in their order), then the rest in file order; budget/block_size blocks in all: as much as
+ * the budget holds. Ranges the page cache already holds are skipped (counted done). Warm blocks never
  * evict anything (TFS_ORIGIN_WARM), so if demand reads filled part of the budget meanwhile the
  * warm-up stops early and says so. Progress goes to engine->opts.progress_fd as one line rewritten
  * with \r, ended by a newline.
@@ -63,60 +65,84 @@ static void wait_a_bit(struct tfs_engine *e)
 	pthread_cond_timedwait(&e->warm_cond, &e->warm_lock, &ts);
 }
 
+static uint64_t block_len(const struct tfs_engine *e, uint32_t fi, uint64_t i)
+{
+	uint64_t size = e->files[fi]->size;
+
+	return size - i * e->bs < e->bs ? size - i * e->bs : e->bs;
+}
+
+/* Warms block i of file fi; returns 0 to go on, 1 to stop (with *note set). */
+static int warm_one(struct tfs_engine *e, size_t fi, uint64_t i, int *pct, const char **note)
+{
+	uint64_t len = block_len(e, (uint32_t)fi, i);
+	unsigned limit = e->opts.threads > 2 ? e->opts.threads : 2;
+	struct tfs_block *b;
+	int rc, stop;
+
+	pthread_mutex_lock(&e->warm_lock);
+	while (e->warm_inflight >= limit && !e->warm_stop) {
+		wait_a_bit(e);
+		pthread_mutex_unlock(&e->warm_lock);
+		progress(e, pct, NULL);
+		pthread_mutex_lock(&e->warm_lock);
+	}
+	stop = e->warm_stop;
+	pthread_mutex_unlock(&e->warm_lock);
+	if (stop)
+		return 1;
+	/* What the page cache holds is already a copy away (a read of it is buffered, or
+	 * spliced): warming it would only spend budget. */
+	if (tfs_reader_resident(e->reader, (uint32_t)fi, i * e->bs, len)) {
+		atomic_fetch_add(&e->warm_done, len);
+		atomic_fetch_add(&e->warm_skipped, len);
+		progress(e, pct, NULL);
+		return 0;
+	}
+	rc = tfs_cache_lookup(e->cache, (uint32_t)fi, i, TFS_ORIGIN_WARM, &b);
+	if (rc == -EEXIST) { /* a reader got there first */
+		atomic_fetch_add(&e->warm_done, len);
+	} else if (rc == -ENOSPC) {
+		*note = " (stopped: cache full)\n";
+		return 1;
+	} else if (rc < 0) {
+		*note = " (stopped: out of memory)\n";
+		return 1;
+	} else {
+		pthread_mutex_lock(&e->warm_lock);
+		e->warm_inflight++;
+		pthread_mutex_unlock(&e->warm_lock);
+		tfs_reader_submit(e->reader, b, 0);
+		tfs_cache_release(e->cache, b);
+	}
+	progress(e, pct, NULL);
+	return 0;
+}
+
 static void *warm_main(void *arg)
 {
 	struct tfs_engine *e = arg;
 	uint64_t left = e->opts.cache_bytes / e->bs;
-	unsigned limit = e->opts.threads > 2 ? e->opts.threads : 2;
+	const struct tfs_profile_run *runs;
+	size_t n_runs = tfs_profile_order(e->profile, &runs);
 	const char *note = "\n";
 	int pct = -1, stop = 0;
 
+	/* The learned order first: the blocks the last readers asked for, as they asked. */
+	for (size_t r = 0; r < n_runs && left && !stop; r++)
+		for (uint64_t k = 0; k < runs[r].count && left && !stop; k++, left--)
+			stop = warm_one(e, runs[r].file, runs[r].first + k, &pct, &note);
+	/* Then the rest in file order. */
 	for (size_t fi = 0; fi < e->n_files && left && !stop; fi++) {
 		const struct tfs_file *f = e->files[fi];
 		uint64_t nb = (f->size + e->bs - 1) / e->bs;
 		if (!f->is_shard)
 			continue;
-		for (uint64_t i = 0; i < nb && left && !stop; i++, left--) {
-			uint64_t len = f->size - i * e->bs < e->bs ? f->size - i * e->bs : e->bs;
-			struct tfs_block *b;
-			int rc;
-
-			pthread_mutex_lock(&e->warm_lock);
-			while (e->warm_inflight >= limit && !e->warm_stop) {
-				wait_a_bit(e);
-				pthread_mutex_unlock(&e->warm_lock);
-				progress(e, &pct, NULL);
-				pthread_mutex_lock(&e->warm_lock);
-			}
-			stop = e->warm_stop;
-			pthread_mutex_unlock(&e->warm_lock);
-			if (stop)
-				break;
-			/* What the page cache holds is already a copy away (a read of it is
-			 * buffered, or spliced): warming it would only spend budget. */
-			if (tfs_reader_resident(e->reader, (uint32_t)fi, i * e->bs, len)) {
-				atomic_fetch_add(&e->warm_done, len);
-				atomic_fetch_add(&e->warm_skipped, len);
-				progress(e, &pct, NULL);
+		for (uint64_t i = 0; i < nb && left && !stop; i++) {
+			if (tfs_profile_planned(e->profile, (uint32_t)fi, i))
 				continue;
-			}
-			rc = tfs_cache_lookup(e->cache, (uint32_t)fi, i, TFS_ORIGIN_WARM, &b);
-			if (rc == -EEXIST) { /* a reader got there first */
-				atomic_fetch_add(&e->warm_done, len);
-			} else if (rc == -ENOSPC) {
-				note = " (stopped: cache full)\n";
-				stop = 1;
-			} else if (rc < 0) {
-				note = " (stopped: out of memory)\n";
-				stop = 1;
-			} else {
-				pthread_mutex_lock(&e->warm_lock);
-				e->warm_inflight++;
-				pthread_mutex_unlock(&e->warm_lock);
-				tfs_reader_submit(e->reader, b, 0);
-				tfs_cache_release(e->cache, b);
-			}
-			progress(e, &pct, NULL);
+			stop = warm_one(e, fi, i, &pct, &note);
+			left--;
 		}
 	}
 	pthread_mutex_lock(&e->warm_lock);
@@ -126,7 +152,9 @@ static void *warm_main(void *arg)
 		progress(e, &pct, NULL);
 		pthread_mutex_lock(&e->warm_lock);
 	}
-	if (e->warm_stop)
+	if (e->warm_stop && e->warm_why)
+		note = e->warm_why;
+	else if (e->warm_stop)
 		note = " (stopped: engine closed)\n";
 	pthread_mutex_unlock(&e->warm_lock);
 	progress(e, &pct, note);
@@ -136,14 +164,26 @@ static void *warm_main(void *arg)
 int tfs_warm_start(struct tfs_engine *e, struct tfs_error *err)
 {
 	uint64_t left = e->opts.cache_bytes / e->bs, total = 0;
+	const struct tfs_profile_run *runs;
+	size_t n_runs = tfs_profile_order(e->profile, &runs);
 	int rc;
 
+	/* The same plan warm_main walks: the learned order, then the rest of the shards. */
+	for (size_t r = 0; r < n_runs && left; r++)
+		for (uint64_t k = 0; k < runs[r].count && left; k++, left--)
+			total += block_len(e, runs[r].file, runs[r].first + k);
 	for (size_t fi = 0; fi < e->n_files && left; fi++) {
 		const struct tfs_file *f = e->files[fi];
 		uint64_t nb = (f->size + e->bs - 1) / e->bs;
 		if (!f->is_shard)
 			continue;
-		if (nb > left) {
+		if (n_runs) {
+			for (uint64_t i = 0; i < nb && left; i++)
+				if (!tfs_profile_planned(e->profile, (uint32_t)fi, i)) {
+					total += block_len(e, (uint32_t)fi, i);
+					left--;
+				}
+		} else if (nb > left) {
 			total += left * e->bs;
 			left = 0;
 		} else {
@@ -160,6 +200,17 @@ int tfs_warm_start(struct tfs_engine *e, struct tfs_error *err)
 				     strerror(-rc));
 	e->warm_started = 1;
 	return 0;
+}
+
+void tfs_warm_abandon(struct tfs_engine *e, const char *why)
+{
+	pthread_mutex_lock(&e->warm_lock);
+	if (!e->warm_stop) {
+		e->warm_stop = 1;
+		e->warm_why = why;
+		pthread_cond_broadcast(&e->warm_cond);
+	}
+	pthread_mutex_unlock(&e->warm_lock);
 }
 
 void tfs_warm_stop(struct tfs_engine *e)

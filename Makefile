@@ -63,7 +63,7 @@ TEST_BIN   := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 TEST_COMMON := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
 TEST_COMMON_OBJ := $(TEST_COMMON:%.c=$(B)/%.o)
 
-.PHONY: all deps test unit integration python demo bench clean install help FORCE
+.PHONY: all deps test unit integration python demo bench bench-quick bench-deps clean install help FORCE
 all: $(B)/tensorfs $(B)/libtensorfs.a $(B)/libtensorfs.so
 
 # Builds the libfuse once when missing (a failure is noted by the script and not retried), then
@@ -73,6 +73,19 @@ $(B)/libfuse.pc: FORCE
 	@pc=""; if [ "$(LIBFUSE)" != system ]; then scripts/build-libfuse.sh; \
 		pc="$$(scripts/build-libfuse.sh --pc-dir)"; fi; \
 	 [ -f $@ ] && [ "$$(cat $@)" = "$$pc" ] || echo "$$pc" > $@
+
+help:
+	@echo "make            build build/tensorfs and build/libtensorfs.{a,so}"
+	@echo "make deps       install missing Debian packages (needs root)"
+	@echo "make demo       deps + build + mount a small sample checkpoint and show it"
+	@echo "make test       deps + build + every unit and integration test"
+	@echo "make bench      benchmark (bench/run.sh): issue 9's figures vs cat, pread, mmap, bulk pread,"
+	@echo "                bindfs and peer loaders; bench/out/results.json + chart.png (~15-25 min)"
+	@echo "make bench-quick  the same on a small checkpoint, one round (a few minutes; CI smoke)"
+	@echo "                A/B: make bench BENCH_AB_OPTS='--direct-io off|--splice off'"
+	@echo "make test-asan  the whole suite under ASan+UBSan; make test-tsan: unit tests under TSan"
+	@echo "make fuzz       libFuzzer targets (FUZZ_SECONDS each); fuzz-ci, fuzz-regress"
+	@echo "make install    install to PREFIX=$(PREFIX)"
 
 deps:
 	@scripts/install-deps.sh
@@ -131,9 +144,18 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@TENSORFS=$(abspath $(B)/tensorfs) scripts/demo.sh
 
-bench: deps
+bench-deps:
+	@scripts/install-deps.sh bench
+
+# BENCH_* variables given on the command line (make bench BENCH_AB_OPTS=...) reach run.sh through
+# make's environment export of command-line variables.
+bench: bench-deps
 	@$(MAKE) --no-print-directory all
 	@TENSORFS=$(abspath $(B)/tensorfs) bench/run.sh
+
+bench-quick: bench-deps
+	@$(MAKE) --no-print-directory all
+	@TENSORFS=$(abspath $(B)/tensorfs) BENCH_QUICK=1 bench/run.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include /sbin

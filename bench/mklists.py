@@ -9,7 +9,10 @@ Writes, in OUTDIR, pairs of lists with the same ranges in the same order, one th
   rand.mnt rand.dir   every tensor in a seeded random order
   sel.mnt  sel.dir    one tensor in EVERY (index i % EVERY == EVERY // 2, so not the first tensor,
                       which test checkpoints often make huge), in index order
+  rand.mshard         rand.dir's ranges on the shard files as the mount shows them (MNT/file):
+                      the shard files read (or mmapped) through the mount in the shuffled order
   shards.lst          each shard once, whole file (0, size), in order of first use
+  shards.mnt          the same shard files through the mount
 and prints shell assignments: N_TENSORS, TENSOR_BYTES, N_SEL, SEL_BYTES, N_SHARDS, SHARD_BYTES.
 Lines are OFFSET<TAB>LENGTH<TAB>PATH (see preadcat.c).
 """
@@ -52,6 +55,9 @@ def main():
     rnd = list(tensors)
     random.Random(a.seed).shuffle(rnd)
     write("rand", rnd)
+    with open(os.path.join(a.outdir, "rand.mshard"), "w", encoding="utf-8") as f:
+        f.writelines("%d\t%d\t%s\n" % (t["offset"], t["length"], os.path.join(a.mnt, t["file"]))
+                     for t in rnd)
     sel = [t for i, t in enumerate(tensors) if i % a.every == a.every // 2]
     write("sel", sel)
 
@@ -60,10 +66,11 @@ def main():
         if t["file"] not in shards:
             shards.append(t["file"])
     sizes = {f["rel"]: f["size"] for f in idx.get("files", [])}
-    with open(os.path.join(a.outdir, "shards.lst"), "w", encoding="utf-8") as f:
-        for s in shards:
-            p = os.path.join(a.root, s)
-            f.write("0\t%d\t%s\n" % (sizes.get(s, os.path.getsize(p)), p))
+    for name, top in (("shards.lst", a.root), ("shards.mnt", a.mnt)):
+        with open(os.path.join(a.outdir, name), "w", encoding="utf-8") as f:
+            for s in shards:
+                size = sizes.get(s, os.path.getsize(os.path.join(a.root, s)))
+                f.write("0\t%d\t%s\n" % (size, os.path.join(top, s)))
 
     print("N_TENSORS=%d" % len(tensors))
     print("TENSOR_BYTES=%d" % sum(t["length"] for t in tensors))

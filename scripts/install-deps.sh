@@ -1,8 +1,12 @@
 #!/bin/sh
 # Installs the Debian packages tensorfs needs to build and test, skipping those already present.
+#   scripts/install-deps.sh          build and test
+#   scripts/install-deps.sh bench    those, plus what `make bench` compares against and draws with
+#                                    (bindfs, python3-matplotlib)
 set -e
 PKGS="build-essential pkg-config libfuse3-dev fuse3 libjansson-dev libxxhash-dev libcmocka-dev
       python3-numpy attr valgrind python3-torch xxd clang-14 libclang-rt-14-dev"
+[ "${1:-}" = bench ] && PKGS="$PKGS bindfs python3-matplotlib"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -2,7 +2,13 @@
 # setup-venv.sh - creates (once) the virtual environment the Python tests run in, and prints the
 # path of its python on stdout (progress goes to stderr).
 #
-# The environment is built from the pinned tests/python/requirements.txt and lives at
+#   scripts/setup-venv.sh [REQUIREMENTS [MODULES]]
+#
+# REQUIREMENTS defaults to tests/python/requirements.txt; MODULES (comma-separated, imported as a
+# check before the environment is marked ready) to the tests' direct requirements. The bench builds
+# its peers' environment with bench/requirements.txt this way (and its own TENSORFS_VENV_ROOT).
+#
+# The environment is built from the pinned requirements file and lives at
 #   $TENSORFS_VENV_ROOT/<hash>   (default root: ${XDG_CACHE_HOME:-$HOME/.cache}/tensorfs-venv)
 # where <hash> covers the requirements file, this script's format version and the interpreter's
 # version, so clones and worktrees share it and a changed pin builds a new one. When it exists (its
@@ -16,7 +22,9 @@
 # PATH, which has it on these machines, comes first).
 set -eu
 cd "$(dirname "$0")/.."
-REQ=tests/python/requirements.txt
+REQ=${1:-tests/python/requirements.txt}
+CHECK=${2:-torch, numpy, safetensors, transformers, diffusers, accelerate, gguf}
+[ -f "$REQ" ] || { echo "setup-venv: $REQ: no such requirements file" >&2; exit 1; }
 FORMAT=1
 
 pick() {
@@ -69,7 +77,7 @@ if ! "$DIR/bin/python" -m pip install --no-input --disable-pip-version-check -q 
 	exit 1
 fi
 grep -v "^WARNING: Location 'file:" "$log" >&2 || true
-"$DIR/bin/python" -c 'import torch, numpy, safetensors, transformers, diffusers, accelerate, gguf' >&2
+"$DIR/bin/python" -c "import $CHECK" >&2
 touch "$DIR/.ready"
 echo "setup-venv: ready in $(($(date +%s) - start)) s" >&2
 echo "$DIR/bin/python"

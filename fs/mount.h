@@ -33,7 +33,7 @@ struct tfs_mount {
 	int64_t mtime_ns;                  /* timestamp of directories and virtual files */
 	double timeout;                    /* entry/attr cache seconds: the tree never changes */
 	int splice;                        /* reply to page-cache-hot reads by splicing the shard */
-	/* --kernel-copy: 1 asks for one copy (tensor and shard files opened FOPEN_DIRECT_IO, with
+	/* --kernel-copy: 1 asks for one copy (tensor files opened FOPEN_DIRECT_IO, with
 	 * FUSE_DIRECT_IO_ALLOW_MMAP so shared mmap still works), 2 for the page-cache mode. The init
 	 * callback sets direct_io and copy_note before the kernel sends any other request; both are
 	 * read-only afterwards. */

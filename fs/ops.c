@@ -201,8 +201,12 @@ static void tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		}
 		fi->keep_cache = 1; /* the checkpoint is immutable while mounted */
 		/* One copy: the reply lands in the reader's buffer, not in this mount's page cache
-		 * first. mmap still goes through the page cache (FUSE_DIRECT_IO_ALLOW_MMAP). */
-		if (m->direct_io && n->kind != TFS_NODE_VIRT)
+		 * first. mmap still goes through the page cache (FUSE_DIRECT_IO_ALLOW_MMAP). Tensor
+		 * files only: their readers take a tensor in a few large reads, while checkpoint
+		 * files are read by tools in 128 KiB pieces (cat, cp, sha256sum), which direct_io
+		 * would turn into as many serial round trips; the kernel's readahead of the page
+		 * cache makes them 1 MiB requests in parallel. */
+		if (m->direct_io && n->kind == TFS_NODE_TENSOR)
 			fi->direct_io = 1;
 	}
 	fi->noflush = 1;

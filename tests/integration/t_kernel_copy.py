@@ -1,4 +1,4 @@
-"""--kernel-copy: the default mount reads tensor and shard files in one copy (FOPEN_DIRECT_IO, so a
+"""--kernel-copy: the default mount reads tensor files in one copy (FOPEN_DIRECT_IO, so a
 re-read reaches the daemon instead of the mount's page cache) when the build and kernel allow it, and
 shared mmap of tensor files (np.memmap mode "r", mmap.mmap) and of shard files keeps working in
 both modes; --kernel-copy two keeps re-reads in the kernel's page cache."""

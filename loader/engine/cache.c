@@ -370,9 +370,8 @@ static int make_room(struct tfs_cache *c, enum tfs_block_origin origin, struct t
 		return -ENOSPC; /* warm-up fills free budget only: it must not churn itself */
 	if (!tail)
 		return origin == TFS_ORIGIN_DEMAND ? 0 : -ENOSPC; /* all pinned: demand goes over */
-	/* Nor may one stream's readahead push out another's before it is used (thrashing). */
-	if (origin == TFS_ORIGIN_PREFETCH && tail->unused_prefetch &&
-	    tail->origin == TFS_ORIGIN_PREFETCH)
+	/* Nor may readahead push out other readahead or warm-up before it is used (thrashing). */
+	if (origin == TFS_ORIGIN_PREFETCH && tail->unused_prefetch)
 		return -ENOSPC;
 	*victim = evict_tail(c);
 	return 0;

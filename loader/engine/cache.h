@@ -92,7 +92,7 @@ const char *tfs_cache_huge_pages(const struct tfs_cache *c);
  *    evicting LRU blocks; when all blocks are pinned it goes over the budget (never fails for room).
  *  - PREFETCH: returns -EEXIST (no reference) if the block exists. -ENOSPC when untouched
  *    prefetched blocks already hold half the budget, when every block is pinned, or when the LRU
- *    victim is itself an untouched prefetched block; otherwise evicts the LRU tail.
+ *    victim is itself an untouched prefetched or warmed block; otherwise evicts the LRU tail.
  *  - WARM: like PREFETCH but never evicts: -ENOSPC once the budget is used.
  * -ENOMEM when the block struct cannot be allocated (the cache is then unchanged).
  */

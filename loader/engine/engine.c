@@ -16,7 +16,9 @@
  *    without any readahead every 2 MiB block of a sequential `cat` would be a synchronous miss.
  *  - streaming: readahead starts at readahead/4 (>= 2 blocks) and grows to readahead.
  *  - eager: streaming's readahead plus a background warm-up of as much as the budget holds (warm.c).
- *  - auto: eager when every shard block fits in the budget, else streaming; lazy with no shards.
+ *  - auto: eager in the learned order when a profile of earlier readers was loaded (profile.c);
+ *    else eager when every shard block fits in the budget (switching to streaming when the first
+ *    reads skip around a cold checkpoint, auto_observe), else streaming; lazy with no shards.
  *
  * Locking: counters are atomics; the cache, reader and streams lock themselves (see their files).
  */
@@ -116,6 +118,7 @@ static int resolve_opts(struct tfs_engine *e, struct tfs_error *err)
 static void pick_strategy(struct tfs_engine *e)
 {
 	uint64_t bs = e->bs, shard_bytes = 0, blocks = 0, cap, ra = e->opts.readahead_bytes;
+	const struct tfs_profile_run *runs;
 	char a[32], b[32];
 
 	for (size_t i = 0; i < e->n_files; i++)
@@ -132,22 +135,19 @@ static void pick_strategy(struct tfs_engine *e)
 		e->strategy = TFS_STRATEGY_LAZY;
 		snprintf(e->strategy_reason, sizeof(e->strategy_reason),
 			 "auto: no tensor data to warm or stream");
-	} else if (blocks <= e->opts.cache_bytes / bs) {
-		const struct tfs_profile_run *runs;
+	} else if (tfs_profile_order(e->profile, &runs)) {
 		e->strategy = TFS_STRATEGY_EAGER;
-		if (tfs_profile_order(e->profile, &runs)) {
-			snprintf(e->strategy_reason, sizeof(e->strategy_reason),
-				 "auto: checkpoint (%s) fits in the cache budget (%s): warm it all at "
-				 "open, in the order readers asked for it last time", a, b);
-		} else {
-			/* No learned order: a reader that jumps around a cold checkpoint would
-			 * compete with a warm-up in file order, so the first reads decide. */
-			atomic_store(&e->auto_live, 1);
-			snprintf(e->strategy_reason, sizeof(e->strategy_reason),
-				 "auto: checkpoint (%s) fits in the cache budget (%s): warm it all at "
-				 "open (streaming instead if the first reads skip around a cold cache)",
-				 a, b);
-		}
+		snprintf(e->strategy_reason, sizeof(e->strategy_reason),
+			 "auto: readers of this checkpoint (%s, cache budget %s) left a learned order: "
+			 "warm in that order, following them past the budget", a, b);
+	} else if (blocks <= e->opts.cache_bytes / bs) {
+		e->strategy = TFS_STRATEGY_EAGER;
+		/* No learned order: a reader that jumps around a cold checkpoint would compete
+		 * with a warm-up in file order, so the first reads decide (auto_observe). */
+		atomic_store(&e->auto_live, 1);
+		snprintf(e->strategy_reason, sizeof(e->strategy_reason),
+			 "auto: checkpoint (%s) fits in the cache budget (%s): warm it all at open "
+			 "(streaming instead if the first reads skip around a cold cache)", a, b);
 	} else {
 		e->strategy = TFS_STRATEGY_STREAMING;
 		snprintf(e->strategy_reason, sizeof(e->strategy_reason),

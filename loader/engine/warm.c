@@ -7,8 +7,8 @@
  * a time, so a reader never waits behind the whole checkpoint.
  *
  * The plan is the learned order first (engine/profile.h: the blocks the last engine's readers asked
- * for, in their order), then the rest in file order; budget/block_size blocks in all: as much as
- * the budget holds. Ranges the page cache already holds are skipped (counted done). Warm blocks never
+ * for, in their order; all of them, following the readers as readahead once the budget is full),
+ * then the rest in file order as far as the budget holds (budget/block_size blocks in all). Ranges the page cache already holds are skipped (counted done). Warm blocks never
  * evict anything (TFS_ORIGIN_WARM), so if demand reads filled part of the budget meanwhile the
  * warm-up stops early and says so. Progress goes to engine->opts.progress_fd as one line rewritten
  * with \r, ended by a newline.
@@ -72,13 +72,20 @@ static uint64_t block_len(const struct tfs_engine *e, uint32_t fi, uint64_t i)
 	return size - i * e->bs < e->bs ? size - i * e->bs : e->bs;
 }
 
-/* Warms block i of file fi; returns 0 to go on, 1 to stop (with *note set). */
-static int warm_one(struct tfs_engine *e, size_t fi, uint64_t i, int *pct, const char **note)
+/*
+ * Warms block i of file fi; returns 0 to go on, 1 to stop (with *note set). `follow` (the learned
+ * order): when the budget is full, the block goes in as readahead instead (which may evict blocks
+ * readers already used, and holds at most half the budget unused), waiting for readers to make
+ * room; so a learned order longer than the budget stays ahead of its reader all the way.
+ */
+static int warm_one(struct tfs_engine *e, size_t fi, uint64_t i, int *pct, const char **note,
+		    int follow)
 {
 	uint64_t len = block_len(e, (uint32_t)fi, i);
 	unsigned limit = e->opts.threads > 2 ? e->opts.threads : 2;
+	enum tfs_block_origin origin = TFS_ORIGIN_WARM;
 	struct tfs_block *b;
-	int rc, stop;
+	int rc, stop, waits = 0;
 
 	pthread_mutex_lock(&e->warm_lock);
 	while (e->warm_inflight >= limit && !e->warm_stop) {
@@ -99,7 +106,25 @@ static int warm_one(struct tfs_engine *e, size_t fi, uint64_t i, int *pct, const
 		progress(e, pct, NULL);
 		return 0;
 	}
-	rc = tfs_cache_lookup(e->cache, (uint32_t)fi, i, TFS_ORIGIN_WARM, &b);
+	for (;;) {
+		rc = tfs_cache_lookup(e->cache, (uint32_t)fi, i, origin, &b);
+		if (rc != -ENOSPC || !follow)
+			break;
+		if (origin == TFS_ORIGIN_WARM) {
+			origin = TFS_ORIGIN_PREFETCH;
+			continue;
+		}
+		if (++waits > 50) { /* 5 s without room: nobody reads what we bring */
+			*note = " (stopped: readers left the learned order)\n";
+			return 1;
+		}
+		pthread_mutex_lock(&e->warm_lock);
+		wait_a_bit(e);
+		stop = e->warm_stop;
+		pthread_mutex_unlock(&e->warm_lock);
+		if (stop)
+			return 1;
+	}
 	if (rc == -EEXIST) { /* a reader got there first */
 		atomic_fetch_add(&e->warm_done, len);
 	} else if (rc == -ENOSPC) {
@@ -109,9 +134,13 @@ static int warm_one(struct tfs_engine *e, size_t fi, uint64_t i, int *pct, const
 		*note = " (stopped: out of memory)\n";
 		return 1;
 	} else {
-		pthread_mutex_lock(&e->warm_lock);
-		e->warm_inflight++;
-		pthread_mutex_unlock(&e->warm_lock);
+		if (origin == TFS_ORIGIN_WARM) { /* tfs_warm_block_done counts it when read */
+			pthread_mutex_lock(&e->warm_lock);
+			e->warm_inflight++;
+			pthread_mutex_unlock(&e->warm_lock);
+		} else { /* readahead: bounded by the cache's rules, counted when queued */
+			atomic_fetch_add(&e->warm_done, len);
+		}
 		tfs_reader_submit(e->reader, b, 0);
 		tfs_cache_release(e->cache, b);
 	}
@@ -128,10 +157,11 @@ static void *warm_main(void *arg)
 	const char *note = "\n";
 	int pct = -1, stop = 0;
 
-	/* The learned order first: the blocks the last readers asked for, as they asked. */
-	for (size_t r = 0; r < n_runs && left && !stop; r++)
-		for (uint64_t k = 0; k < runs[r].count && left && !stop; k++, left--)
-			stop = warm_one(e, runs[r].file, runs[r].first + k, &pct, &note);
+	/* The learned order first, all of it: the blocks the last readers asked for, as they
+	 * asked, following the readers once the budget is full. */
+	for (size_t r = 0; r < n_runs && !stop; r++)
+		for (uint64_t k = 0; k < runs[r].count && !stop; k++, left -= left > 0)
+			stop = warm_one(e, runs[r].file, runs[r].first + k, &pct, &note, 1);
 	/* Then the rest in file order. */
 	for (size_t fi = 0; fi < e->n_files && left && !stop; fi++) {
 		const struct tfs_file *f = e->files[fi];
@@ -141,7 +171,7 @@ static void *warm_main(void *arg)
 		for (uint64_t i = 0; i < nb && left && !stop; i++) {
 			if (tfs_profile_planned(e->profile, (uint32_t)fi, i))
 				continue;
-			stop = warm_one(e, fi, i, &pct, &note);
+			stop = warm_one(e, fi, i, &pct, &note, 0);
 			left--;
 		}
 	}
@@ -168,9 +198,10 @@ int tfs_warm_start(struct tfs_engine *e, struct tfs_error *err)
 	size_t n_runs = tfs_profile_order(e->profile, &runs);
 	int rc;
 
-	/* The same plan warm_main walks: the learned order, then the rest of the shards. */
-	for (size_t r = 0; r < n_runs && left; r++)
-		for (uint64_t k = 0; k < runs[r].count && left; k++, left--)
+	/* The same plan warm_main walks: the learned order (all of it), then the rest of the
+	 * shards as far as the budget goes. */
+	for (size_t r = 0; r < n_runs; r++)
+		for (uint64_t k = 0; k < runs[r].count; k++, left -= left > 0)
 			total += block_len(e, runs[r].file, runs[r].first + k);
 	for (size_t fi = 0; fi < e->n_files && left; fi++) {
 		const struct tfs_file *f = e->files[fi];

@@ -137,9 +137,10 @@ static void pick_strategy(struct tfs_engine *e)
 			 "auto: no tensor data to warm or stream");
 	} else if (tfs_profile_order(e->profile, &runs)) {
 		e->strategy = TFS_STRATEGY_EAGER;
+		atomic_store(&e->gate, TFS_GATE_WAIT);
 		snprintf(e->strategy_reason, sizeof(e->strategy_reason),
 			 "auto: readers of this checkpoint (%s, cache budget %s) left a learned order: "
-			 "warm in that order, following them past the budget", a, b);
+			 "warm in that order from the first read that follows it, past the budget", a, b);
 	} else if (blocks <= e->opts.cache_bytes / bs) {
 		e->strategy = TFS_STRATEGY_EAGER;
 		/* No learned order: a reader that jumps around a cold checkpoint would compete
@@ -229,6 +230,11 @@ void tfs_engine_close(struct tfs_engine *e)
 	tfs_warm_stop(e);              /* it submits to the reader: stop it first */
 	tfs_reader_close(e->reader);   /* fails queued jobs; their callbacks touch warm_lock */
 	tfs_cache_close(e->cache);
+	/* A reader that did not follow the learned order and read less than it holds is another
+	 * consumer (one tensor in ten): the order of the usual one stays. */
+	if (e->profile && atomic_load(&e->gate) == TFS_GATE_SHUT &&
+	    tfs_profile_blocks(e->profile, 0) < tfs_profile_blocks(e->profile, 1))
+		tfs_profile_discard(e->profile);
 	tfs_profile_close(e->profile); /* writes what this engine's readers taught it */
 	pthread_cond_destroy(&e->warm_cond);
 	pthread_mutex_destroy(&e->warm_lock);
@@ -358,6 +364,8 @@ static int read_begin(struct tfs_engine *e, uint32_t file, uint64_t off, size_t 
 		return rc;
 	}
 	tfs_profile_note(e->profile, file, off / e->bs, (off + *len - 1) / e->bs + 1);
+	if (atomic_load(&e->gate) == TFS_GATE_WAIT)
+		tfs_warm_gate_observe(e, file, off / e->bs);
 	return 1;
 }
 

@@ -39,6 +39,10 @@ struct tfs_engine {
 	unsigned warm_inflight;           /* warm_lock */
 	int warm_stop;                    /* warm_lock */
 	const char *warm_why;             /* warm_lock: progress note when abandoned, or NULL */
+	/* auto with a learned order: the warm-up waits for the first demand read and goes on only
+	 * if it is where the order begins (a reader repeating itself), so a different reader (one
+	 * tensor in ten) never pays for a warm-up it does not use. */
+	atomic_int gate;                  /* TFS_GATE_*; set once from WAIT to GO or SHUT */
 	int warm_started;                 /* owner thread only */
 	pthread_t warm_thread;
 	atomic_uint_fast64_t warm_done, warm_total;
@@ -70,6 +74,9 @@ int tfs_stream_note(struct tfs_stream *s, uint32_t file, uint64_t off, uint64_t 
 /* warm.c: starts the warm-up thread (eager); stops and joins it; reader callback for its blocks. */
 int tfs_warm_start(struct tfs_engine *e, struct tfs_error *err);
 void tfs_warm_stop(struct tfs_engine *e);
+enum { TFS_GATE_OPEN = 0, TFS_GATE_WAIT, TFS_GATE_GO, TFS_GATE_SHUT };
+/* warm.c: a demand read of blocks from `first` of `file` decides a waiting gate. */
+void tfs_warm_gate_observe(struct tfs_engine *e, uint32_t file, uint64_t first);
 /* Asks the warm-up to stop early without waiting; `why` is its progress note (static string). */
 void tfs_warm_abandon(struct tfs_engine *e, const char *why);
 void tfs_warm_block_done(void *engine, struct tfs_block *b, long rc);

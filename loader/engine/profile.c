@@ -34,6 +34,8 @@ struct tfs_profile {
 	struct tfs_profile_run *runs;      /* recorded, first-read order; lock */
 	size_t n_runs, cap_runs;           /* lock */
 	char status[PATH_MAX + 96];        /* immutable after open */
+	uint64_t n_loaded, n_recorded;     /* blocks; n_recorded under lock */
+	int discard;                       /* set by the engine before close */
 };
 
 static void load(struct tfs_profile *p)
@@ -94,6 +96,7 @@ static void load(struct tfs_profile *p)
 		}
 		loaded += count;
 	}
+	p->n_loaded = loaded;
 	fclose(f);
 	if (why) {
 		free(p->order);
@@ -149,8 +152,8 @@ static void save(struct tfs_profile *p)
 	FILE *f;
 	int ok;
 
-	if (!p->n_runs)
-		return; /* nothing read: keep what the last engine learned */
+	if (!p->n_runs || p->discard)
+		return; /* nothing read, or another reader: keep what the last engine learned */
 	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", p->path, (long)getpid());
 	f = fopen(tmp, "we");
 	if (!f)
@@ -198,6 +201,7 @@ void tfs_profile_note(struct tfs_profile *p, uint32_t file, uint64_t first, uint
 		if (atomic_fetch_or(&p->seen[bit / 64], m) & m)
 			continue; /* another reader got there first */
 		pthread_mutex_lock(&p->lock);
+		p->n_recorded++;
 		last = p->n_runs ? &p->runs[p->n_runs - 1] : NULL;
 		if (last && last->file == file && last->first + last->count == k) {
 			last->count++;
@@ -208,10 +212,39 @@ void tfs_profile_note(struct tfs_profile *p, uint32_t file, uint64_t first, uint
 	}
 }
 
+uint64_t tfs_profile_blocks(struct tfs_profile *p, int loaded)
+{
+	uint64_t n;
+
+	if (loaded)
+		return p->n_loaded;
+	pthread_mutex_lock(&p->lock);
+	n = p->n_recorded;
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
+void tfs_profile_discard(struct tfs_profile *p)
+{
+	p->discard = 1;
+}
+
 size_t tfs_profile_order(const struct tfs_profile *p, const struct tfs_profile_run **runs)
 {
 	*runs = p->order;
 	return p->n_order;
+}
+
+int tfs_profile_head(const struct tfs_profile *p, uint32_t file, uint64_t index, uint64_t n)
+{
+	for (size_t r = 0; r < p->n_order && n; r++) {
+		const struct tfs_profile_run *run = &p->order[r];
+		uint64_t take = run->count < n ? run->count : n;
+		if (run->file == file && index >= run->first && index < run->first + take)
+			return 1;
+		n -= take;
+	}
+	return 0;
 }
 
 int tfs_profile_planned(const struct tfs_profile *p, uint32_t file, uint64_t index)

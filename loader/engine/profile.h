@@ -38,7 +38,14 @@ struct tfs_profile_run {
 int tfs_profile_open(const char *path, const struct tfs_file *const *files, size_t n_files,
 		     uint64_t bs, struct tfs_profile **out, struct tfs_error *err);
 
-/* Writes the recorded order to the path (if anything was read) and frees. Accepts NULL. */
+/* Blocks in the loaded order (loaded = 1) or recorded so far (0). */
+uint64_t tfs_profile_blocks(struct tfs_profile *p, int loaded);
+
+/* Keeps the file as it is at close (this engine's readers were not the ones it describes). */
+void tfs_profile_discard(struct tfs_profile *p);
+
+/* Writes the recorded order to the path (if anything was read and not discarded) and frees.
+ * Accepts NULL. */
 void tfs_profile_close(struct tfs_profile *p);
 
 /* Records a demand read of blocks [first, end) of `file` (only the first read of a block counts).
@@ -47,6 +54,9 @@ void tfs_profile_note(struct tfs_profile *p, uint32_t file, uint64_t first, uint
 
 /* The loaded order (runs[0..n)), empty when none was loaded. Immutable until close. */
 size_t tfs_profile_order(const struct tfs_profile *p, const struct tfs_profile_run **runs);
+
+/* 1 when block `index` of `file` is among the first n blocks of the loaded order. */
+int tfs_profile_head(const struct tfs_profile *p, uint32_t file, uint64_t index, uint64_t n);
 
 /* 1 when block `index` of `file` is in the loaded order. */
 int tfs_profile_planned(const struct tfs_profile *p, uint32_t file, uint64_t index);

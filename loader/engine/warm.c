@@ -157,6 +157,14 @@ static void *warm_main(void *arg)
 	const char *note = "\n";
 	int pct = -1, stop = 0;
 
+	/* auto: wait until the first reader shows whether it follows the learned order. */
+	pthread_mutex_lock(&e->warm_lock);
+	while (atomic_load(&e->gate) == TFS_GATE_WAIT && !e->warm_stop)
+		wait_a_bit(e);
+	stop = e->warm_stop || atomic_load(&e->gate) == TFS_GATE_SHUT;
+	pthread_mutex_unlock(&e->warm_lock);
+	if (atomic_load(&e->gate) == TFS_GATE_SHUT)
+		note = " (not needed: readers do not follow the learned order)\n";
 	/* The learned order first, all of it: the blocks the last readers asked for, as they
 	 * asked, following the readers once the budget is full. */
 	for (size_t r = 0; r < n_runs && !stop; r++)
@@ -231,6 +239,29 @@ int tfs_warm_start(struct tfs_engine *e, struct tfs_error *err)
 				     strerror(-rc));
 	e->warm_started = 1;
 	return 0;
+}
+
+#define GATE_HEAD 8  /* a first read within the first blocks of the learned order opens the gate */
+
+void tfs_warm_gate_observe(struct tfs_engine *e, uint32_t file, uint64_t first)
+{
+	int wait = TFS_GATE_WAIT, go = tfs_profile_head(e->profile, file, first, GATE_HEAD);
+
+	/* Only shard bytes are in an order: config.json and friends say nothing about it. */
+	if (!e->files[file]->is_shard || atomic_load(&e->gate) != TFS_GATE_WAIT ||
+	    !atomic_compare_exchange_strong(&e->gate, &wait, go ? TFS_GATE_GO : TFS_GATE_SHUT))
+		return;
+	if (!go) {
+		snprintf(e->switch_reason, sizeof(e->switch_reason),
+			 "auto: a learned order exists but the first read (%s, block %llu) is not where "
+			 "it begins: another reader; no warm-up, streaming",
+			 e->files[file]->rel, (unsigned long long)first);
+		atomic_store(&e->strategy, TFS_STRATEGY_STREAMING);
+		atomic_store(&e->reason, e->switch_reason);
+	}
+	pthread_mutex_lock(&e->warm_lock);
+	pthread_cond_broadcast(&e->warm_cond);
+	pthread_mutex_unlock(&e->warm_lock);
 }
 
 void tfs_warm_abandon(struct tfs_engine *e, const char *why)

@@ -71,6 +71,39 @@ with Mount(ck, opts + ["--strategy", "eager", "--cache-size", str(budget)]) as m
     c.eq(s1["cache_misses"] - s0["cache_misses"], 0, "the first K tensors of the learned order are all hits")
     c.check(s1["cache_hits"] > s0["cache_hits"], "hits counted", repr(s1)[:300])
 
+# auto with a learned order waits for the first read: a reader that starts where the order begins
+# gets the warm-up; another reader (starting elsewhere) gets none and leaves the profile alone.
+head, seen = [], set()
+for t in order:
+    for b in sorted(blocks(t)):
+        if b not in seen:
+            seen.add(b)
+            head.append(b)
+head = set(head[:8])
+other = next(t for t in order if min(blocks(t)) not in head and len(blocks(t)) <= 2)
+prof = os.path.join(pdir, files[0]) if files else ""
+before = read_all(prof) if prof else b""
+evict()
+with Mount(ck, opts) as mnt:
+    time.sleep(0.3)
+    st = stats(mnt)
+    c.check("from the first read that follows it" in st.get("strategy_reason", ""), "auto: waits for a reader",
+            st.get("strategy_reason"))
+    c.eq(st.get("bytes_from_disk"), 0, "auto: nothing warmed before the first read")
+    c.check(read_all(mnt.p(other["path"])) == shard_slice(m, other), "bytes (other reader)", other["path"])
+    time.sleep(0.3)
+    st = stats(mnt)
+    c.eq(st.get("strategy"), "streaming", "auto: another reader gets no warm-up", st.get("strategy_reason"))
+    c.check(st.get("bytes_from_disk", 1 << 40) <= len(blocks(other)) * BS, "auto: only the other reader's blocks read",
+            repr(st)[:300])
+c.check(prof and read_all(prof) == before, "another reader leaves the learned order alone")
+evict()
+with Mount(ck, opts) as mnt:
+    c.check(read_all(mnt.p(order[0]["path"])) == shard_slice(m, order[0]), "bytes (repeat reader)")
+    c.check(wait_for(lambda: stats(mnt)["warm_done_bytes"] > 0, 10), "auto: the repeat reader gets the warm-up",
+            repr(stats(mnt))[:300])
+    c.eq(stats(mnt).get("strategy"), "eager", "auto: eager for the repeat reader")
+
 # A changed checkpoint (a shard rewritten: new mtime) makes the profile stale: ignored, not used.
 shard0 = os.path.join(ck, tensors[0]["shard"])
 os.utime(shard0, ns=(time.time_ns(), time.time_ns()))

@@ -30,8 +30,10 @@ FUSE_STATIC = $(if $(strip $(file < $(B)/libfuse.pc)),--static)
 FUSE_CFLAGS = $(shell $(FUSE_PKGENV) $(PKG) --cflags $(FUSE_PKGS) 2>/dev/null)
 FUSE_LIBS   = $(shell $(FUSE_PKGENV) $(PKG) $(FUSE_STATIC) --libs $(FUSE_PKGS) 2>/dev/null || echo -lfuse3)
 
-# CUDA: loader/place/*.cu joins libtensorfs only when nvcc is found (`make NVCC=` builds without it);
-# then TFS_HAVE_CUDA is defined everywhere and the library links -lcudart.
+# CUDA: when nvcc is found (`make NVCC=` builds without it), loader/*/*.cu is built into its own
+# plugin, $(B)/libtensorfs-cuda.so, the only file that links -lcudart; libtensorfs dlopen()s it the
+# first time a CUDA device is asked for (loader/place/backend.h), so the library and `tensorfs`
+# build and behave the same with or without CUDA, and a cpu load never starts the CUDA runtime.
 ifeq ($(origin NVCC),undefined)
 NVCC := $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 endif
@@ -40,31 +42,35 @@ ifneq ($(strip $(NVCC)),)
 # when it is there, else from nvcc's own folder.
 CUDA_HOME ?= $(if $(wildcard /usr/local/cuda/lib64/libcudart.so),/usr/local/cuda,$(patsubst %/bin/nvcc,%,$(NVCC)))
 CUDA_SRC  := $(wildcard loader/*/*.cu)
-CFLAGS    += -DTFS_HAVE_CUDA
 NVCCFLAGS ?= -O2 -g
-NVCCFLAGS += -std=c++17 -DTFS_HAVE_CUDA -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iinclude -Iloader -Iloader/util \
+NVCCFLAGS += -std=c++17 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iinclude -Iloader -Iloader/util \
              -Xcompiler -fPIC,-pthread,-fno-exceptions,-Wall,-Wextra,-Wno-unused-parameter
 CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
-LIB_LIBS  += $(CUDA_LIBS)
+CUDA_PLUGIN = $(B)/libtensorfs-cuda.so
 endif
 
 B       ?= build
 PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+# ABI: the SONAME's number changes when a declaration of include/tensorfs.h changes incompatibly;
+# loader/libtensorfs.map exports exactly what the header declares (scripts/check-abi.sh checks).
+ABI_MAJOR := 1
+ABI_VERSION := $(ABI_MAJOR).0.0
 
 LOADER_SRC := $(wildcard loader/*/*.c)
 LOADER_HDR := $(wildcard loader/*/*.h)
 FS_SRC     := $(wildcard fs/*.c cli/*.c)
 TEST_SRC   := $(wildcard tests/test_*.c)
 LOADER_OBJ := $(LOADER_SRC:%.c=$(B)/%.o)
-LOADER_OBJ += $(CUDA_SRC:%.cu=$(B)/%.o)
+CUDA_OBJ   := $(CUDA_SRC:%.cu=$(B)/%.o)
 FS_OBJ     := $(FS_SRC:%.c=$(B)/%.o)
 FS_LIB_OBJ := $(filter-out $(B)/cli/main.o,$(FS_OBJ))
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 TEST_COMMON := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
 TEST_COMMON_OBJ := $(TEST_COMMON:%.c=$(B)/%.o)
 
-.PHONY: all deps test unit integration python demo bench bench-quick bench-deps clean install help FORCE
-all: $(B)/tensorfs $(B)/libtensorfs.a $(B)/libtensorfs.so
+.PHONY: all deps test unit integration python demo bench bench-quick bench-deps clean install help abi abi-map FORCE
+all: $(B)/tensorfs $(B)/libtensorfs.a $(B)/libtensorfs.so $(B)/libtensorfs.so.$(ABI_MAJOR) $(CUDA_PLUGIN)
 
 # Builds the libfuse once when missing (a failure is noted by the script and not retried), then
 # rewrites $(B)/libfuse.pc only when the choice changed. `make LIBFUSE=system` skips it.
@@ -83,9 +89,11 @@ help:
 	@echo "                bindfs and peer loaders; bench/out/results.json + chart.png (~15-25 min)"
 	@echo "make bench-quick  the same on a small checkpoint, one round (a few minutes; CI smoke)"
 	@echo "                A/B: make bench BENCH_AB_OPTS='--direct-io off|--splice off'"
-	@echo "make test-asan  the whole suite under ASan+UBSan; make test-tsan: unit tests under TSan"
+	@echo "make test-asan  the whole suite under ASan+UBSan (test-asan-python: the Python tests only);"
+	@echo "                make test-tsan: unit tests under TSan"
 	@echo "make fuzz       libFuzzer targets (FUZZ_SECONDS each); fuzz-ci, fuzz-regress"
-	@echo "make install    install to PREFIX=$(PREFIX)"
+	@echo "make abi        check that libtensorfs.so exports exactly what include/tensorfs.h declares"
+	@echo "make install    install to PREFIX=$(PREFIX): binary, headers, library + symlinks, CUDA plugin, tensorfs.pc"
 
 deps:
 	@scripts/install-deps.sh
@@ -115,8 +123,25 @@ $(B)/tests/%.o: tests/%.c include/tensorfs.h $(wildcard tests/*.h fs/*.h cli/*.h
 $(B)/libtensorfs.a: $(LOADER_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/libtensorfs.so: $(LOADER_OBJ)
-	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LIB_LIBS)
+$(B)/libtensorfs.so: $(LOADER_OBJ) loader/libtensorfs.map
+	$(CC) -shared -o $@ $(LOADER_OBJ) -Wl,-soname,libtensorfs.so.$(ABI_MAJOR) \
+		-Wl,--version-script=loader/libtensorfs.map $(LDFLAGS) $(LIB_LIBS)
+
+# The SONAME's file, for programs linked with -L$(B) -ltensorfs.
+$(B)/libtensorfs.so.$(ABI_MAJOR): $(B)/libtensorfs.so
+	ln -sf libtensorfs.so $@
+
+# The CUDA plugin: the backend and the error helper it shares with the library, one export.
+$(B)/libtensorfs-cuda.so: $(CUDA_OBJ) $(B)/loader/util/error.o loader/place/cuda-plugin.map
+	$(CC) -shared -o $@ $(CUDA_OBJ) $(B)/loader/util/error.o \
+		-Wl,--version-script=loader/place/cuda-plugin.map $(LDFLAGS) $(CUDA_LIBS)
+
+abi: $(B)/libtensorfs.so
+	@scripts/check-abi.sh $(B)/libtensorfs.so include/tensorfs.h
+
+# After adding or removing a function of include/tensorfs.h.
+abi-map:
+	scripts/gen-abi-map.sh include/tensorfs.h >loader/libtensorfs.map
 
 $(B)/tensorfs: $(FS_OBJ) $(B)/libtensorfs.a $(B)/libfuse.pc
 	$(CC) -o $@ $(FS_OBJ) $(B)/libtensorfs.a $(LDFLAGS) $(FUSE_LIBS) $(LIB_LIBS)
@@ -136,6 +161,7 @@ python: all
 
 test: deps
 	@$(MAKE) --no-print-directory all $(TEST_BIN)
+	@$(MAKE) --no-print-directory abi
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory python
@@ -157,12 +183,20 @@ bench-quick: bench-deps
 	@$(MAKE) --no-print-directory all
 	@TENSORFS=$(abspath $(B)/tensorfs) BENCH_QUICK=1 bench/run.sh
 
+# The plugin goes next to the library: that is where libtensorfs (and PREFIX/bin/tensorfs, via
+# ../lib) looks for it.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include /sbin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/include/dlpack \
+		$(DESTDIR)/sbin
 	install -m 755 $(B)/tensorfs $(DESTDIR)$(PREFIX)/bin/tensorfs
-	install -m 644 $(B)/libtensorfs.a $(B)/libtensorfs.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(B)/libtensorfs.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(B)/libtensorfs.so $(DESTDIR)$(LIBDIR)/libtensorfs.so.$(ABI_VERSION)
+	ln -sf libtensorfs.so.$(ABI_VERSION) $(DESTDIR)$(LIBDIR)/libtensorfs.so.$(ABI_MAJOR)
+	ln -sf libtensorfs.so.$(ABI_MAJOR) $(DESTDIR)$(LIBDIR)/libtensorfs.so
+	$(if $(CUDA_PLUGIN),install -m 755 $(CUDA_PLUGIN) $(DESTDIR)$(LIBDIR)/)
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@VERSION@|$(ABI_VERSION)|' \
+		scripts/tensorfs.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/tensorfs.pc
 	install -m 644 include/tensorfs.h $(DESTDIR)$(PREFIX)/include/
-	install -d $(DESTDIR)$(PREFIX)/include/dlpack
 	install -m 644 include/dlpack/dlpack.h include/dlpack/LICENSE $(DESTDIR)$(PREFIX)/include/dlpack/
 	install -m 755 mount-scripts/mount.tensorfs $(DESTDIR)/sbin/mount.tensorfs
 
@@ -229,9 +263,27 @@ test-asan: deps
 	@rm -f build-asan/asan.* build-asan/ubsan.*
 	@$(ASAN_ENV) $(MAKE) --no-print-directory B=build-asan CC="$(ASAN_CC)" unit
 	@$(ASAN_ENV) TENSORFS=$(abspath build-asan/tensorfs) tests/integration/run.sh $(ASAN_IT_TESTS)
+	@$(MAKE) --no-print-directory test-asan-python ASAN_PY_CLEAN=
 	@if ls build-asan/asan.* build-asan/ubsan.* >/dev/null 2>&1; then \
 		echo "test-asan: sanitizer reports:"; cat build-asan/asan.* build-asan/ubsan.* 2>/dev/null; exit 1; fi
 	@echo "test-asan: no sanitizer reports"
+
+# The Python tests against the ASan library. Python is not instrumented, so libasan is preloaded
+# (into the interpreter only: tests/python/run.sh's TENSORFS_PRELOAD); PYTHONMALLOC=malloc sends
+# Python's buffers - the ctypes struct mirrors among them - through ASan's malloc, so the library
+# writing past one aborts the test. Python's own leaks are not ours: detect_leaks=0.
+# libstdc++ is preloaded too, so ASan's __cxa_throw interceptor finds the real one (torch throws).
+ASAN_LIB        = $(shell $(CC) -print-file-name=libasan.so):$(shell $(CC) -print-file-name=libstdc++.so.6)
+ASAN_PY_CLEAN  ?= 1
+.PHONY: test-asan-python
+test-asan-python: deps
+	@$(MAKE) --no-print-directory B=build-asan CC="$(ASAN_CC)" build-asan/libtensorfs.so
+	@$(if $(ASAN_PY_CLEAN),rm -f build-asan/asan.* build-asan/ubsan.*)
+	@ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:verify_asan_link_order=0:log_path=$(abspath build-asan)/asan \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(abspath build-asan)/ubsan \
+		PYTHONMALLOC=malloc TENSORFS_PRELOAD=$(ASAN_LIB) B=build-asan tests/python/run.sh
+	@$(if $(ASAN_PY_CLEAN),if ls build-asan/asan.* build-asan/ubsan.* >/dev/null 2>&1; then \
+		echo "test-asan-python: sanitizer reports:"; cat build-asan/asan.* build-asan/ubsan.*; exit 1; fi)
 
 .PHONY: clean-sanitize
 clean: clean-sanitize

@@ -193,6 +193,11 @@ int tfs_cmd_load(int argc, char **argv)
 			goto fail;
 	if (a.map && tfs_selection_load_map(sel, a.map, &err) < 0)
 		goto fail;
+	/* A load that may go to a GPU starts CUDA (the plugin) before the engine, so the cache can
+	 * pin its blocks with cudaHostAlloc and GPUs copy straight from them; a cpu load never does.
+	 * A failure here is reported by tfs_load with the device it concerns. */
+	if (a.map || a.lo.device.type == TFS_DEVICE_CUDA)
+		tfs_cuda_device_count(NULL);
 	if (tfs_engine_open(cat, &a.eo, &e, &err) < 0)
 		goto fail;
 	if (tfs_load(cat, e, sel, &a.lo, &r, &err) < 0)

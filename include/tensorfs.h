@@ -291,8 +291,11 @@ int tfs_device_parse(const char *s, struct tfs_device *out, struct tfs_error *er
 /* Writes "cpu", "cuda:N" or "disk" into buf (cap >= 16 always suffices); returns buf. */
 const char *tfs_device_name(struct tfs_device d, char *buf, size_t cap);
 /*
- * Number of CUDA devices usable by this process. -ENODEV with "cuda: this libtensorfs was built
- * without CUDA", or "cuda: no CUDA device (cudaGetDeviceCount: ...)" when the runtime finds none.
+ * Number of CUDA devices usable by this process. The first call (or the first load naming a GPU)
+ * loads the CUDA plugin, libtensorfs-cuda.so, from the library's folder (or $TENSORFS_CUDA_PLUGIN)
+ * and with it the CUDA runtime; nothing else in the library does. -ENODEV with "cuda: CUDA support
+ * not available: ..." when the plugin is missing (built without nvcc) or cannot be loaded (the
+ * message says why), or "cuda: no CUDA device (cudaGetDeviceCount: ...)" when the runtime finds none.
  */
 int tfs_cuda_device_count(struct tfs_error *err);
 
@@ -395,8 +398,8 @@ struct tfs_load_result;
  * when a GPU is involved) - while the calling thread copies them to their destination
  * (cudaMemcpyAsync on several streams), so disk reads and copies overlap. Pass the engine no
  * eager strategy if only part of the checkpoint is wanted: the loader reads nothing else itself.
- * Errors: -EINVAL bad options; -ENODEV "cuda:N: this libtensorfs was built without CUDA", "cuda:N:
- * no CUDA device (...)", or a map key naming a GPU beyond those present (message names the map and
+ * Errors: -EINVAL bad options; -ENODEV "cuda:N: CUDA support not available: ..." (no CUDA plugin,
+ * or it cannot be loaded: see tfs_cuda_device_count), "cuda:N: no CUDA device (...)", or a map key naming a GPU beyond those present (message names the map and
  * the key); -ENOMEM (host or device allocation, naming the device and size); -EIO from the engine.
  * On success *out is owned by the caller: release with tfs_load_free(). On failure everything
  * allocated is released.
@@ -449,6 +452,15 @@ int tfs_load_report_json(const struct tfs_load_report *rep, char *buf, size_t ca
 /* Parses a byte size: "4096", "512K", "512M", "8G", "1T" (powers of 1024; "MiB"/"MB" accepted as M).
  * -EINVAL for anything else or an overflow. */
 int tfs_parse_size(const char *s, uint64_t *out);
+
+/* ---- the ABI itself ---------------------------------------------------------------------------- */
+
+/*
+ * sizeof(struct NAME) in this library, NAME without "struct " ("tfs_engine_opts", "tfs_loaded",
+ * ... every struct this header defines); 0 for a name it does not know. Bindings that mirror these
+ * structs (python/tensorfs) compare their sizes at load time and refuse a library that differs.
+ */
+size_t tfs_struct_size(const char *name);
 
 #ifdef __cplusplus
 }

@@ -5,8 +5,9 @@
 #     only: everything else reads through the byte source (loader/io/source.h).
 #  2. fs/ and cli/ include only the public header (include/), loader/util/ and their own folders,
 #     as the Makefile's include paths say.
-#  3. `#if...TFS_HAVE_CUDA` appears in no .c file but the CUDA backend (loader/place/backend_cuda*);
-#     CUDA_ALLOW lists the files that still do, until the backend seam moves them.
+#  3. `#if...TFS_HAVE_CUDA` appears in no .c file (CUDA sits behind the backend seam,
+#     loader/place/backend.h, and is built into a plugin, never conditionally into the library),
+#     and only the CUDA backend (loader/place/backend_cuda*) includes the CUDA runtime's headers.
 #  4. Nothing cites the workspace outside the repository (a path "shared/" or "../shared").
 cd "$(dirname "$0")/.." || exit 2
 bad=0
@@ -35,13 +36,16 @@ done)
 [ -z "$hits" ] || fail "fs/ and cli/ may include only include/, loader/util/, fs/, cli/:
 $hits"
 
-# 3. CUDA conditionals stay in the CUDA backend. The backend seam removes files from this list.
-CUDA_ALLOW='loader/place/load.c loader/place/plan.c loader/place/result.c'
+# 3. No CUDA conditionals in .c files; the CUDA runtime is included by the CUDA backend only.
+CUDA_ALLOW=''
 for f in $(grep -rlE '^[[:space:]]*#[[:space:]]*(if|ifdef|ifndef|elif).*TFS_HAVE_CUDA' --include='*.c' \
 		loader fs cli | sort); do
-	case "$f" in loader/place/backend_cuda*) continue ;; esac
 	case " $CUDA_ALLOW " in *" $f "*) continue ;; esac
-	fail "$f: #if TFS_HAVE_CUDA outside loader/place/backend_cuda* (put it behind the backend seam)"
+	fail "$f: #if TFS_HAVE_CUDA in a .c file (put it behind the backend seam, loader/place/backend.h)"
+done
+for f in $(grep -rlE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]cuda' loader fs cli | sort); do
+	case "$f" in loader/place/backend_cuda*) continue ;; esac
+	fail "$f: includes a CUDA header outside loader/place/backend_cuda* (use loader/place/backend.h)"
 done
 
 # 4. The repository stands alone.

@@ -17,6 +17,7 @@
 
 #include "ckpt.h"
 #include "tensorfs.h"
+#include "place/backend.h"
 
 struct fix {
 	char *dir;
@@ -372,14 +373,16 @@ static void test_cuda_unavailable(void **state)
 	if (n > 0)
 		skip();         /* a GPU is present: tests/gpu/run.sh covers it */
 	assert_int_equal(n, -ENODEV);
-	assert_true(strstr(err.msg, "built without CUDA") || strstr(err.msg, "no CUDA device"));
+	assert_true(strstr(err.msg, "CUDA support not available") || strstr(err.msg, "no CUDA device"));
 	tfs_load_opts_init(&o);
 	assert_int_equal(tfs_device_parse("cuda:0", &o.device, &err), 0);
 	assert_int_equal(tfs_load(f->cat, f->e, NULL, &o, &r, &err), -ENODEV);
 	assert_null(r);
-	/* "cuda:0: this libtensorfs was built without CUDA" or "cuda:0: no CUDA device (...)" */
+	/* "cuda:0: CUDA support not available: no libtensorfs-cuda.so in ..." (this test binary is
+	 * not next to the plugin) or "cuda:0: no CUDA device (...)" */
 	assert_true(strncmp(err.msg, "cuda:0: ", 8) == 0);
-	assert_true(strstr(err.msg, "built without CUDA") || strstr(err.msg, "no CUDA device ("));
+	assert_true(strstr(err.msg, "CUDA support not available: ") ||
+		    strstr(err.msg, "no CUDA device ("));
 
 	/* A map naming a GPU: the message names the map and the key. */
 	assert_int_equal(tfs_selection_new(&sel, &err), 0);
@@ -433,6 +436,76 @@ static void test_engine_error_fails_load(void **state)
 	assert_non_null(strstr(err.msg, "model.safetensors"));
 }
 
+/* The host table of the backend seam: every member there, a copy done at submit, nothing queued. */
+static void test_host_backend(void **state)
+{
+	const struct tfs_backend *be = NULL;
+	struct tfs_copy ops[2];
+	struct tfs_queue *q = (struct tfs_queue *)1;
+	struct tfs_error err;
+	char src[300], *dst = NULL, back[300];
+	int dev = 0;
+
+	assert_int_equal(tfs_backend_get(TFS_DEVICE_CPU, &be, &err), 0);
+	assert_ptr_equal(be, tfs_backend_host());
+	assert_int_equal(be->abi, TFS_BACKEND_ABI);
+	assert_int_equal(be->size, sizeof(*be));
+	assert_string_equal(be->name, "cpu");
+	assert_int_equal(be->dl_device, kDLCPU);
+	assert_int_equal(be->count(NULL, 0), 1);
+	assert_int_equal(be->alloc(0, sizeof(src), (void **)&dst, &err), 0);
+	assert_int_equal((uintptr_t)dst % 4096, 0);
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = (char)(i * 7);
+	ops[0] = (struct tfs_copy){ src, dst, 100 };
+	ops[1] = (struct tfs_copy){ src + 100, dst + 100, 200 };
+	assert_int_equal(be->open(&dev, 1, 4, 2, &q, &err), 0);
+	assert_null(q);
+	assert_int_equal(be->submit(q, 0, 1, ops, 2, &err), 1);
+	assert_int_equal(be->sync(q, 1, 0, &err), 1);
+	assert_int_equal(be->to_host(0, back, dst, sizeof(back), &err), 0);
+	assert_memory_equal(back, src, sizeof(src));
+	assert_true(be->is_pinned(src));
+	be->close(q);
+	be->free(0, dst);
+	assert_int_equal(be->host_alloc(UINT64_MAX, (void **)&dst, &err), -ENOMEM);
+	assert_non_null(strstr(err.msg, "cpu: cannot allocate"));
+	assert_int_equal(tfs_backend_get(TFS_DEVICE_DISK, &be, &err), -EINVAL);
+}
+
+/* CUDA from a test binary: the plugin is not next to it, so the answer is -ENODEV with a reason
+ * (or a table, when TENSORFS_CUDA_PLUGIN names a real plugin). Asked twice: the search runs once. */
+static void test_cuda_backend_missing(void **state)
+{
+	const struct tfs_backend *be = NULL;
+	struct tfs_error err, err2;
+	int rc = tfs_backend_get(TFS_DEVICE_CUDA, &be, &err);
+
+	if (rc == 0) {
+		assert_int_equal(be->abi, TFS_BACKEND_ABI);
+		assert_int_equal(be->dl_device, kDLCUDA);
+		skip();
+	}
+	assert_int_equal(rc, -ENODEV);
+	assert_true(strstr(err.msg, "CUDA support not available") ||
+		    strstr(err.msg, "TENSORFS_CUDA_PLUGIN"));
+	assert_int_equal(tfs_backend_get(TFS_DEVICE_CUDA, &be, &err2), -ENODEV);
+	assert_string_equal(err.msg, err2.msg);
+}
+
+/* tfs_struct_size: what bindings compare their mirrors with. */
+static void test_struct_size(void **state)
+{
+	assert_int_equal(tfs_struct_size("tfs_engine_opts"), sizeof(struct tfs_engine_opts));
+	assert_int_equal(tfs_struct_size("tfs_load_opts"), sizeof(struct tfs_load_opts));
+	assert_int_equal(tfs_struct_size("tfs_loaded"), sizeof(struct tfs_loaded));
+	assert_int_equal(tfs_struct_size("tfs_error"), TFS_ERR_MAX);
+	assert_int_equal(tfs_struct_size("tfs_load_report"), sizeof(struct tfs_load_report));
+	assert_int_equal(tfs_struct_size("struct tfs_loaded"), 0);
+	assert_int_equal(tfs_struct_size("tfs_nonesuch"), 0);
+	assert_int_equal(tfs_struct_size(NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -446,6 +519,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cuda_unavailable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_error_fails_load, setup, teardown),
+		cmocka_unit_test(test_host_backend),
+		cmocka_unit_test(test_cuda_backend_missing),
+		cmocka_unit_test(test_struct_size),
 	};
 	return cmocka_run_group_tests_name("device", tests, NULL, NULL);
 }

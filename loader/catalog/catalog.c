@@ -330,16 +330,16 @@ const struct tfs_tensor *tfs_catalog_find(const struct tfs_catalog *cat, const c
 int tfs_catalog_open(const char *path, struct tfs_catalog **out, struct tfs_error *err)
 {
 	struct tfs_catalog *cat = calloc(1, sizeof(*cat));
+	struct tfs_source_info info;
 	struct stat st;
 	int rc;
 
 	if (!cat)
 		return tfs_error_set(err, -ENOMEM, "%s: out of memory", path);
-	if (stat(path, &st) < 0) {
-		rc = tfs_error_set(err, -errno, "%s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (S_ISREG(st.st_mode)) {
+	/* A single file is whatever a byte source can stat (a local file, or a URL once a source
+	 * reads it); a folder is local. The source's error names what is missing. */
+	rc = tfs_source_stat(path, &info, err);
+	if (rc == 0) {
 		/* A single file: the mount shows it and its tensors, nothing else of its folder. */
 		const char *slash = strrchr(path, '/');
 		cat->root = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
@@ -349,7 +349,7 @@ int tfs_catalog_open(const char *path, struct tfs_catalog **out, struct tfs_erro
 			rc = tfs_catalog_load_shard(cat, rc, "", err);
 		if (rc >= 0)
 			cat->layout = cat->files[0].fmt->name; /* "safetensors" */
-	} else if (S_ISDIR(st.st_mode)) {
+	} else if (rc == -EINVAL && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		cat->root = strdup(path);
 		rc = cat->root ? tfs_layout_load_folder(cat, err)
 			       : tfs_error_set(err, -ENOMEM, "%s: out of memory", path);
@@ -364,9 +364,9 @@ int tfs_catalog_open(const char *path, struct tfs_catalog **out, struct tfs_erro
 			if (rc >= 0)
 				qsort(cat->files + first, cat->n_files - first, sizeof(*cat->files), cmp_rel);
 		}
-	} else {
+	} else if (rc == -EINVAL) {
 		rc = tfs_error_set(err, -EINVAL, "%s: neither a file nor a folder", path);
-	}
+	} /* else missing or unreadable: the source's message says so */
 	if (rc < 0)
 		goto fail;
 	rc = build_tensors(cat, err);

@@ -72,7 +72,13 @@ static int have_cap_ipc_lock(void)
 	return (caps >> 14) & 1;
 }
 
-/* CUDA pinned memory makes later host-to-device copies DMA straight from the cache. */
+/*
+ * CUDA pinned memory makes later host-to-device copies DMA straight from the cache. Only a CUDA
+ * runtime already in the process is used (RTLD_NOLOAD): libtensorfs loads CUDA only when a CUDA
+ * device is asked for (loader/place/backend.h), and starting it here would make every cpu-only
+ * user pay its start-up. A caller that will load to a GPU asks for the GPU first (tensorfs load
+ * does; torch has loaded its runtime already); otherwise the cache is pinned with mlock.
+ */
 static int try_cuda(struct tfs_cache *c)
 {
 	static const char *names[] = { "libcudart.so", "libcudart.so.13", "libcudart.so.12",
@@ -81,7 +87,7 @@ static int try_cuda(struct tfs_cache *c)
 	int n = 0;
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && !c->cudart; i++)
-		c->cudart = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+		c->cudart = dlopen(names[i], RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
 	if (!c->cudart)
 		return 0;
 	*(void **)&count = dlsym(c->cudart, "cudaGetDeviceCount");

@@ -3,7 +3,8 @@
  *
  * Data flow: engine -> tfs_cache_lookup() says FILL -> tfs_reader_submit() -> a worker reads the
  * block's bytes from the shard's byte source (io/source.h) into the block's buffer ->
- * tfs_cache_fill_done() wakes every waiter. Coalescing needs nothing here: the cache hands a missing block to one filler only.
+ * tfs_cache_fill_done() wakes every waiter. Coalescing needs nothing here: the cache hands a
+ * missing block to one filler only.
  *
  * Why workers even for demand reads: a large read (a 64 MiB tensor) becomes many block jobs that
  * run in parallel, and readahead/warm-up share the same I/O concurrency limit. Worker 0 takes only

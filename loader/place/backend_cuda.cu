@@ -1,14 +1,17 @@
 /*
- * device_cuda.cu - the CUDA backend of device placement: device memory, pinned staging buffers,
- * and asynchronous host-to-device copies on several streams per GPU (loader/device.h lists it).
+ * backend_cuda.cu - the CUDA backend of device placement (loader/place/backend.h): device memory,
+ * pinned staging buffers, and asynchronous host-to-device copies on several streams per GPU.
  *
- * Built only when the Makefile finds nvcc (it then defines TFS_HAVE_CUDA and links -lcudart);
- * otherwise the file is not compiled at all and load.c answers cuda:N with -ENODEV.
+ * Built only when the Makefile finds nvcc, and into its own plugin, libtensorfs-cuda.so (with
+ * loader/util/error.c and nothing else of the library), which links libcudart; backend.c
+ * dlopen()s it the first time a CUDA device is asked for, so processes that only use the host
+ * never load the CUDA runtime. The plugin exports one symbol (cuda-plugin.map): the entry that
+ * returns the table at the bottom of this file.
  * No kernels: only the runtime API, so any nvcc and any GPU architecture will do.
  *
- * Streams and events of a load live in struct tfs_cuda: `streams` streams per device used, and one
- * event per (device, staging slot), because an event must be recorded on a stream of its own
- * device. A slot's copies all go to one device (load.c cuts chunks at device changes), so waiting
+ * Streams and events of a load live in struct tfs_queue: `streams` streams per device used, and
+ * one event per (device, staging slot), because an event must be recorded on a stream of its own
+ * device. A slot's copies all go to one device (plan.c cuts chunks at device changes), so waiting
  * for the slot is waiting for the event last recorded for it.
  */
 #include <cuda_runtime.h>
@@ -19,7 +22,7 @@
 extern "C" {
 #include "error.h"
 }
-#include "place/place.h"
+#include "place/backend.h"
 
 struct tfs_cuda_dev {
 	int index;
@@ -27,7 +30,7 @@ struct tfs_cuda_dev {
 	cudaEvent_t *events;        /* one per slot */
 };
 
-struct tfs_cuda {
+struct tfs_queue {
 	struct tfs_cuda_dev *devs;
 	size_t n_devs;
 	unsigned n_streams, n_slots;
@@ -52,7 +55,7 @@ static void restore_device(int dev, int old)
 		cudaSetDevice(old);
 }
 
-extern "C" int tfs_cuda_count(char *why, size_t cap)
+static int cuda_count(char *why, size_t cap)
 {
 	int n = 0;
 	cudaError_t e = cudaGetDeviceCount(&n);
@@ -74,7 +77,7 @@ static const char *human(uint64_t b, char *buf, size_t cap)
 	return buf;
 }
 
-extern "C" int tfs_cuda_malloc(int dev, uint64_t size, void **out, struct tfs_error *err)
+static int cuda_malloc(int dev, uint64_t size, void **out, struct tfs_error *err)
 {
 	char h[32];
 	int old;
@@ -94,7 +97,7 @@ extern "C" int tfs_cuda_malloc(int dev, uint64_t size, void **out, struct tfs_er
 	return 0;
 }
 
-extern "C" void tfs_cuda_free(int dev, void *p)
+static void cuda_free(int dev, void *p)
 {
 	int old;
 
@@ -104,7 +107,7 @@ extern "C" void tfs_cuda_free(int dev, void *p)
 	restore_device(dev, old);
 }
 
-extern "C" int tfs_cuda_host_alloc(uint64_t size, void **out, struct tfs_error *err)
+static int cuda_host_alloc(uint64_t size, void **out, struct tfs_error *err)
 {
 	char h[32];
 	/* Portable: the same staging buffer feeds copies to every GPU of a device map. */
@@ -119,14 +122,14 @@ extern "C" int tfs_cuda_host_alloc(uint64_t size, void **out, struct tfs_error *
 	return 0;
 }
 
-extern "C" void tfs_cuda_host_free(void *p)
+static void cuda_host_free(void *p)
 {
 	if (p)
 		cudaFreeHost(p);
 }
 
-extern "C" int tfs_cuda_to_host(int dev, void *dst, const void *src, uint64_t len,
-				struct tfs_error *err)
+static int cuda_to_host(int dev, void *dst, const void *src, uint64_t len,
+			struct tfs_error *err)
 {
 	int old;
 	cudaError_t e = on_device(dev, &old);
@@ -141,7 +144,7 @@ extern "C" int tfs_cuda_to_host(int dev, void *dst, const void *src, uint64_t le
 	return 0;
 }
 
-extern "C" void tfs_cuda_close(struct tfs_cuda *c)
+static void cuda_close(struct tfs_queue *c)
 {
 	if (!c)
 		return;
@@ -168,10 +171,10 @@ extern "C" void tfs_cuda_close(struct tfs_cuda *c)
 	free(c);
 }
 
-extern "C" int tfs_cuda_open(const int *devs, size_t n_devs, unsigned streams, unsigned slots,
-			     struct tfs_cuda **out, struct tfs_error *err)
+static int cuda_open(const int *devs, size_t n_devs, unsigned streams, unsigned slots,
+		     struct tfs_queue **out, struct tfs_error *err)
 {
-	struct tfs_cuda *c = (struct tfs_cuda *)calloc(1, sizeof(*c));
+	struct tfs_queue *c = (struct tfs_queue *)calloc(1, sizeof(*c));
 	cudaError_t e = cudaSuccess;
 	int rc, d_err = -1;
 
@@ -219,11 +222,11 @@ extern "C" int tfs_cuda_open(const int *devs, size_t n_devs, unsigned streams, u
 	*out = c;
 	return 0;
 fail:
-	tfs_cuda_close(c);
+	cuda_close(c);
 	return rc;
 }
 
-static int dev_pos(const struct tfs_cuda *c, int dev)
+static int dev_pos(const struct tfs_queue *c, int dev)
 {
 	for (size_t d = 0; d < c->n_devs; d++)
 		if (c->devs[d].index == dev)
@@ -231,7 +234,7 @@ static int dev_pos(const struct tfs_cuda *c, int dev)
 	return -1;
 }
 
-extern "C" int tfs_cuda_is_pinned(const void *p)
+static int cuda_is_pinned(const void *p)
 {
 	struct cudaPointerAttributes a;
 
@@ -242,8 +245,9 @@ extern "C" int tfs_cuda_is_pinned(const void *p)
 	return a.type == cudaMemoryTypeHost;
 }
 
-extern "C" int tfs_cuda_submit(struct tfs_cuda *c, int dev, unsigned slot,
-			       const struct tfs_copy *ops, size_t n, struct tfs_error *err)
+/* Queues the slot's copies on the next stream of dev, then records the slot's event: 0. */
+static int cuda_submit(struct tfs_queue *c, int dev, unsigned slot,
+		       const struct tfs_copy *ops, size_t n, struct tfs_error *err)
 {
 	int d = dev_pos(c, dev);
 	struct tfs_cuda_dev *cd;
@@ -266,7 +270,7 @@ extern "C" int tfs_cuda_submit(struct tfs_cuda *c, int dev, unsigned slot,
 	return 0;
 }
 
-extern "C" int tfs_cuda_query(struct tfs_cuda *c, unsigned slot, struct tfs_error *err)
+static int cuda_query(struct tfs_queue *c, unsigned slot, struct tfs_error *err)
 {
 	int d = c->slot_dev[slot];
 	cudaError_t e;
@@ -282,7 +286,7 @@ extern "C" int tfs_cuda_query(struct tfs_cuda *c, unsigned slot, struct tfs_erro
 	return 1;
 }
 
-extern "C" int tfs_cuda_wait(struct tfs_cuda *c, unsigned slot, struct tfs_error *err)
+static int cuda_wait(struct tfs_queue *c, unsigned slot, struct tfs_error *err)
 {
 	int d = c->slot_dev[slot];
 	cudaError_t e;
@@ -294,4 +298,38 @@ extern "C" int tfs_cuda_wait(struct tfs_cuda *c, unsigned slot, struct tfs_error
 		return tfs_error_set(err, -EIO, "cuda:%d: copy failed: %s", c->devs[d].index,
 				     cudaGetErrorString(e));
 	return 0;
+}
+
+static int cuda_sync(struct tfs_queue *c, unsigned slot, int block, struct tfs_error *err)
+{
+	int rc;
+
+	if (!block)
+		return cuda_query(c, slot, err);
+	rc = cuda_wait(c, slot, err);
+	return rc < 0 ? rc : 1;
+}
+
+static const struct tfs_backend cuda_backend = {
+	TFS_BACKEND_ABI,
+	sizeof(struct tfs_backend),
+	"cuda",
+	kDLCUDA,
+	cuda_count,
+	cuda_malloc,
+	cuda_free,
+	cuda_host_alloc,
+	cuda_host_free,
+	cuda_to_host,
+	cuda_is_pinned,
+	cuda_open,
+	cuda_close,
+	cuda_submit,
+	cuda_sync,
+};
+
+/* The plugin's one export (backend.h: TFS_BACKEND_SYMBOL). */
+extern "C" const struct tfs_backend *tfs_cuda_backend_v1(void)
+{
+	return &cuda_backend;
 }

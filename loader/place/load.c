@@ -46,9 +46,11 @@ struct pipe {
 	const struct tfs_plan *plan;
 	struct slot *slots;
 	unsigned n_slots, max_spans;
-	int pinned;                     /* staging buffers come from cudaHostAlloc */
+	const struct tfs_backend *host;
+	const struct tfs_backend *gpu;  /* NULL when no chunk goes to a GPU */
+	const struct tfs_backend *staging; /* allocates the ring: the GPU's pinned memory if any */
+	struct tfs_queue *queue;        /* gpu's streams for this load */
 	int direct_host, direct_cuda;   /* may chunks for cpu / cuda be copied from cache blocks */
-	struct tfs_cuda *cuda;          /* NULL when no chunk goes to a GPU */
 	atomic_uint_fast64_t bytes_direct;
 	pthread_mutex_t mu;
 	pthread_cond_t cv_free;         /* a slot was freed, or rc was set */
@@ -99,19 +101,21 @@ static void release_slot(struct pipe *p, unsigned slot)
 	pthread_mutex_unlock(&p->mu);
 }
 
-/* Pinned cache blocks a GPU copy can use directly: every span in CUDA-registered memory. */
+static const struct tfs_backend *backend_of(const struct pipe *p, struct tfs_device dev)
+{
+	return dev.type == TFS_DEVICE_CPU ? p->host : p->gpu;
+}
+
+/* Pinned cache blocks a copy can use directly: every span in memory its backend copies from
+ * asynchronously (always for the host; CUDA-registered memory for a GPU). */
 static int spans_usable(const struct pipe *p, const struct slot *s, const struct tfs_chunk *c)
 {
-	if (c->dev.type == TFS_DEVICE_CPU)
-		return 1;
-#ifdef TFS_HAVE_CUDA
+	const struct tfs_backend *be = backend_of(p, c->dev);
+
 	for (unsigned k = 0; k < s->n_spans; k++)
-		if (!tfs_cuda_is_pinned(s->spans[k].ptr))
+		if (!be->is_pinned(s->spans[k].ptr))
 			return 0;
 	return 1;
-#else
-	return 0;
-#endif
 }
 
 /* Fills slot s with chunk c: pinned blocks when allowed and useful, else the staging buffer. */
@@ -226,33 +230,17 @@ static size_t resolve(const struct pipe *p, const struct slot *s, const struct t
 static int submit(struct pipe *p, const struct filled *f, struct tfs_error *err)
 {
 	const struct tfs_chunk *c = &p->plan->chunks[f->chunk];
+	const struct tfs_backend *be = backend_of(p, c->dev);
 	struct slot *s = &p->slots[f->slot];
 	size_t n = resolve(p, s, c);
 
-	if (c->dev.type == TFS_DEVICE_CPU) {
-		tfs_host_copy(s->copies, n);
-		return 1;
-	}
-#ifdef TFS_HAVE_CUDA
-	return tfs_cuda_submit(p->cuda, c->dev.index, f->slot, s->copies, n, err);
-#else
-	return tfs_error_set(err, -ENODEV, "cuda:%d: this libtensorfs was built without CUDA",
-			     c->dev.index);
-#endif
+	return be->submit(be == p->gpu ? p->queue : NULL, c->dev.index, f->slot, s->copies, n, err);
 }
 
+/* Only GPU slots are ever in flight (host copies finish in submit). */
 static int slot_done(struct pipe *p, unsigned slot, int block, struct tfs_error *err)
 {
-#ifdef TFS_HAVE_CUDA
-	int rc;
-
-	if (!block)
-		return tfs_cuda_query(p->cuda, slot, err);
-	rc = tfs_cuda_wait(p->cuda, slot, err);
-	return rc < 0 ? rc : 1;
-#else
-	return 1;
-#endif
+	return p->gpu ? p->gpu->sync(p->queue, slot, block, err) : 1;
 }
 
 /* The copier: runs on the calling thread until every chunk is copied or something failed. */
@@ -307,7 +295,8 @@ fail:
 	pipe_fail(p, rc, &err);
 }
 
-/* The ring: staging buffers pinned (cudaHostAlloc) when a GPU is involved, so copies are async. */
+/* The ring: staging buffers from the GPU backend (pinned) when a GPU is involved, so copies are
+ * async. */
 static int ring_alloc(struct pipe *p, struct tfs_error *err)
 {
 	size_t n_copies = p->plan->max_ops + p->max_spans;
@@ -325,12 +314,7 @@ static int ring_alloc(struct pipe *p, struct tfs_error *err)
 		s->copies = calloc(n_copies, sizeof(*s->copies));
 		if (!s->spans || !s->copies)
 			return tfs_error_set(err, -ENOMEM, "load: out of memory");
-#ifdef TFS_HAVE_CUDA
-		if (p->pinned)
-			rc = tfs_cuda_host_alloc(p->plan->max_chunk, &s->buf, err);
-		else
-#endif
-			rc = tfs_host_alloc(p->plan->max_chunk, &s->buf, err);
+		rc = p->staging->host_alloc(p->plan->max_chunk, &s->buf, err);
 		if (rc < 0)
 			return rc;
 		p->free_slots[p->n_free++] = i;
@@ -341,20 +325,15 @@ static int ring_alloc(struct pipe *p, struct tfs_error *err)
 /* Waits for queued copies (they read the ring), then unpins blocks and frees ring and streams. */
 static void pipe_release(struct pipe *p)
 {
-#ifdef TFS_HAVE_CUDA
-	tfs_cuda_close(p->cuda);
-	p->cuda = NULL;
-#endif
+	if (p->gpu)
+		p->gpu->close(p->queue);
+	p->queue = NULL;
 	for (unsigned i = 0; p->slots && i < p->n_slots; i++) {
 		struct slot *s = &p->slots[i];
 
 		unpin(p, s);
-#ifdef TFS_HAVE_CUDA
-		if (p->pinned && s->buf)
-			tfs_cuda_host_free(s->buf);
-		else
-#endif
-			tfs_host_free(s->buf);
+		if (s->buf)
+			p->staging->host_free(s->buf);
 		free(s->spans);
 		free(s->copies);
 	}
@@ -414,6 +393,7 @@ static int pipe_setup(struct pipe *p, const struct tfs_load_opts *o, struct tfs_
 		      struct tfs_error *err)
 {
 	struct tfs_stats st;
+	int gpu = 0, rc;
 
 	/* Small loads get a smaller ring: pinned memory is slow to allocate. */
 	p->n_slots = p->plan->n_chunks < o->staging_buffers ? (unsigned)p->plan->n_chunks
@@ -421,31 +401,36 @@ static int pipe_setup(struct pipe *p, const struct tfs_load_opts *o, struct tfs_
 	if (p->n_slots < 2)
 		p->n_slots = 2;
 	for (size_t s = 0; s < r->report.n_devices; s++)
-		p->pinned |= r->devices[s].device.type == TFS_DEVICE_CUDA;
+		gpu |= r->devices[s].device.type == TFS_DEVICE_CUDA;
+	p->host = p->staging = tfs_backend_host();
+	if (gpu) {
+		/* Already loaded by tfs_plan_gpus: this cannot fail unless that check was skipped. */
+		rc = tfs_backend_get(TFS_DEVICE_CUDA, &p->gpu, err);
+		if (rc < 0)
+			return rc;
+		p->staging = p->gpu;
+	}
 	tfs_engine_stats(p->e, &st);
 	/* A chunk of L bytes at any offset touches at most L / bs + 2 blocks. */
 	p->max_spans = (unsigned)(p->plan->max_chunk / (st.block_size ? st.block_size : 4096) + 2);
 	p->direct_host = !o->staging_only;
 	p->direct_cuda = !o->staging_only && st.pinning && strncmp(st.pinning, "cuda", 4) == 0;
-#ifdef TFS_HAVE_CUDA
-	if (p->pinned) {
+	if (p->gpu) {
 		int devs[r->report.n_devices];
 		size_t nd = 0;
-		int rc;
 
 		for (size_t s = 0; s < r->report.n_devices; s++)
 			if (r->devices[s].device.type == TFS_DEVICE_CUDA)
 				devs[nd++] = r->devices[s].device.index;
-		rc = tfs_cuda_open(devs, nd, o->streams, p->n_slots, &p->cuda, err);
+		rc = p->gpu->open(devs, nd, o->streams, p->n_slots, &p->queue, err);
 		if (rc < 0)
 			return rc;
 	}
-#endif
 	r->report.threads = p->plan->n_chunks < o->threads ? (unsigned)p->plan->n_chunks : o->threads;
 	r->report.staging_buffers = p->plan->n_chunks ? p->n_slots : 0;
 	r->report.staging_bytes = p->plan->max_chunk;
-	r->report.streams = p->pinned ? o->streams : 0;
-	r->report.staging = p->pinned ? "cuda-pinned" : "host";
+	r->report.streams = p->gpu ? o->streams : 0;
+	r->report.staging = p->gpu ? "cuda-pinned" : "host";
 	return p->plan->n_chunks ? ring_alloc(p, err) : 0;
 }
 

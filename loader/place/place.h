@@ -2,14 +2,17 @@
  * place.h - internals of device placement (the "device" box of docs/DESIGN.md's data flow).
  *
  * Who does what:
- *   select.c        tfs_selection_*: globs and the device map; which tensor goes where
- *   device.c        device names, arenas, the load result with its DLPack tensors, the report,
- *                   tfs_load_verify
- *   plan.c          tfs_load, first half: options, GPU checks, arenas, chunks
- *   load.c          tfs_load, second half: staging ring, reader threads, the copy loop
- *   device_host.c   the host backend: aligned allocations and the "copy" that is a memcpy
- *   device_cuda.cu  the CUDA backend, compiled only when nvcc is found (TFS_HAVE_CUDA)
- * Every byte comes from tfs_engine_read; nothing here opens a shard.
+ *   select.c         tfs_selection_*: globs and the device map; which tensor goes where
+ *   result.c         device names, arenas, the load result with its DLPack tensors, the report,
+ *                    tfs_load_verify
+ *   plan.c           tfs_load, first half: options, GPU checks, arenas, chunks
+ *   load.c           tfs_load, second half: staging ring, reader threads, the copy loop
+ *   backend.h        the backend seam: one table of functions per kind of memory
+ *   backend.c        finds a backend; loads the CUDA plugin on first CUDA use
+ *   backend_host.c   the host backend: aligned allocations and the "copy" that is a memcpy
+ *   backend_cuda.cu  the CUDA backend, built into the plugin libtensorfs-cuda.so when nvcc is found
+ * Every byte comes from tfs_engine_read; nothing here opens a shard, and only backend_cuda.cu names
+ * the CUDA runtime.
  */
 #ifndef TFS_DEVICE_H
 #define TFS_DEVICE_H
@@ -20,6 +23,7 @@
 #endif
 
 #include "tensorfs.h"
+#include "place/backend.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -42,14 +46,15 @@ int tfs_selection_has_map(const struct tfs_selection *sel);
 /* Parses a device spelling: 0, -EINVAL (unknown) or -ERANGE (negative or huge index). No message. */
 int tfs_device_parse_raw(const char *s, struct tfs_device *out);
 
-/* ---- device.c: arenas and the result ------------------------------------------------------------ */
+/* ---- result.c: arenas and the result ------------------------------------------------------------ */
 
-#ifndef __cplusplus /* atomics: C only; device_cuda.cu needs none of this */
+#ifndef __cplusplus /* atomics: C only; backend_cuda.cu needs none of this */
 
 /* One allocation holding one or more tensors. Freed when the last reference goes. */
 struct tfs_arena {
 	atomic_uint refs;           /* the result's hold + one per live DLManagedTensor */
 	struct tfs_device dev;
+	const struct tfs_backend *be; /* dev's backend: frees base */
 	void *base;
 	uint64_t size;
 };
@@ -117,47 +122,6 @@ int tfs_plan_alloc(const struct tfs_catalog *cat, const struct tfs_device *place
 int tfs_plan_chunks(const struct tfs_load_result *r, uint64_t slot_bytes, struct tfs_plan *pl,
 		    struct tfs_error *err);
 void tfs_plan_free(struct tfs_plan *pl);
-#endif
-
-/* ---- device_host.c ------------------------------------------------------------------------------- */
-
-int tfs_host_alloc(uint64_t size, void **out, struct tfs_error *err);
-void tfs_host_free(void *p);
-
-/* One copy out of a staging buffer or a pinned cache block into a tensor. */
-struct tfs_copy {
-	const void *src;            /* host address */
-	void *dst;                  /* host or device address */
-	uint64_t len;
-};
-void tfs_host_copy(const struct tfs_copy *ops, size_t n);
-
-/* ---- device_cuda.cu (only with TFS_HAVE_CUDA) ---------------------------------------------------- */
-
-#ifdef TFS_HAVE_CUDA
-/* Number of devices (> 0), or -ENODEV with the reason ("no CUDA device (cudaGetDeviceCount: ...)"). */
-int tfs_cuda_count(char *why, size_t cap);
-int tfs_cuda_malloc(int dev, uint64_t size, void **out, struct tfs_error *err);
-void tfs_cuda_free(int dev, void *p);                 /* leaves the caller's current device as it was */
-int tfs_cuda_host_alloc(uint64_t size, void **out, struct tfs_error *err);   /* pinned, portable */
-void tfs_cuda_host_free(void *p);
-/* Synchronous device-to-host copy, for verification. */
-int tfs_cuda_to_host(int dev, void *dst, const void *src, uint64_t len, struct tfs_error *err);
-
-/* Per-load streams and events: `streams` streams per device, one event per (device, slot). */
-struct tfs_cuda;
-int tfs_cuda_open(const int *devs, size_t n_devs, unsigned streams, unsigned slots,
-		  struct tfs_cuda **out, struct tfs_error *err);
-/* Waits for every copy still queued, then releases streams and events. Cannot fail. */
-void tfs_cuda_close(struct tfs_cuda *c);
-/* 1 when p is page-locked memory this CUDA runtime knows (cudaMemcpyAsync from it is truly async). */
-int tfs_cuda_is_pinned(const void *p);
-/* Queues the copies of staging slot `slot` to device dev, then records the slot's event. */
-int tfs_cuda_submit(struct tfs_cuda *c, int dev, unsigned slot, const struct tfs_copy *ops,
-		    size_t n, struct tfs_error *err);
-/* 1 when the slot's copies are done, 0 while they run, or a negative errno. */
-int tfs_cuda_query(struct tfs_cuda *c, unsigned slot, struct tfs_error *err);
-int tfs_cuda_wait(struct tfs_cuda *c, unsigned slot, struct tfs_error *err);
 #endif
 
 #ifdef __cplusplus

@@ -1,6 +1,6 @@
 /*
  * plan.c - the first half of tfs_load (load.c runs the second): which tensors go where, checks of
- * the options and of the GPUs a selection names, the memory they go to (arenas, in device.c), and
+ * the options and of the GPUs a selection names, the memory they go to (arenas, in result.c), and
  * the chunks the pipeline moves (docs/DESIGN.md, the "device" box).
  *
  * Chunks: the loaded tensors, in disk order, cut into contiguous runs of one file going to one
@@ -67,6 +67,8 @@ int tfs_plan_gpus(const struct tfs_selection *sel, const struct tfs_load_opts *o
 	size_t n_map = tfs_selection_map_count(sel);
 	const char *key;
 	struct tfs_device d;
+	const struct tfs_backend *be;
+	struct tfs_error e2;
 	char why[256], name[32];
 
 	*ngpu = 0;
@@ -78,12 +80,12 @@ int tfs_plan_gpus(const struct tfs_selection *sel, const struct tfs_load_opts *o
 	}
 	if (!need)
 		return 0;
-#ifdef TFS_HAVE_CUDA
-	count = tfs_cuda_count(why, sizeof(why));
-#else
-	count = -ENODEV;
-	snprintf(why, sizeof(why), "this libtensorfs was built without CUDA");
-#endif
+	/* The first CUDA use in the process: this loads the plugin and the CUDA runtime. */
+	count = tfs_backend_get(TFS_DEVICE_CUDA, &be, &e2);
+	if (count < 0)
+		snprintf(why, sizeof(why), "%.255s", e2.msg);
+	else
+		count = be->count(why, sizeof(why));
 	if (count >= 0)
 		snprintf(why, sizeof(why), "no such GPU (%d CUDA device%s present)", count,
 			 count == 1 ? "" : "s");

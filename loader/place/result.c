@@ -1,5 +1,5 @@
 /*
- * device.c - what a load leaves behind: arenas of tensor memory, the result that lists the loaded
+ * result.c - what a load leaves behind: arenas of tensor memory, the result that lists the loaded
  * tensors, their DLPack views, and the report (the "device" box of docs/DESIGN.md).
  *
  * Ownership is reference counting on arenas: the result holds each arena once and every live
@@ -37,16 +37,16 @@ const char *tfs_device_name(struct tfs_device d, char *buf, size_t cap)
 
 int tfs_cuda_device_count(struct tfs_error *err)
 {
-#ifdef TFS_HAVE_CUDA
-	char why[256];
-	int n = tfs_cuda_count(why, sizeof(why));
+	const struct tfs_backend *be;
+	struct tfs_error why;
+	int n = tfs_backend_get(TFS_DEVICE_CUDA, &be, &why);
 
 	if (n < 0)
-		return tfs_error_set(err, n, "cuda: %s", why);
+		return tfs_error_set(err, n, "cuda: %.400s", why.msg);
+	n = be->count(why.msg, sizeof(why.msg));
+	if (n < 0)
+		return tfs_error_set(err, n, "cuda: %.400s", why.msg);
 	return n;
-#else
-	return tfs_error_set(err, -ENODEV, "cuda: this libtensorfs was built without CUDA");
-#endif
 }
 
 /* ---- arenas -------------------------------------------------------------------------------------- */
@@ -65,18 +65,18 @@ int tfs_arena_new(struct tfs_device dev, uint64_t size, struct tfs_arena **out,
 	a->dev = dev;
 	a->size = size;
 	atomic_init(&a->refs, 1);
-	if (dev.type == TFS_DEVICE_CPU) {
-		rc = tfs_host_alloc(size, &a->base, err);
-	} else if (dev.type == TFS_DEVICE_CUDA) {
-#ifdef TFS_HAVE_CUDA
-		rc = tfs_cuda_malloc(dev.index, size, &a->base, err);
-#else
-		rc = tfs_error_set(err, -ENODEV, "%s: this libtensorfs was built without CUDA",
-				   tfs_device_name(dev, name, sizeof(name)));
-#endif
-	} else {
+	if (dev.type != TFS_DEVICE_CPU && dev.type != TFS_DEVICE_CUDA) {
 		rc = tfs_error_set(err, -EINVAL, "%s: not a memory device",
 				   tfs_device_name(dev, name, sizeof(name)));
+	} else {
+		struct tfs_error why;
+
+		rc = tfs_backend_get(dev.type, &a->be, &why);
+		if (rc < 0)
+			tfs_error_set(err, rc, "%s: %.400s", tfs_device_name(dev, name, sizeof(name)),
+				      why.msg);
+		else
+			rc = a->be->alloc(dev.index, size, &a->base, err);
 	}
 	if (rc < 0) {
 		free(a);
@@ -90,12 +90,7 @@ void tfs_arena_unref(struct tfs_arena *a)
 {
 	if (!a || atomic_fetch_sub(&a->refs, 1) != 1)
 		return;
-	if (a->dev.type == TFS_DEVICE_CPU)
-		tfs_host_free(a->base);
-#ifdef TFS_HAVE_CUDA
-	else if (a->dev.type == TFS_DEVICE_CUDA)
-		tfs_cuda_free(a->dev.index, a->base);
-#endif
+	a->be->free(a->dev.index, a->base);
 	free(a);
 }
 
@@ -147,7 +142,7 @@ static DLManagedTensor *dl_new(const struct tfs_loaded *it, struct tfs_arena *a)
 		stride *= it->shape[k] ? (int64_t)it->shape[k] : 1;
 	}
 	d->m.dl_tensor.data = it->data;
-	d->m.dl_tensor.device.device_type = it->device.type == TFS_DEVICE_CUDA ? kDLCUDA : kDLCPU;
+	d->m.dl_tensor.device.device_type = (DLDeviceType)a->be->dl_device;
 	d->m.dl_tensor.device.device_id = it->device.type == TFS_DEVICE_CUDA ? it->device.index : 0;
 	d->m.dl_tensor.ndim = (int32_t)it->ndim;
 	d->m.dl_tensor.dtype = dl_dtype(it->dtype);
@@ -340,21 +335,23 @@ int tfs_load_report_json(const struct tfs_load_report *rep, char *buf, size_t ca
 static int hash_loaded(const struct tfs_loaded *it, void *buf, XXH3_state_t *st, uint64_t *out,
 		       struct tfs_error *err)
 {
+	const struct tfs_backend *be;
+	struct tfs_error why;
+	char name[32];
+	int rc = tfs_backend_get(it->device.type, &be, &why);
+
+	if (rc < 0)
+		return tfs_error_set(err, rc, "%s: %s: %.400s", it->key,
+				     tfs_device_name(it->device, name, sizeof(name)), why.msg);
 	XXH3_64bits_reset(st);
 	if (it->device.type == TFS_DEVICE_CPU) {
 		XXH3_64bits_update(st, it->data, it->length);
 	} else {
 		for (uint64_t off = 0; off < it->length; off += VERIFY_BUF) {
 			uint64_t n = it->length - off < VERIFY_BUF ? it->length - off : VERIFY_BUF;
-#ifdef TFS_HAVE_CUDA
-			int rc = tfs_cuda_to_host(it->device.index, buf, (char *)it->data + off, n, err);
-
+			rc = be->to_host(it->device.index, buf, (char *)it->data + off, n, err);
 			if (rc < 0)
 				return rc;
-#else
-			(void)buf;
-			return tfs_error_set(err, -ENODEV, "%s: cuda: built without CUDA", it->key);
-#endif
 			XXH3_64bits_update(st, buf, n);
 		}
 	}
@@ -369,8 +366,8 @@ int tfs_load_verify(struct tfs_engine *e, const struct tfs_load_result *r, struc
 	char name[32];
 	int rc = 0;
 
-	if (!fs || !ds || tfs_host_alloc(VERIFY_BUF, &fbuf, err) < 0 ||
-	    tfs_host_alloc(VERIFY_BUF, &dbuf, err) < 0) {
+	if (!fs || !ds || tfs_backend_host()->host_alloc(VERIFY_BUF, &fbuf, err) < 0 ||
+	    tfs_backend_host()->host_alloc(VERIFY_BUF, &dbuf, err) < 0) {
 		rc = tfs_error_set(err, -ENOMEM, "verify: out of memory");
 		goto out;
 	}
@@ -403,8 +400,8 @@ int tfs_load_verify(struct tfs_engine *e, const struct tfs_load_result *r, struc
 		}
 	}
 out:
-	tfs_host_free(fbuf);
-	tfs_host_free(dbuf);
+	tfs_backend_host()->host_free(fbuf);
+	tfs_backend_host()->host_free(dbuf);
 	XXH3_freeState(fs);
 	XXH3_freeState(ds);
 	return rc;

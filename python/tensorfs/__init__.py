@@ -179,14 +179,43 @@ def _bind(lib):
         "tfs_load_verify": (i, [vp, vp, err]),
         "tfs_load_report": (vp, [vp]),
         "tfs_load_report_json": (i, [vp, ctypes.c_char_p, ctypes.c_size_t]),
+        "tfs_struct_size": (ctypes.c_size_t, [ctypes.c_char_p]),
     }
+    if not hasattr(lib, "tfs_struct_size"):
+        raise ImportError("tensorfs: %s predates tfs_struct_size, so its struct layouts cannot be "
+                          "checked against this module: rebuild libtensorfs" % lib._name)
     for name, (res, args) in sigs.items():
         fn = getattr(lib, name)
         fn.restype, fn.argtypes = res, args
     return lib
 
 
+# Every struct mirrored above, by its C name. The library reports its own sizes (tfs_struct_size);
+# a library whose structs differ from these mirrors is refused at import, since calls such as
+# tfs_engine_opts_init would otherwise write past a buffer this module allocated.
+_MIRRORS = {"tfs_error": _Error, "tfs_device": _Device, "tfs_engine_opts": _EngineOpts,
+            "tfs_file": _File, "tfs_tensor": _Tensor, "tfs_load_opts": _LoadOpts,
+            "tfs_loaded": _Loaded}
+_STATS_BYTES = 1024     # Checkpoint.stats passes struct tfs_stats as an opaque buffer of this size
+
+
+def _check_abi(lib, mirrors=None):
+    """Raises ImportError naming each struct whose size differs between lib and this module."""
+    bad = []
+    for name, cls in (mirrors or _MIRRORS).items():
+        have = lib.tfs_struct_size(name.encode())
+        if have != ctypes.sizeof(cls):
+            bad.append("struct %s is %d bytes there, %d here" % (name, have, ctypes.sizeof(cls)))
+    stats = lib.tfs_struct_size(b"tfs_stats")
+    if not 0 < stats <= _STATS_BYTES:
+        bad.append("struct tfs_stats is %d bytes there, at most %d here" % (stats, _STATS_BYTES))
+    if bad:
+        raise ImportError("tensorfs: %s does not match this Python module (%s): use the library "
+                          "built from the same checkout" % (lib._name, "; ".join(bad)))
+
+
 _lib = _bind(ctypes.CDLL(_find_lib()))
+_check_abi(_lib)
 
 _capsule_new = ctypes.pythonapi.PyCapsule_New
 _capsule_new.restype, _capsule_new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_char_p,
@@ -203,7 +232,7 @@ def _check(rc, err):
 
 
 def cuda_device_count():
-    """CUDA devices libtensorfs can use; 0 when it was built without CUDA or finds none."""
+    """CUDA devices libtensorfs can use; 0 without the CUDA plugin (a build without nvcc) or when it finds none."""
     err = _Error()
     n = _lib.tfs_cuda_device_count(ctypes.byref(err))
     return max(n, 0)
@@ -311,7 +340,7 @@ class Checkpoint:
 
     def stats(self):
         """The engine's counters (bytes_from_disk, cache_hits, ...) as a dict."""
-        st, buf = ctypes.create_string_buffer(1024), ctypes.create_string_buffer(8192)
+        st, buf = ctypes.create_string_buffer(_STATS_BYTES), ctypes.create_string_buffer(8192)
         _lib.tfs_engine_stats(self._eng, st)
         if _lib.tfs_stats_json(st, buf, len(buf)) < 0:
             raise TensorfsError(28, "stats: JSON does not fit")
@@ -431,6 +460,10 @@ class Checkpoint:
 
 def load(path, device="cpu", select=None, device_map=None, **kw):
     """Opens path, loads {key: torch.Tensor}, closes it (the tensors stay). See Checkpoint.load."""
+    if device_map is not None or _device_arg(device).type == _DEVICE_CUDA:
+        # Start CUDA (libtensorfs' plugin) before the engine, so its cache pins blocks with
+        # cudaHostAlloc and GPUs copy straight from them; failures are reported by the load.
+        _lib.tfs_cuda_device_count(None)
     with Checkpoint(path) as ck:
         return ck.load(device=device, select=select, device_map=device_map, **kw)
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/gpu/run.sh - the GPU check of device placement (needs nvcc and a CUDA GPU; CI skips it).
 #
-# Builds libtensorfs and `tensorfs` with CUDA (B=build-gpu), generates a multi-GiB sharded checkpoint,
+# Builds libtensorfs, `tensorfs` and the CUDA plugin libtensorfs-cuda.so (B=build-gpu; the library
+# loads the plugin from its own folder on the first CUDA request), generates a multi-GiB sharded checkpoint,
 # loads it to cuda:N with --verify (every tensor copied back and its XXH3 compared with the file),
 # and measures, in the same run and with the same (warm) page cache, a plain pread + cudaMemcpy
 # baseline (tests/gpu/baseline.cu). Prints both GB/s and their ratio; exits non-zero on failure.
@@ -21,7 +22,12 @@ if [ -z "$NVCC" ]; then
 fi
 CUDA_HOME=${NVCC%/bin/nvcc}
 
-make --no-print-directory -j"$(nproc)" B=$B NVCC="$NVCC" $B/tensorfs $B/libtensorfs.so >/dev/null
+make --no-print-directory -j"$(nproc)" B=$B NVCC="$NVCC" $B/tensorfs $B/libtensorfs.so \
+	$B/libtensorfs-cuda.so >/dev/null
+if [ ! -f $B/libtensorfs-cuda.so ]; then
+	echo "gpu: $B/libtensorfs-cuda.so was not built" >&2
+	exit 1
+fi
 "$NVCC" -O2 -o $B/baseline tests/gpu/baseline.cu
 if ! nvidia-smi -L >/dev/null 2>&1; then
 	echo "gpu: built with CUDA, but no GPU here (nvidia-smi -L failed): nothing to run"

@@ -3,7 +3,8 @@
 # virtual environment of scripts/setup-venv.sh (created on first use, from
 # tests/python/requirements.txt); prints one summary line "python: N passed, M failed" and exits
 # non-zero on failure. Library: $TENSORFS_LIB, else build/libtensorfs.so of this checkout (set B=DIR
-# for another build). TENSORFS_PYTHON=/path/to/python runs them with that interpreter instead.
+# for another build). TENSORFS_PYTHON=/path/to/python runs them with that interpreter instead;
+# TENSORFS_PRELOAD=LIB.so is preloaded into the interpreter only (make test-asan-python: libasan).
 cd "$(dirname "$0")/../.." || exit 1
 B=${B:-build}
 : "${TENSORFS_LIB:=$PWD/$B/libtensorfs.so}"
@@ -23,7 +24,7 @@ if [ ! -f "$TENSORFS_LIB" ]; then
 fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-$PY - "$@" >"$log" 2>&1 <<'EOF'
+${TENSORFS_PRELOAD:+env LD_PRELOAD=$TENSORFS_PRELOAD} $PY - "$@" >"$log" 2>&1 <<'EOF'
 import os, sys, unittest
 sys.path.insert(0, "tests/python")
 suite = unittest.defaultTestLoader.discover("tests/python", pattern="test_*.py")

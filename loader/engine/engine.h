@@ -39,10 +39,12 @@ struct tfs_engine {
 	unsigned warm_inflight;           /* warm_lock */
 	int warm_stop;                    /* warm_lock */
 	const char *warm_why;             /* warm_lock: progress note when abandoned, or NULL */
-	/* auto with a learned order: the warm-up waits for the first demand read and goes on only
-	 * if it is where the order begins (a reader repeating itself), so a different reader (one
-	 * tensor in ten) never pays for a warm-up it does not use. */
+	/* auto with a learned order: the warm-up waits for the first demand reads and goes on only
+	 * if they are where the order begins (a reader repeating itself; warm.c GATE_*), so a
+	 * different reader (one tensor in ten) never pays for a warm-up it does not use. */
 	atomic_int gate;                  /* TFS_GATE_*; set once from WAIT to GO or SHUT */
+	atomic_uint gate_hits;            /* distinct first blocks seen near the order's head */
+	_Atomic uint64_t gate_last;       /* the last one (file << 40 ^ block, + 1; 0 none) */
 	int warm_started;                 /* owner thread only */
 	pthread_t warm_thread;
 	atomic_uint_fast64_t warm_done, warm_total;

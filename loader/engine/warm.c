@@ -241,20 +241,33 @@ int tfs_warm_start(struct tfs_engine *e, struct tfs_error *err)
 	return 0;
 }
 
-#define GATE_HEAD 8  /* a first read within the first blocks of the learned order opens the gate */
+/* The gate opens when the first GATE_READS distinct blocks readers start at are all among the
+ * first GATE_HEAD blocks of the learned order (a reader repeating itself, alone or with a few
+ * threads taking the next tensor), and shuts at the first one that is not (another reader). */
+#define GATE_HEAD 24
+#define GATE_READS 3
 
 void tfs_warm_gate_observe(struct tfs_engine *e, uint32_t file, uint64_t first)
 {
-	int wait = TFS_GATE_WAIT, go = tfs_profile_head(e->profile, file, first, GATE_HEAD);
+	uint64_t id = ((uint64_t)file << 40) ^ first, prev;
+	int wait = TFS_GATE_WAIT, go, decided;
 
 	/* Only shard bytes are in an order: config.json and friends say nothing about it. */
-	if (!e->files[file]->is_shard || atomic_load(&e->gate) != TFS_GATE_WAIT ||
-	    !atomic_compare_exchange_strong(&e->gate, &wait, go ? TFS_GATE_GO : TFS_GATE_SHUT))
+	if (!e->files[file]->is_shard || atomic_load(&e->gate) != TFS_GATE_WAIT)
+		return;
+	prev = atomic_exchange(&e->gate_last, id + 1);
+	if (prev == id + 1)
+		return; /* the next piece of the same block */
+	go = tfs_profile_head(e->profile, file, first, GATE_HEAD);
+	if (go && atomic_fetch_add(&e->gate_hits, 1) + 1 < GATE_READS)
+		return;
+	decided = atomic_compare_exchange_strong(&e->gate, &wait, go ? TFS_GATE_GO : TFS_GATE_SHUT);
+	if (!decided)
 		return;
 	if (!go) {
 		snprintf(e->switch_reason, sizeof(e->switch_reason),
-			 "auto: a learned order exists but the first read (%s, block %llu) is not where "
-			 "it begins: another reader; no warm-up, streaming",
+			 "auto: a learned order exists but a first read (%s, block %llu) is not near "
+			 "where it begins: another reader; no warm-up, streaming",
 			 e->files[file]->rel, (unsigned long long)first);
 		atomic_store(&e->strategy, TFS_STRATEGY_STREAMING);
 		atomic_store(&e->reason, e->switch_reason);

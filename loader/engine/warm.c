@@ -7,11 +7,12 @@
  * a time, so a reader never waits behind the whole checkpoint.
  *
  * The plan is the learned order first (engine/profile.h: the blocks the last engine's readers asked
- * for, in their order; all of them, following the readers as readahead once the budget is full),
- * then the rest in file order as far as the budget holds (budget/block_size blocks in all). Ranges the page cache already holds are skipped (counted done). Warm blocks never
- * evict anything (TFS_ORIGIN_WARM), so if demand reads filled part of the budget meanwhile the
- * warm-up stops early and says so. Progress goes to engine->opts.progress_fd as one line rewritten
- * with \r, ended by a newline.
+ * for, in their order; all of them, following the readers as readahead once the budget is full;
+ * under auto only once the first reads show the reader follows it, see the gate), then the rest in
+ * file order as far as the budget holds (budget/block_size blocks in all). Ranges the page cache
+ * already holds are skipped (counted done). Warm blocks never evict anything (TFS_ORIGIN_WARM), so
+ * if demand reads filled part of the budget meanwhile the warm-up stops early and says so.
+ * Progress goes to engine->opts.progress_fd as one line rewritten with \r, ended by a newline.
  */
 #include <errno.h>
 #include <stdio.h>

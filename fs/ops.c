@@ -351,6 +351,7 @@ static void reply_virt(struct tfs_mount *m, fuse_req_t req, const struct tfs_nod
 		       const struct tfs_fh *fh, size_t size, off_t off)
 {
 	const char *src;
+	char *copy;
 	size_t len;
 
 	if (n->ref == TFS_VIRT_INDEX && tfs_virt_index_ensure(m) < 0)
@@ -359,7 +360,19 @@ static void reply_virt(struct tfs_mount *m, fuse_req_t req, const struct tfs_nod
 	len = n->ref == TFS_VIRT_INDEX ? m->index_len : fh->snap_len;
 	if ((uint64_t)off >= len)
 		return (void)fuse_reply_buf(req, NULL, 0);
-	fuse_reply_buf(req, src + off, size < len - (size_t)off ? size : len - (size_t)off);
+	if (size > len - (size_t)off)
+		size = len - (size_t)off;
+	if (n->ref == TFS_VIRT_INDEX)
+		return (void)fuse_reply_buf(req, src + off, size); /* the mount's: lives to unmount */
+	/* The handle's snapshot: the kernel ends the read as soon as the reply is copied, and the
+	 * reader's close may free the handle on another thread while fuse_reply_buf is still
+	 * returning (ASan's writev check reads the buffer after the syscall). Reply from a copy. */
+	copy = malloc(size);
+	if (!copy)
+		return (void)fuse_reply_err(req, ENOMEM);
+	memcpy(copy, src + off, size);
+	fuse_reply_buf(req, copy, size);
+	free(copy);
 }
 
 static void tfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)

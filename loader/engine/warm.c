@@ -209,10 +209,9 @@ static void *warm_main(void *arg)
 		progress(e, &pct, NULL);
 		pthread_mutex_lock(&e->warm_lock);
 	}
-	if (e->warm_stop && e->warm_why)
-		note = e->warm_why;
-	else if (e->warm_stop)
-		note = " (stopped: engine closed)\n";
+	/* A stop that comes after the last block was read stopped nothing: the line says done. */
+	if (e->warm_stop && (stop || e->warm_inflight))
+		note = e->warm_why ? e->warm_why : " (stopped: engine closed)\n";
 	pthread_mutex_unlock(&e->warm_lock);
 	progress(e, &pct, note);
 	return NULL;

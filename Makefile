@@ -20,8 +20,15 @@ LIB_PKGS := jansson libxxhash libcurl libcrypto
 FUSE_PKGS := fuse3
 LIB_CFLAGS  = $(shell $(PKG) --cflags $(LIB_PKGS) 2>/dev/null)
 LIB_LIBS    = $(shell $(PKG) --libs $(LIB_PKGS) 2>/dev/null || echo -ljansson -lxxhash -lcurl -lcrypto) -ldl -lm
-FUSE_CFLAGS = $(shell $(PKG) --cflags $(FUSE_PKGS) 2>/dev/null)
-FUSE_LIBS   = $(shell $(PKG) --libs $(FUSE_PKGS) 2>/dev/null || echo -lfuse3)
+# libfuse: a static 3.17 from scripts/build-libfuse.sh when its cache folder has one (it can ask the
+# kernel for FUSE_DIRECT_IO_ALLOW_MMAP: one copy per read with shared mmap kept), else the system's.
+# $(B)/libfuse.pc records which, so objects rebuild when it changes; recursive `=` so the values are
+# read after that prerequisite ran. `make LIBFUSE=system` builds against the system libfuse.
+LIBFUSE ?= cached
+FUSE_PKGENV = $(if $(strip $(file < $(B)/libfuse.pc)),PKG_CONFIG_PATH=$(strip $(file < $(B)/libfuse.pc)))
+FUSE_STATIC = $(if $(strip $(file < $(B)/libfuse.pc)),--static)
+FUSE_CFLAGS = $(shell $(FUSE_PKGENV) $(PKG) --cflags $(FUSE_PKGS) 2>/dev/null)
+FUSE_LIBS   = $(shell $(FUSE_PKGENV) $(PKG) $(FUSE_STATIC) --libs $(FUSE_PKGS) 2>/dev/null || echo -lfuse3)
 
 # CUDA: when nvcc is found (`make NVCC=` builds without it), loader/*/*.cu is built into its own
 # plugin, $(B)/libtensorfs-cuda.so, the only file that links -lcudart; libtensorfs dlopen()s it the
@@ -62,8 +69,16 @@ TEST_BIN   := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 TEST_COMMON := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
 TEST_COMMON_OBJ := $(TEST_COMMON:%.c=$(B)/%.o)
 
-.PHONY: all deps test unit integration python demo bench bench-quick bench-deps clean install help abi abi-map
+.PHONY: all deps test unit integration python demo bench bench-quick bench-deps clean install help abi abi-map FORCE
 all: $(B)/tensorfs $(B)/libtensorfs.a $(B)/libtensorfs.so $(B)/libtensorfs.so.$(ABI_MAJOR) $(CUDA_PLUGIN)
+
+# Builds the libfuse once when missing (a failure is noted by the script and not retried), then
+# rewrites $(B)/libfuse.pc only when the choice changed. `make LIBFUSE=system` skips it.
+$(B)/libfuse.pc: FORCE
+	@mkdir -p $(B)
+	@pc=""; if [ "$(LIBFUSE)" != system ]; then scripts/build-libfuse.sh; \
+		pc="$$(scripts/build-libfuse.sh --pc-dir)"; fi; \
+	 [ -f $@ ] && [ "$$(cat $@)" = "$$pc" ] || echo "$$pc" > $@
 
 help:
 	@echo "make            build build/tensorfs and build/libtensorfs.{a,so}"
@@ -82,6 +97,7 @@ help:
 
 deps:
 	@scripts/install-deps.sh
+	@scripts/build-libfuse.sh
 
 $(B)/loader/%.o: loader/%.c include/tensorfs.h $(LOADER_HDR)
 	@mkdir -p $(dir $@)
@@ -91,16 +107,16 @@ $(B)/loader/%.o: loader/%.cu include/tensorfs.h $(LOADER_HDR)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
-$(B)/fs/%.o: fs/%.c include/tensorfs.h $(wildcard fs/*.h cli/*.h loader/util/*.h)
+$(B)/fs/%.o: fs/%.c include/tensorfs.h $(wildcard fs/*.h cli/*.h loader/util/*.h) $(B)/libfuse.pc
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(FRONT_INC) $(FUSE_CFLAGS) $(LIB_CFLAGS) -c $< -o $@
 
-$(B)/cli/%.o: cli/%.c include/tensorfs.h $(wildcard fs/*.h cli/*.h loader/util/*.h)
+$(B)/cli/%.o: cli/%.c include/tensorfs.h $(wildcard fs/*.h cli/*.h loader/util/*.h) $(B)/libfuse.pc
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(FRONT_INC) $(FUSE_CFLAGS) $(LIB_CFLAGS) -c $< -o $@
 
 # Unit tests reach into the module they test: they see every folder.
-$(B)/tests/%.o: tests/%.c include/tensorfs.h $(wildcard tests/*.h fs/*.h cli/*.h) $(LOADER_HDR)
+$(B)/tests/%.o: tests/%.c include/tensorfs.h $(wildcard tests/*.h fs/*.h cli/*.h) $(LOADER_HDR) $(B)/libfuse.pc
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LIB_INC) $(FRONT_INC) $(FUSE_CFLAGS) $(LIB_CFLAGS) -Itests -c $< -o $@
 
@@ -127,10 +143,10 @@ abi: $(B)/libtensorfs.so
 abi-map:
 	scripts/gen-abi-map.sh include/tensorfs.h >loader/libtensorfs.map
 
-$(B)/tensorfs: $(FS_OBJ) $(B)/libtensorfs.a
+$(B)/tensorfs: $(FS_OBJ) $(B)/libtensorfs.a $(B)/libfuse.pc
 	$(CC) -o $@ $(FS_OBJ) $(B)/libtensorfs.a $(LDFLAGS) $(FUSE_LIBS) $(LIB_LIBS)
 
-$(B)/tests/test_%: $(B)/tests/test_%.o $(TEST_COMMON_OBJ) $(FS_LIB_OBJ) $(B)/libtensorfs.a
+$(B)/tests/test_%: $(B)/tests/test_%.o $(TEST_COMMON_OBJ) $(FS_LIB_OBJ) $(B)/libtensorfs.a | $(B)/libfuse.pc
 	$(CC) -o $@ $^ $(LDFLAGS) -lcmocka $(FUSE_LIBS) $(LIB_LIBS)
 
 unit: $(TEST_BIN)

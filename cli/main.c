@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "cmds.h"
 #include "log.h"
@@ -84,6 +85,15 @@ static void usage_mount(FILE *f)
 		"                          NAME.npy with an NPY header first, for numpy.load(mmap_mode=\"r\")\n"
 		"                          (BF16, F8, F4/F6 and ggml blocks as unsigned-int stand-ins,\n"
 		"                          named in the user.tensorfs.npy xattr)\n"
+		"      --kernel-copy one|two  one (default): reads of tensor files go straight to the\n"
+		"                          reader's buffer (FOPEN_DIRECT_IO; shared mmap kept by\n"
+		"                          FUSE_DIRECT_IO_ALLOW_MMAP, else falls back to two); two: through\n"
+		"                          the mount's page cache, so re-reads can be served by the kernel.\n"
+		"                          Checkpoint files (shards) always use the page cache\n"
+		"      --profile-dir DIR|off  where the learned warm-up order of each checkpoint lives:\n"
+		"                          the mount records the order tensors are first read and the\n"
+		"                          next mount's warm-up follows it (default ~/.cache/tensorfs/\n"
+		"                          profiles, or /var/cache/tensorfs/profiles without $HOME)\n"
 		"      --log FILE          append the log to FILE (default: stderr with -f, else syslog)\n"
 		"      --stats-json FILE   write the final stats as JSON to FILE at unmount\n"
 		TFS_CLI_REMOTE_USAGE
@@ -181,6 +191,9 @@ static int cmd_ls(int argc, char **argv)
 
 struct mount_opts {
 	int foreground, debug, splice, npy;
+	int kernel_copy;           /* 1 or 2 (--kernel-copy) */
+	const char *profile_dir;   /* --profile-dir, "off", or NULL: the default */
+	char profile[PATH_MAX];    /* the learned warm-up order file of this checkpoint, or "" */
 	unsigned fuse_threads;
 	uint64_t kernel_ra;        /* bytes; the mount's bdi read_ahead_kb is set from it */
 	char fuse_o[1024];
@@ -222,7 +235,7 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 {
 	struct stat st;
 	enum { O_THREADS = 256, O_BLOCK, O_CACHE, O_RA, O_STRATEGY, O_LOG, O_STATS, O_FTHREADS, O_KRA,
-	       O_SPLICE, O_DIRECT_IO, O_VIEW, O_HEADER, O_S3_ENDPOINT };
+	       O_SPLICE, O_DIRECT_IO, O_VIEW, O_HEADER, O_S3_ENDPOINT, O_KCOPY, O_PROFILE };
 	static const struct option lopts[] = {
 		{ "foreground", no_argument, NULL, 'f' }, { "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' }, { "threads", required_argument, NULL, O_THREADS },
@@ -238,7 +251,9 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 		{ "direct-io", required_argument, NULL, O_DIRECT_IO },
 		{ "view", required_argument, NULL, O_VIEW },
 		{ "header", required_argument, NULL, O_HEADER },
-		{ "s3-endpoint", required_argument, NULL, O_S3_ENDPOINT }, { 0 } };
+		{ "s3-endpoint", required_argument, NULL, O_S3_ENDPOINT },
+		{ "kernel-copy", required_argument, NULL, O_KCOPY },
+		{ "profile-dir", required_argument, NULL, O_PROFILE }, { 0 } };
 	uint64_t v;
 	char *end;
 	int c;
@@ -248,6 +263,7 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 	o->fuse_threads = 16;
 	o->kernel_ra = 2 << 20;
 	o->splice = 1;
+	o->kernel_copy = 1;
 	while ((c = getopt_long(argc, argv, "+fdho:", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': o->foreground = 1; break;
@@ -324,6 +340,20 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 			}
 			o->npy = strcmp(optarg, "npy") == 0;
 			break;
+		case O_KCOPY:
+			if (strcmp(optarg, "one") != 0 && strcmp(optarg, "two") != 0) {
+				fprintf(stderr, "tensorfs: --kernel-copy %s: expected one or two\n", optarg);
+				return 2;
+			}
+			o->kernel_copy = strcmp(optarg, "one") == 0 ? 1 : 2;
+			break;
+		case O_PROFILE:
+			if (!*optarg) {
+				fprintf(stderr, "tensorfs: --profile-dir: empty (a folder, or off)\n");
+				return 2;
+			}
+			o->profile_dir = optarg;
+			break;
 		case O_LOG: o->log_path = optarg; break;
 		case O_STATS: o->stats_path = optarg; break;
 		default: usage_mount(stderr); return 2;
@@ -367,6 +397,55 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 		fclose(f);
 	}
 	return 0;
+}
+
+/* mkdir -p; 0 or -errno. */
+static int make_dirs(const char *path)
+{
+	char p[PATH_MAX];
+
+	if (snprintf(p, sizeof(p), "%s", path) >= (int)sizeof(p))
+		return -ENAMETOOLONG;
+	for (char *c = p + 1; *c; c++) {
+		if (*c != '/')
+			continue;
+		*c = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*c = '/';
+	}
+	if (mkdir(p, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Chooses the learned-order file of this checkpoint: DIR/<XXH3 of its real path>.order, in
+ * --profile-dir or the default folder (created). Leaves o->profile empty when off or impossible,
+ * saying why in the log. */
+static void choose_profile(struct mount_opts *o, struct tfs_log *log)
+{
+	const char *home = getenv("HOME");
+	char dir[PATH_MAX];
+	int rc;
+
+	o->profile[0] = '\0';
+	if (o->profile_dir && strcmp(o->profile_dir, "off") == 0)
+		return;
+	if (o->profile_dir)
+		snprintf(dir, sizeof(dir), "%s", o->profile_dir);
+	else if (home && *home)
+		snprintf(dir, sizeof(dir), "%s/.cache/tensorfs/profiles", home);
+	else
+		snprintf(dir, sizeof(dir), "/var/cache/tensorfs/profiles");
+	rc = make_dirs(dir);
+	if (rc < 0) {
+		tfs_log(log, "--profile-dir %s: %s (no learned warm-up order)", dir, strerror(-rc));
+		return;
+	}
+	if (snprintf(o->profile, sizeof(o->profile), "%s/%016llx.order", dir,
+		     (unsigned long long)XXH3_64bits(o->ckpt, strlen(o->ckpt))) >= (int)sizeof(o->profile))
+		o->profile[0] = '\0';
+	o->eng.profile_path = o->profile[0] ? o->profile : NULL;
 }
 
 static void write_stats_file(struct tfs_mount *m, const char *path)
@@ -526,6 +605,7 @@ static int run_mount(struct mount_opts *o, int ready_fd, const char *argv0)
 	m.timeout = 86400.0;
 	m.splice = o->splice;
 	m.npy = o->npy;
+	m.kernel_copy = o->kernel_copy;
 	if (m.splice)
 		raise_pipe_max(m.log);
 	m.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
@@ -536,6 +616,7 @@ static int run_mount(struct mount_opts *o, int ready_fd, const char *argv0)
 		goto fail_msg;
 	}
 	o->eng.progress_fd = o->foreground ? 2 : -1;
+	choose_profile(o, m.log);
 	if (tfs_engine_open(cat, &o->eng, &m.engine, &err) < 0)
 		goto fail_err;
 

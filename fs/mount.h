@@ -40,6 +40,13 @@ struct tfs_mount {
 	int splice;                        /* reply to page-cache-hot reads by splicing the shard */
 	int npy;                           /* --view npy: tensor files are NAME.npy, an NPY header
 					    * (fs/npy.h) before the tensor's bytes */
+	/* --kernel-copy: 1 asks for one copy (tensor files opened FOPEN_DIRECT_IO, with
+	 * FUSE_DIRECT_IO_ALLOW_MMAP so shared mmap still works), 2 for the page-cache mode. The init
+	 * callback sets direct_io and copy_note before the kernel sends any other request; both are
+	 * read-only afterwards. */
+	int kernel_copy;
+	int direct_io;
+	const char *copy_note;             /* why direct_io is off when one copy was asked for */
 	char ra_path[64];                  /* the mount's bdi read_ahead_kb file, or "" */
 	uint64_t ra_kb;                    /* value to write there */
 	atomic_int ra_done;                /* written (or tried) once, by the first request */

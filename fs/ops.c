@@ -251,6 +251,14 @@ static void tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			tfs_stream_set_extent(fh->stream, t->file, t->offset, t->offset + t->length);
 		}
 		fi->keep_cache = 1; /* the checkpoint is immutable while mounted */
+		/* One copy: the reply lands in the reader's buffer, not in this mount's page cache
+		 * first. mmap still goes through the page cache (FUSE_DIRECT_IO_ALLOW_MMAP). Tensor
+		 * files only: their readers take a tensor in a few large reads, while checkpoint
+		 * files are read by tools in 128 KiB pieces (cat, cp, sha256sum), which direct_io
+		 * would turn into as many serial round trips; the kernel's readahead of the page
+		 * cache makes them 1 MiB requests in parallel. */
+		if (m->direct_io && n->kind == TFS_NODE_TENSOR)
+			fi->direct_io = 1;
 	}
 	fi->noflush = 1;
 	fi->fh = (uintptr_t)fh;
@@ -403,6 +411,7 @@ static void reply_virt(struct tfs_mount *m, fuse_req_t req, const struct tfs_nod
 		       const struct tfs_fh *fh, size_t size, off_t off)
 {
 	const char *src;
+	char *copy;
 	size_t len;
 
 	if (n->ref == TFS_VIRT_STATS) {
@@ -429,7 +438,19 @@ static void reply_virt(struct tfs_mount *m, fuse_req_t req, const struct tfs_nod
 	}
 	if ((uint64_t)off >= len)
 		return (void)fuse_reply_buf(req, NULL, 0);
-	fuse_reply_buf(req, src + off, size < len - (size_t)off ? size : len - (size_t)off);
+	if (size > len - (size_t)off)
+		size = len - (size_t)off;
+	if (n->ref == TFS_VIRT_INDEX)
+		return (void)fuse_reply_buf(req, src + off, size); /* the mount's: lives to unmount */
+	/* The handle's snapshot: the kernel ends the read as soon as the reply is copied, and the
+	 * reader's close may free the handle on another thread while fuse_reply_buf is still
+	 * returning (ASan's writev check reads the buffer after the syscall). Reply from a copy. */
+	copy = malloc(size);
+	if (!copy)
+		return (void)fuse_reply_err(req, ENOMEM);
+	memcpy(copy, src + off, size);
+	fuse_reply_buf(req, copy, size);
+	free(copy);
 }
 
 /*
@@ -611,8 +632,31 @@ static void tfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	fuse_reply_err(req, EROFS);
 }
 
+/* --kernel-copy one: direct_io opens are only safe when the kernel keeps shared mmap of them
+ * working, which needs FUSE_DIRECT_IO_ALLOW_MMAP (kernel 6.6+) asked for through libfuse 3.17+. */
+static void init_kernel_copy(struct tfs_mount *m, struct fuse_conn_info *conn)
+{
+	m->direct_io = 0;
+	m->copy_note = NULL;
+	if (m->kernel_copy != 1)
+		return;
+#ifdef FUSE_CAP_DIRECT_IO_ALLOW_MMAP
+	if (conn->capable & FUSE_CAP_DIRECT_IO_ALLOW_MMAP) {
+		conn->want |= FUSE_CAP_DIRECT_IO_ALLOW_MMAP;
+		m->direct_io = 1;
+		return;
+	}
+	m->copy_note = "kernel lacks FUSE_DIRECT_IO_ALLOW_MMAP (needs 6.6+)";
+#else
+	m->copy_note = "built against libfuse < 3.17 (run scripts/build-libfuse.sh, then rebuild)";
+#endif
+	tfs_log(m->log, "--kernel-copy one: %s; using two copies (page cache) so mmap keeps working",
+		m->copy_note);
+}
+
 static void tfs_init(void *userdata, struct fuse_conn_info *conn)
 {
+	init_kernel_copy(userdata, conn);
 	/* Fewer, larger requests for streaming reads (docs/FUSE-NOTES.md 1-2). */
 	conn->max_background = 64;
 	if (conn->capable & FUSE_CAP_ASYNC_READ)

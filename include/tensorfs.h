@@ -202,6 +202,10 @@ struct tfs_engine_opts {
 	int progress_fd;            /* eager warm-up writes a progress line here; -1 = silent */
 	int buffered_io;            /* 1: read blocks through the page cache; 0 (default): O_DIRECT
 				     * where the filesystem allows, so the disk DMAs into the cache */
+	const char *profile_path;   /* learned warm-up order: the file the engine reads at open (when
+				     * it matches this checkpoint; eager warms those blocks first) and
+				     * rewrites at close with the order its readers asked; NULL = off.
+				     * Copied at open: the caller's string may go afterwards. */
 };
 
 /* Fills *o with the defaults (all zero meaning "pick", strategy auto, progress_fd -1). */
@@ -315,6 +319,12 @@ struct tfs_stats {
 	uint64_t errors;                  /* reads that returned an error */
 	uint64_t bytes_hot;               /* of bytes_from_disk, spliced from the kernel page cache
 					   * by tfs_engine_read_hot (no copy into the cache) */
+	uint64_t bytes_resident;          /* of bytes_from_disk, blocks read buffered because the
+					   * kernel page cache held them (O_DIRECT skipped) */
+	uint64_t warm_skipped_bytes;      /* of warm_done_bytes, skipped: in the page cache already */
+	const char *huge_pages;           /* cache blocks in huge pages: "madvise" or "off (why)" */
+	const char *profile;              /* learned warm-up order: "off", "none yet (PATH)",
+					   * "loaded N blocks (PATH)" or "ignored: why (PATH)" */
 };
 void tfs_engine_stats(const struct tfs_engine *e, struct tfs_stats *out);
 

@@ -70,7 +70,20 @@ static inline void fx_make(struct fx *fx, unsigned n, uint64_t tsize)
 		abort();
 }
 
-/* fx_make + tfs_catalog_open; fx->file is the shard's catalog index. */
+/* Drops the file from the kernel's page cache, so the engine sees a cold checkpoint (it skips
+ * readahead and warm-up of ranges RAM already holds). Best effort. */
+static inline void fx_evict(struct fx *fx)
+{
+	int fd = open(fx->path, O_RDONLY);
+
+	if (fd < 0)
+		return;
+	if (fdatasync(fd) == 0)
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	close(fd);
+}
+
+/* fx_make + tfs_catalog_open (then evicted: cold); fx->file is the shard's catalog index. */
 static inline void fx_open(struct fx *fx, unsigned n, uint64_t tsize)
 {
 	struct tfs_error err;
@@ -83,6 +96,7 @@ static inline void fx_open(struct fx *fx, unsigned n, uint64_t tsize)
 	for (size_t i = 0; i < tfs_catalog_file_count(fx->cat); i++)
 		if (strcmp(tfs_catalog_file(fx->cat, i)->rel, "model.safetensors") == 0)
 			fx->file = (uint32_t)i;
+	fx_evict(fx);
 }
 
 static inline void fx_free(struct fx *fx)

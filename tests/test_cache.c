@@ -3,6 +3,7 @@
  * budget, pinning, one fill per block under concurrency, failed fills, prefetch rules, invalidation.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -295,6 +296,49 @@ static void test_pinning_reported(void **state)
 	tfs_cache_close(c);
 }
 
+/* THPeligible of the mapping holding addr in /proc/self/smaps: 1, 0, or -1 if not found. */
+static int thp_eligible(const void *addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	char line[256];
+	int in = 0, r = -1;
+	unsigned long lo, hi;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+		else if (in && sscanf(line, "THPeligible: %d", &r) == 1)
+			break;
+	}
+	fclose(f);
+	return r;
+}
+
+/* With 2 MiB blocks and THP enabled, every block buffer is huge-page aligned and eligible, so an
+ * O_DIRECT read into it is one device IO; without THP the cache says why and still works. */
+static void test_huge_page_blocks(void **state)
+{
+	struct tfs_cache *c;
+	struct tfs_error err;
+	struct tfs_block *b;
+
+	assert_int_equal(tfs_cache_open(2u << 20, 4u << 20, &c, &err), 0);
+	assert_int_equal(tfs_cache_lookup(c, 0, 0, TFS_ORIGIN_DEMAND, &b), TFS_CACHE_FILL);
+	assert_int_equal(tfs_cache_fill_begin(c, b), 0);
+	if (strcmp(tfs_cache_huge_pages(c), "madvise") == 0) {
+		assert_int_equal((uintptr_t)b->data % (2u << 20), 0);
+		assert_int_equal(thp_eligible(b->data), 1);
+	} else {
+		assert_int_equal(strncmp(tfs_cache_huge_pages(c), "off (", 5), 0);
+	}
+	memset(b->data, 1, 2u << 20);
+	tfs_cache_fill_done(c, b, 2u << 20);
+	tfs_cache_release(c, b);
+	tfs_cache_close(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -306,6 +350,7 @@ int main(void)
 		cmocka_unit_test(test_warm_never_evicts),
 		cmocka_unit_test(test_invalidate_file),
 		cmocka_unit_test(test_pinning_reported),
+		cmocka_unit_test(test_huge_page_blocks),
 	};
 	return cmocka_run_group_tests_name("cache", tests, NULL, NULL);
 }

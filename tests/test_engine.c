@@ -19,6 +19,7 @@
 
 #include "engine/engine.h"
 #include "engine_fixture.h"
+#include "io/source.h"
 
 #define BS 4096u
 
@@ -293,6 +294,49 @@ static void test_eager_fills_budget(void **state)
 	fx_free(&fx);
 }
 
+/* Warm-up skips what the page cache holds: nothing is read, the budget stays free, and a read of
+ * those bytes later is still exact. Skipped where the kernel has no cachestat(2). */
+static void test_eager_skips_resident(void **state)
+{
+	struct tfs_engine_opts o;
+	struct tfs_engine *e;
+	struct tfs_error err;
+	struct tfs_stats st;
+	struct tfs_source *src;
+	struct fx fx;
+	char *buf;
+	int fd;
+
+	fx_open(&fx, 4, 4 * BS);
+	buf = malloc(fx.size);
+	fd = open(fx.path, O_RDONLY);
+	assert_int_equal(pread(fd, buf, fx.size, 0), (ssize_t)fx.size); /* all resident now */
+	close(fd);
+	free(buf);
+	assert_int_equal(tfs_source_open(fx.path, NULL, &src, &err), 0);
+	fd = tfs_source_splice_fd(src, 0, fx.size);
+	tfs_source_close(src);
+	if (fd < 0) { /* no cachestat(2): nothing to check */
+		fx_free(&fx);
+		skip();
+	}
+	tfs_engine_opts_init(&o);
+	o.strategy = TFS_STRATEGY_EAGER;
+	o.block_size = BS;
+	o.cache_bytes = 64 * BS;
+	o.threads = 2;
+	assert_int_equal(tfs_engine_open(fx.cat, &o, &e, &err), 0);
+	wait_warm(e, &st);
+	assert_int_equal(st.warm_skipped_bytes, fx.size);
+	assert_int_equal(st.bytes_from_disk, 0);
+	assert_int_equal(st.cache_bytes, 0);
+	check_read(&fx, e, NULL, 0, fx.size);
+	tfs_engine_stats(e, &st);
+	assert_int_equal(st.bytes_resident, st.bytes_from_disk); /* buffered, not O_DIRECT */
+	tfs_engine_close(e);
+	fx_free(&fx);
+}
+
 /* Closing while the warm-up still runs stops it, cancels queued reads and leaks nothing. */
 /* Close must stop a warm-up that has far to go, not wait for it (issue 10: this test passed with
  * the stop removed). 16,384 blocks take far longer to warm than close takes to be called, and the
@@ -378,6 +422,52 @@ static void test_auto_rule(void **state)
 	tfs_engine_stats(e, &st);
 	assert_int_equal(st.strategy, TFS_STRATEGY_LAZY);
 	assert_string_equal(st.strategy_reason, "requested");
+	tfs_engine_close(e);
+	fx_free(&fx);
+}
+
+/* Reads tensors idx[0..n) (of `tsize` bytes each) through one fresh stream each. */
+static void read_tensors(struct fx *fx, struct tfs_engine *e, const unsigned *idx, unsigned n,
+			 uint64_t tsize)
+{
+	for (unsigned k = 0; k < n; k++) {
+		struct tfs_stream *s = tfs_stream_open(e);
+		assert_non_null(s);
+		check_read(fx, e, s, fx->data_start + idx[k] * tsize, tsize);
+		tfs_stream_close(s);
+	}
+}
+
+/* auto, eager by size, no learned order: readers that skip around a cold checkpoint switch it to
+ * streaming (warm-up stopped, stats say why); readers in file order keep eager. */
+static void test_auto_follows_pattern(void **state)
+{
+	const uint64_t tsize = 16 * BS;
+	unsigned shuffled[16], in_order[16];
+	struct tfs_engine *e;
+	struct tfs_stats st;
+	struct fx fx;
+
+	for (unsigned k = 0; k < 16; k++) {
+		shuffled[k] = 255 - (k * 7) % 16 * 3; /* far from where the warm-up starts, jumping */
+		in_order[k] = k;
+	}
+	fx_open(&fx, 256, tsize); /* 16 MiB of 4 KiB blocks, evicted: the warm-up takes a while */
+	e = fx_engine(&fx, TFS_STRATEGY_AUTO, BS, 8192 * BS, 0, 1);
+	tfs_engine_stats(e, &st);
+	assert_int_equal(st.strategy, TFS_STRATEGY_EAGER);
+	read_tensors(&fx, e, shuffled, 16, tsize);
+	tfs_engine_stats(e, &st);
+	assert_int_equal(st.strategy, TFS_STRATEGY_STREAMING);
+	assert_non_null(strstr(st.strategy_reason, "skipped around a cold checkpoint"));
+	tfs_engine_close(e);
+
+	fx_evict(&fx);
+	e = fx_engine(&fx, TFS_STRATEGY_AUTO, BS, 8192 * BS, 0, 1);
+	read_tensors(&fx, e, in_order, 16, tsize);
+	tfs_engine_stats(e, &st);
+	assert_int_equal(st.strategy, TFS_STRATEGY_EAGER);
+	wait_warm(e, &st); /* ran to the end */
 	tfs_engine_close(e);
 	fx_free(&fx);
 }
@@ -590,8 +680,10 @@ int main(void)
 		cmocka_unit_test(test_readahead_crosses_tensors),
 		cmocka_unit_test(test_extent_bounds_readahead),
 		cmocka_unit_test(test_eager_fills_budget),
+		cmocka_unit_test(test_eager_skips_resident),
 		cmocka_unit_test(test_close_during_warmup),
 		cmocka_unit_test(test_auto_rule),
+		cmocka_unit_test(test_auto_follows_pattern),
 		cmocka_unit_test(test_changed_file_no_stale_bytes),
 		cmocka_unit_test(test_pinned_survives_flood),
 		cmocka_unit_test(test_read_pinned),

@@ -4,6 +4,7 @@
  * still queued.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -96,7 +97,7 @@ static void read_and_check(struct rig *r, uint64_t i)
 static void test_exact_bytes(void **state)
 {
 	struct rig r;
-	uint64_t nb, preads, disk;
+	uint64_t nb, preads, disk, resident;
 
 	rig_open(&r, 4, 10000, 64); /* ~30 KB: 8 blocks, the last one short */
 	nb = (r.fx.size + BS - 1) / BS;
@@ -104,7 +105,7 @@ static void test_exact_bytes(void **state)
 		read_and_check(&r, i);
 	for (uint64_t i = 0; i < nb; i++) /* all hits now */
 		read_and_check(&r, i);
-	tfs_reader_stats(r.reader, &preads, &disk);
+	tfs_reader_stats(r.reader, &preads, &disk, &resident);
 	assert_int_equal(preads, nb);
 	assert_int_equal(disk, r.fx.size);
 	rig_close(&r);
@@ -131,7 +132,7 @@ static void test_one_pread_per_block(void **state)
 	pthread_barrier_t start;
 	struct hammer h = { .r = &r, .start = &start };
 	pthread_t t[8];
-	uint64_t preads, disk;
+	uint64_t preads, disk, resident;
 
 	rig_open(&r, 4, 16384, 64); /* 3 x 16 KiB: >= 8 full blocks */
 	pthread_barrier_init(&start, NULL, 8);
@@ -139,10 +140,42 @@ static void test_one_pread_per_block(void **state)
 		pthread_create(&t[i], NULL, hammer_main, &h);
 	for (int i = 0; i < 8; i++)
 		pthread_join(t[i], NULL);
-	tfs_reader_stats(r.reader, &preads, &disk);
+	tfs_reader_stats(r.reader, &preads, &disk, &resident);
 	assert_int_equal(preads, 8);      /* 8 threads x 8 blocks, each block read once */
 	assert_int_equal(disk, 8 * BS);
 	pthread_barrier_destroy(&start);
+	rig_close(&r);
+}
+
+/* With O_DIRECT on, a block the page cache holds whole is read buffered (counted resident), and
+ * one it does not hold goes to the disk. Skipped where the kernel has no cachestat(2). */
+static void test_resident_blocks_read_buffered(void **state)
+{
+	struct rig r;
+	uint64_t preads, disk, resident;
+	char page[BS];
+	int fd;
+
+	rig_open(&r, 2, 16384, 64); /* the fixture starts evicted */
+	tfs_reader_enable_direct(r.reader);
+	fd = open(r.fx.path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, page, BS, 0), BS); /* block 0 into the page cache */
+	read_and_check(&r, 0);
+	tfs_reader_stats(r.reader, &preads, &disk, &resident);
+	if (!tfs_reader_resident(r.reader, r.fx.file, 0, BS)) {
+		close(fd);
+		rig_close(&r);
+		skip();
+	}
+	assert_int_equal(resident, BS);
+	assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	assert_int_equal(tfs_reader_resident(r.reader, r.fx.file, BS, BS), 0);
+	read_and_check(&r, 1); /* evicted: read from the disk, not counted resident */
+	tfs_reader_stats(r.reader, &preads, &disk, &resident);
+	assert_int_equal(resident, BS);
+	assert_int_equal(disk, 2 * BS);
+	close(fd);
 	rig_close(&r);
 }
 
@@ -302,6 +335,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exact_bytes),
 		cmocka_unit_test(test_one_pread_per_block),
+		cmocka_unit_test(test_resident_blocks_read_buffered),
 		cmocka_unit_test(test_demand_jumps_queue),
 		cmocka_unit_test(test_promote),
 		cmocka_unit_test(test_changed_file),

@@ -52,6 +52,10 @@ struct tfs_cache {
 	atomic_uint_fast64_t locked;    /* bytes currently mlocked */
 	_Atomic(const char *) pinning;
 	char pin_str[128], pin_partial[128];
+	/* Huge pages, decided at open (immutable): a block in 4 KiB pages turns one 2 MiB direct
+	 * read into several device IOs; in a huge page it is one. */
+	uint64_t huge;                  /* huge page size to align and madvise blocks to, or 0 */
+	char huge_str[96];
 };
 
 /* CAP_IPC_LOCK lifts RLIMIT_MEMLOCK (root usually has it). Read from /proc to avoid libcap. */
@@ -131,6 +135,11 @@ static void choose_pinning(struct tfs_cache *c)
 	atomic_store(&c->pinning, c->pin_str);
 }
 
+const char *tfs_cache_huge_pages(const struct tfs_cache *c)
+{
+	return c->huge_str;
+}
+
 const char *tfs_cache_pinning(const struct tfs_cache *c)
 {
 	return atomic_load(&((struct tfs_cache *)c)->pinning);
@@ -160,12 +169,59 @@ void tfs_cache_set_files(struct tfs_cache *c, const struct tfs_file *const *file
 	c->n_files = n;
 }
 
+/* Transparent huge pages for block buffers when the kernel offers them (enabled = always or
+ * madvise) and a block holds whole huge pages; otherwise blocks stay in base pages, quietly. */
+static void choose_huge(struct tfs_cache *c)
+{
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
+	char line[128] = "";
+	unsigned long long hp = 0;
+
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = '\0';
+		fclose(f);
+	}
+	f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "re");
+	if (f) {
+		if (fscanf(f, "%llu", &hp) != 1)
+			hp = 0;
+		fclose(f);
+	}
+	if (!strstr(line, "[always]") && !strstr(line, "[madvise]"))
+		snprintf(c->huge_str, sizeof(c->huge_str), "off (transparent huge pages %s)",
+			 line[0] ? "disabled" : "unavailable");
+	else if (!hp || hp & (hp - 1) || c->bs < hp)
+		snprintf(c->huge_str, sizeof(c->huge_str), "off (block smaller than a huge page)");
+	else
+		c->huge = hp;
+	if (c->huge)
+		snprintf(c->huge_str, sizeof(c->huge_str), "madvise");
+}
+
+/* Maps `len` bytes of anonymous memory aligned to `align` (a power of two, or 0: any). */
+static void *map_aligned(size_t len, size_t align)
+{
+	uint8_t *p, *a;
+
+	if (!align)
+		return mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	p = mmap(NULL, len + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return p;
+	a = (uint8_t *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
+	if (a > p)
+		munmap(p, (size_t)(a - p));
+	munmap(a + len, (size_t)(p + align - a));
+	return a;
+}
+
 /* Allocates one block buffer of `size` bytes; called without the lock (pinning can take
  * milliseconds). */
 static uint8_t *buf_alloc(struct tfs_cache *c, uint64_t size, unsigned char *kind)
 {
 	void *p;
-	uint64_t prev;
+	uint64_t prev, huge;
 
 	if (c->cuda_host_alloc) {
 		if (c->cuda_host_alloc(&p, size, CUDA_HOST_ALLOC_PORTABLE) == 0) {
@@ -174,9 +230,13 @@ static uint8_t *buf_alloc(struct tfs_cache *c, uint64_t size, unsigned char *kin
 		}
 		atomic_store(&c->pinning, c->pin_partial);
 	}
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* Huge pages only for buffers that hold whole ones (a tiny file's block stays small). */
+	huge = c->huge && size % c->huge == 0 ? c->huge : 0;
+	p = map_aligned(size, huge);
 	if (p == MAP_FAILED)
 		return NULL;
+	if (huge)
+		madvise(p, size, MADV_HUGEPAGE); /* a hint: base pages if none are free */
 	*kind = BUF_MMAP;
 	if (!c->use_mlock)
 		return p;
@@ -308,6 +368,7 @@ int tfs_cache_open(uint64_t block_size, uint64_t budget, struct tfs_cache **out,
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->filled, NULL);
 	choose_pinning(c);
+	choose_huge(c);
 	*out = c;
 	return 0;
 }
@@ -347,9 +408,8 @@ static int make_room(struct tfs_cache *c, enum tfs_block_origin origin, uint64_t
 
 		if (!tail) /* all pinned: demand goes over */
 			return origin == TFS_ORIGIN_DEMAND ? 0 : -ENOSPC;
-		/* Nor may one stream's readahead push out another's before it is used (thrashing). */
-		if (origin == TFS_ORIGIN_PREFETCH && tail->unused_prefetch &&
-		    tail->origin == TFS_ORIGIN_PREFETCH)
+		/* Nor may readahead push out other readahead or warm-up before it is used (thrashing). */
+		if (origin == TFS_ORIGIN_PREFETCH && tail->unused_prefetch)
 			return -ENOSPC;
 		v = evict_tail(c);
 		v->hnext = *victims;

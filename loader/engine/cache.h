@@ -87,6 +87,10 @@ uint64_t tfs_cache_charge(const struct tfs_cache *c, uint64_t valid);
 /* "cuda", "mlock", "none (reason)" or a partial variant; owned by the cache, stable until close. */
 const char *tfs_cache_pinning(const struct tfs_cache *c);
 
+/* "madvise" when block buffers are aligned to and madvised for transparent huge pages (one
+ * device IO per O_DIRECT block read), else "off (reason)". Owned by the cache, stable until close. */
+const char *tfs_cache_huge_pages(const struct tfs_cache *c);
+
 /* Results of tfs_cache_lookup() beside the negative errnos. */
 #define TFS_CACHE_HIT     0   /* READY; a reference is held */
 #define TFS_CACHE_LOADING 1   /* another filler is reading it; reference held; tfs_cache_wait() */
@@ -99,7 +103,7 @@ const char *tfs_cache_pinning(const struct tfs_cache *c);
  *    evicting LRU blocks; when all blocks are pinned it goes over the budget (never fails for room).
  *  - PREFETCH: returns -EEXIST (no reference) if the block exists. -ENOSPC when untouched
  *    prefetched blocks already hold half the budget, when every block is pinned, or when the LRU
- *    victim is itself an untouched prefetched block; otherwise evicts the LRU tail.
+ *    victim is itself an untouched prefetched or warmed block; otherwise evicts the LRU tail.
  *  - WARM: like PREFETCH but never evicts: -ENOSPC once the budget is used.
  * -ENOMEM when the block struct cannot be allocated (the cache is then unchanged).
  */

@@ -16,7 +16,9 @@
  *    without any readahead every 2 MiB block of a sequential `cat` would be a synchronous miss.
  *  - streaming: readahead starts at readahead/4 (>= 2 blocks) and grows to readahead.
  *  - eager: streaming's readahead plus a background warm-up of as much as the budget holds (warm.c).
- *  - auto: eager when every shard block fits in the budget, else streaming; lazy with no shards.
+ *  - auto: eager in the learned order when a profile of earlier readers was loaded (profile.c);
+ *    else eager when every shard block fits in the budget (switching to streaming when the first
+ *    reads skip around a cold checkpoint, auto_observe), else streaming; lazy with no shards.
  *
  * Locking: counters are atomics; the cache, reader and streams lock themselves (see their files).
  */
@@ -112,7 +114,6 @@ static int resolve_opts(struct tfs_engine *e, struct tfs_error *err)
 	return 0;
 }
 
-/* Resolves auto and sets the readahead window bounds (see the file header). */
 /* What a whole file costs the cache budget: full blocks, and the last one's pages only (cache.h). */
 uint64_t tfs_engine_file_charge(const struct tfs_engine *e, uint64_t size)
 {
@@ -121,9 +122,11 @@ uint64_t tfs_engine_file_charge(const struct tfs_engine *e, uint64_t size)
 	return size / e->bs * e->bs + (tail ? (tail + 4095) / 4096 * 4096 : 0);
 }
 
+/* Resolves auto and sets the readahead window bounds (see the file header). */
 static void pick_strategy(struct tfs_engine *e)
 {
 	uint64_t bs = e->bs, shard_bytes = 0, charge = 0, cap, ra = e->opts.readahead_bytes;
+	const struct tfs_profile_run *runs;
 	char a[32], b[32];
 
 	for (size_t i = 0; i < e->n_files; i++)
@@ -140,17 +143,27 @@ static void pick_strategy(struct tfs_engine *e)
 		e->strategy = TFS_STRATEGY_LAZY;
 		snprintf(e->strategy_reason, sizeof(e->strategy_reason),
 			 "auto: no tensor data to warm or stream");
+	} else if (tfs_profile_order(e->profile, &runs)) {
+		e->strategy = TFS_STRATEGY_EAGER;
+		atomic_store(&e->gate, TFS_GATE_WAIT);
+		snprintf(e->strategy_reason, sizeof(e->strategy_reason),
+			 "auto: readers of this checkpoint (%s, cache budget %s) left a learned order: "
+			 "warm in that order from the first read that follows it, past the budget", a, b);
 	} else if (charge <= e->opts.cache_bytes) {
 		e->strategy = TFS_STRATEGY_EAGER;
+		/* No learned order: a reader that jumps around a cold checkpoint would compete
+		 * with a warm-up in file order, so the first reads decide (auto_observe). */
+		atomic_store(&e->auto_live, 1);
 		snprintf(e->strategy_reason, sizeof(e->strategy_reason),
-			 "auto: checkpoint (%s) fits in the cache budget (%s): warm it all at open",
-			 a, b);
+			 "auto: checkpoint (%s) fits in the cache budget (%s): warm it all at open "
+			 "(streaming instead if the first reads skip around a cold cache)", a, b);
 	} else {
 		e->strategy = TFS_STRATEGY_STREAMING;
 		snprintf(e->strategy_reason, sizeof(e->strategy_reason),
 			 "auto: checkpoint (%s) exceeds the cache budget (%s): stream with readahead",
 			 a, b);
 	}
+	atomic_store(&e->reason, e->strategy_reason);
 	cap = e->opts.cache_bytes / 4 / bs * bs;
 	if (e->strategy == TFS_STRATEGY_LAZY) {
 		e->ra_init = bs;
@@ -192,6 +205,10 @@ int tfs_engine_open(const struct tfs_catalog *cat, const struct tfs_engine_opts 
 	}
 	for (size_t i = 0; i < e->n_files; i++)
 		e->files[i] = tfs_catalog_file(cat, i);
+	rc = tfs_profile_open(e->opts.profile_path, e->files, e->n_files, e->bs, &e->profile, err);
+	if (rc < 0)
+		goto fail;
+	e->opts.profile_path = NULL; /* the caller's string; the profile keeps its own copy */
 	pick_strategy(e);
 	rc = tfs_cache_open(e->bs, e->opts.cache_bytes, &e->cache, err);
 	if (rc < 0)
@@ -223,6 +240,12 @@ void tfs_engine_close(struct tfs_engine *e)
 	tfs_warm_stop(e);              /* it submits to the reader: stop it first */
 	tfs_reader_close(e->reader);   /* fails queued jobs; their callbacks touch warm_lock */
 	tfs_cache_close(e->cache);
+	/* A reader that did not follow the learned order and read less than it holds is another
+	 * consumer (one tensor in ten): the order of the usual one stays. */
+	if (e->profile && atomic_load(&e->gate) == TFS_GATE_SHUT &&
+	    tfs_profile_blocks(e->profile, 0) < tfs_profile_blocks(e->profile, 1))
+		tfs_profile_discard(e->profile);
+	tfs_profile_close(e->profile); /* writes what this engine's readers taught it */
 	pthread_cond_destroy(&e->warm_cond);
 	pthread_mutex_destroy(&e->warm_lock);
 	free(e->seq_end);
@@ -275,14 +298,58 @@ struct tfs_cache *tfs_engine_cache(struct tfs_engine *e)
 void tfs_engine_prefetch_blocks(struct tfs_engine *e, uint32_t file, uint64_t first, uint64_t end)
 {
 	for (uint64_t i = first; i < end; i++) {
+		uint64_t size = e->files[file]->size, off = i * e->bs;
 		struct tfs_block *b;
-		int rc = tfs_cache_lookup(e->cache, file, i, TFS_ORIGIN_PREFETCH, &b);
+		int rc;
+
+		/* A range the page cache holds is spliced or copied from there when asked for;
+		 * prefetching it would add a copy and spend budget for nothing. */
+		if (off < size && tfs_reader_resident(e->reader, file, off,
+						      size - off < e->bs ? size - off : e->bs))
+			continue;
+		rc = tfs_cache_lookup(e->cache, file, i, TFS_ORIGIN_PREFETCH, &b);
 		if (rc == -EEXIST)
 			continue;
 		if (rc < 0)
 			return; /* no room prefetch may take: the rest would be refused too */
 		tfs_reader_submit(e->reader, b, 0);
 		tfs_cache_release(e->cache, b);
+	}
+}
+
+#define AUTO_SAMPLE 16  /* first reads of streams that decide auto's eager-or-streaming */
+
+/*
+ * auto, eager without a learned order: watches the first read of each of the first AUTO_SAMPLE
+ * streams. When at least half of them jumped out of file order into blocks neither the cache nor
+ * the page cache held, the readers follow their own order over a cold checkpoint: a warm-up in file
+ * order would take the disk from them, so it stops and reads go on as streaming.
+ */
+static void auto_observe(struct tfs_engine *e, int note, uint32_t file, uint64_t off, size_t len)
+{
+	unsigned seen, cold;
+	uint64_t bs = e->bs;
+
+	if (!atomic_load(&e->auto_live) || !(note & TFS_NOTE_FIRST))
+		return;
+	cold = !(note & TFS_NOTE_SEQ) && !tfs_cache_resident(e->cache, file, off / bs) &&
+	       !tfs_reader_resident(e->reader, file, off, len < bs ? len : bs);
+	if (cold)
+		cold = atomic_fetch_add(&e->auto_cold_random, 1) + 1;
+	else
+		cold = atomic_load(&e->auto_cold_random);
+	seen = atomic_fetch_add(&e->auto_seen, 1) + 1;
+	if (cold * 2 >= AUTO_SAMPLE) {
+		if (!atomic_exchange(&e->auto_live, 0)) /* another read decided first */
+			return;
+		snprintf(e->switch_reason, sizeof(e->switch_reason),
+			 "auto: %u of the first %u reads skipped around a cold checkpoint: warm-up "
+			 "in file order stopped, streaming", cold, seen);
+		atomic_store(&e->strategy, TFS_STRATEGY_STREAMING);
+		atomic_store(&e->reason, e->switch_reason);
+		tfs_warm_abandon(e, " (stopped: readers skip around; streaming)\n");
+	} else if (seen >= AUTO_SAMPLE) {
+		atomic_store(&e->auto_live, 0); /* readers follow file order, or it is warm: eager */
 	}
 }
 
@@ -343,6 +410,9 @@ static int read_begin(struct tfs_engine *e, uint32_t file, uint64_t off, size_t 
 		atomic_fetch_add(&e->errors, 1);
 		return rc;
 	}
+	tfs_profile_note(e->profile, file, off / e->bs, (off + *len - 1) / e->bs + 1);
+	if (atomic_load(&e->gate) == TFS_GATE_WAIT)
+		tfs_warm_gate_observe(e, file, off / e->bs);
 	return 1;
 }
 
@@ -399,7 +469,7 @@ ssize_t tfs_engine_read(struct tfs_engine *e, struct tfs_stream *s, uint32_t fil
 	end = off + len;
 	last = (end - 1) / bs;
 	if (s)
-		tfs_stream_note(s, file, off, end, &pf_first, &pf_end);
+		auto_observe(e, tfs_stream_note(s, file, off, end, &pf_first, &pf_end), file, off, len);
 	/* Pin at most half the budget per batch so one huge read cannot starve the cache. */
 	per_batch = e->opts.cache_bytes / bs / 2;
 	if (per_batch < 1)
@@ -438,7 +508,7 @@ ssize_t tfs_engine_read_pinned(struct tfs_engine *e, struct tfs_stream *s, uint3
 	end = off + len;
 	first = off / bs;
 	if (s)
-		tfs_stream_note(s, file, off, end, &pf_first, &pf_end);
+		auto_observe(e, tfs_stream_note(s, file, off, end, &pf_first, &pf_end), file, off, len);
 	rc = pin_spans(e, file, first, (end - 1) / bs - first + 1, off, end, spans, &pf_first,
 		       &pf_end, err);
 	if (rc < 0) {
@@ -463,7 +533,7 @@ void tfs_engine_stats(const struct tfs_engine *e, struct tfs_stats *out)
 
 	memset(out, 0, sizeof(*out));
 	tfs_cache_stats(e->cache, &cs);
-	tfs_reader_stats(e->reader, &preads, &out->bytes_from_disk);
+	tfs_reader_stats(e->reader, &preads, &out->bytes_from_disk, &out->bytes_resident);
 	out->reads = atomic_load(&e->reads);
 	out->bytes_served = atomic_load(&e->bytes_served);
 	out->cache_hits = cs.hits;
@@ -480,10 +550,13 @@ void tfs_engine_stats(const struct tfs_engine *e, struct tfs_stats *out)
 	out->warm_done_bytes = atomic_load(&e->warm_done);
 	out->warm_total_bytes = atomic_load(&e->warm_total);
 	out->pinning = tfs_cache_pinning(e->cache);
-	out->strategy = e->strategy;
-	out->strategy_reason = e->strategy_reason;
+	out->strategy = atomic_load(&e->strategy);
+	out->strategy_reason = atomic_load(&e->reason);
+	out->profile = tfs_profile_status(e->profile);
 	out->errors = atomic_load(&e->errors);
 	out->bytes_hot = atomic_load(&e->bytes_hot);
+	out->warm_skipped_bytes = atomic_load(&e->warm_skipped);
+	out->huge_pages = tfs_cache_huge_pages(e->cache);
 	out->bytes_from_disk += out->bytes_hot; /* spliced bytes come from the files too */
 }
 
@@ -497,13 +570,15 @@ int tfs_stats_json(const struct tfs_stats *st, char *buf, size_t cap)
 		", \"cache_budget\": %" PRIu64 ", \"block_size\": %" PRIu64 ", \"readahead_bytes\": %" PRIu64
 		", \"threads\": %u, \"warm_done_bytes\": %" PRIu64 ", \"warm_total_bytes\": %" PRIu64
 		", \"pinning\": \"%s\", \"strategy\": \"%s\", \"strategy_reason\": \"%s\""
-		", \"errors\": %" PRIu64 ", \"bytes_hot\": %" PRIu64 "}",
+		", \"errors\": %" PRIu64 ", \"bytes_hot\": %" PRIu64 ", \"bytes_resident\": %" PRIu64
+		", \"warm_skipped_bytes\": %" PRIu64 ", \"huge_pages\": \"%s\", \"profile\": \"%s\"}",
 		st->reads, st->bytes_served, st->bytes_from_disk, st->cache_hits, st->cache_misses,
 		st->bytes_prefetched, st->bytes_prefetched_unused, st->evictions, st->cache_bytes,
 		st->cache_peak_bytes, st->cache_budget, st->block_size, st->readahead_bytes, st->threads,
 		st->warm_done_bytes, st->warm_total_bytes, st->pinning ? st->pinning : "",
 		tfs_strategy_name(st->strategy), st->strategy_reason ? st->strategy_reason : "",
-		st->errors, st->bytes_hot);
+		st->errors, st->bytes_hot, st->bytes_resident, st->warm_skipped_bytes,
+		st->huge_pages ? st->huge_pages : "", st->profile ? st->profile : "");
 	if (n < 0 || (size_t)n >= cap)
 		return -ENOSPC;
 	return n;

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 
 #include "engine/cache.h"
+#include "engine/profile.h"
 #include "engine/reader.h"
 #include "io/watch.h"
 #include "tensorfs.h"
@@ -22,8 +23,8 @@ struct tfs_engine {
 	const struct tfs_catalog *cat;
 	struct tfs_engine_opts opts;      /* effective values (defaults filled); immutable */
 	uint64_t bs;                      /* opts.block_size; immutable */
-	enum tfs_strategy strategy;       /* effective (auto resolved); immutable */
-	char strategy_reason[192];        /* immutable after open */
+	_Atomic enum tfs_strategy strategy; /* effective (auto resolved); changes at most once (auto) */
+	char strategy_reason[256];        /* immutable after open */
 	uint64_t ra_init, ra_max;         /* readahead window bounds in bytes (0: none); immutable */
 	size_t n_files;
 	const struct tfs_file **files;    /* catalog's structs; immutable */
@@ -44,9 +45,26 @@ struct tfs_engine {
 	pthread_cond_t warm_cond;         /* a warm block finished, or stop */
 	unsigned warm_inflight;           /* warm_lock */
 	int warm_stop;                    /* warm_lock */
+	const char *warm_why;             /* warm_lock: progress note when abandoned, or NULL */
+	/* auto with a learned order: the warm-up waits for the first demand reads and goes on only
+	 * if they are where the order begins (a reader repeating itself; warm.c GATE_*), so a
+	 * different reader (one tensor in ten) never pays for a warm-up it does not use. */
+	atomic_int gate;                  /* TFS_GATE_*; set once from WAIT to GO or SHUT */
+	atomic_uint gate_hits;            /* distinct first blocks seen near the order's head */
+	_Atomic uint64_t gate_last;       /* the last one (file << 40 ^ block, + 1; 0 none) */
 	int warm_started;                 /* owner thread only */
 	pthread_t warm_thread;
 	atomic_uint_fast64_t warm_done, warm_total;
+	struct tfs_profile *profile;      /* learned warm-up order (profile.c); immutable pointer */
+
+	/* auto: the strategy may change once after open, from eager to streaming, when the first
+	 * readers read out of file order into a cold cache (engine.c, auto_observe). `strategy` and
+	 * the reason pointer are read by stats without a lock. */
+	atomic_int auto_live;             /* 1 while auto still watches */
+	atomic_uint auto_seen, auto_cold_random;
+	_Atomic(const char *) reason;     /* strategy_reason or switch_reason */
+	char switch_reason[192];          /* written once before `reason` points to it */
+	atomic_uint_fast64_t warm_skipped; /* of warm_done: resident in the page cache, not read */
 };
 
 /* What a file of `size` bytes costs the cache budget when all cached (cache.h: the last block is
@@ -60,13 +78,20 @@ void tfs_engine_prefetch_blocks(struct tfs_engine *e, uint32_t file, uint64_t fi
 struct tfs_cache *tfs_engine_cache(struct tfs_engine *e);
 
 /* stream.c: records a read of [off, end) of `file` through s, returns the blocks [*first, *end)
- * to prefetch (empty when the pattern is not sequential). */
-void tfs_stream_note(struct tfs_stream *s, uint32_t file, uint64_t off, uint64_t end,
-		     uint64_t *first, uint64_t *last);
+ * to prefetch (empty when the pattern is not sequential). Returns TFS_NOTE_* bits: the read was
+ * sequential, and/or it was the stream's first. */
+enum { TFS_NOTE_SEQ = 1, TFS_NOTE_FIRST = 2 };
+int tfs_stream_note(struct tfs_stream *s, uint32_t file, uint64_t off, uint64_t end,
+		    uint64_t *first, uint64_t *last);
 
 /* warm.c: starts the warm-up thread (eager); stops and joins it; reader callback for its blocks. */
 int tfs_warm_start(struct tfs_engine *e, struct tfs_error *err);
 void tfs_warm_stop(struct tfs_engine *e);
+enum { TFS_GATE_OPEN = 0, TFS_GATE_WAIT, TFS_GATE_GO, TFS_GATE_SHUT };
+/* warm.c: a demand read of blocks from `first` of `file` decides a waiting gate. */
+void tfs_warm_gate_observe(struct tfs_engine *e, uint32_t file, uint64_t first);
+/* Asks the warm-up to stop early without waiting; `why` is its progress note (static string). */
+void tfs_warm_abandon(struct tfs_engine *e, const char *why);
 void tfs_warm_block_done(void *engine, struct tfs_block *b, long rc);
 
 #endif

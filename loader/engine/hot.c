@@ -55,6 +55,9 @@ ssize_t tfs_engine_read_hot(struct tfs_engine *e, uint32_t file, uint64_t off, s
 	atomic_fetch_add(&e->reads, 1);
 	atomic_fetch_add(&e->bytes_served, len);
 	atomic_fetch_add(&e->bytes_hot, len);
+	tfs_profile_note(e->profile, file, off / bs, (off + len - 1) / bs + 1);
+	if (atomic_load(&e->gate) == TFS_GATE_WAIT)
+		tfs_warm_gate_observe(e, file, off / bs);
 	return (ssize_t)len;
 }
 

@@ -54,6 +54,8 @@ struct tfs_reader {
 	struct worker *workers;
 	int direct;                      /* TFS_SOURCE_DIRECT on block reads; set before any job */
 	atomic_uint_fast64_t preads, bytes_from_disk;
+	atomic_uint_fast64_t bytes_resident; /* of bytes_from_disk, read buffered because the page
+					      * cache held them (no O_DIRECT trip to the disk) */
 };
 
 /* Requires reader->lock. */
@@ -101,7 +103,7 @@ static long read_block(struct tfs_reader *r, struct tfs_block *b)
 	struct tfs_source *src;
 	size_t want;
 	ssize_t n;
-	int rc;
+	int rc, direct;
 
 	if (atomic_load(&rf->changed))
 		return -EIO;
@@ -114,8 +116,14 @@ static long read_block(struct tfs_reader *r, struct tfs_block *b)
 	rc = tfs_reader_hold_source(r, b->file, &src, NULL);
 	if (rc < 0)
 		return rc;
+	/* Bytes RAM already holds are a copy away: O_DIRECT would read them from the disk again. */
+	direct = r->direct;
+	if (direct && tfs_source_splice_fd(src, off, want) >= 0) {
+		direct = 0;
+		atomic_fetch_add(&r->bytes_resident, want);
+	}
 	/* The source loops over short transfers: fewer bytes mean the file ended early. */
-	n = tfs_source_read(src, b->data, want, off, r->direct ? TFS_SOURCE_DIRECT : 0, NULL);
+	n = tfs_source_read(src, b->data, want, off, direct ? TFS_SOURCE_DIRECT : 0, NULL);
 	atomic_fetch_add(&r->preads, 1);
 	if (n >= 0 && (size_t)n == want)
 		rc = tfs_source_check(src, NULL); /* bytes of a file that changed meanwhile: refused */
@@ -275,10 +283,24 @@ void tfs_reader_promote(struct tfs_reader *r, struct tfs_block *b)
 	pthread_mutex_unlock(&r->lock);
 }
 
-void tfs_reader_stats(struct tfs_reader *r, uint64_t *preads, uint64_t *bytes_from_disk)
+void tfs_reader_stats(struct tfs_reader *r, uint64_t *preads, uint64_t *bytes_from_disk,
+		      uint64_t *bytes_resident)
 {
 	*preads = atomic_load(&r->preads);
 	*bytes_from_disk = atomic_load(&r->bytes_from_disk);
+	*bytes_resident = atomic_load(&r->bytes_resident);
+}
+
+int tfs_reader_resident(struct tfs_reader *r, uint32_t file, uint64_t off, uint64_t len)
+{
+	struct tfs_source *src;
+	int resident;
+
+	if (tfs_reader_hold_source(r, file, &src, NULL) < 0)
+		return 0; /* unknown: the read that follows reports the error */
+	resident = tfs_source_splice_fd(src, off, len) >= 0;
+	tfs_reader_put_source(r, file);
+	return resident;
 }
 
 void tfs_reader_enable_direct(struct tfs_reader *r)

@@ -54,6 +54,7 @@ int tfs_reader_file_changed(struct tfs_reader *r, uint32_t file);
 /*
  * Asks the sources to bypass the page cache (TFS_SOURCE_DIRECT) from now on: the disk DMAs into
  * the cache's page-aligned blocks (one copy less per byte, and the page cache is left to others).
+ * Blocks the page cache already holds whole are still read buffered (a copy beats a disk read).
  * Call right after tfs_reader_open, before any job. Cannot fail: a file that refuses O_DIRECT
  * keeps buffered reads (its source decides).
  */
@@ -73,7 +74,13 @@ void tfs_reader_put_source(struct tfs_reader *r, uint32_t file);
 void tfs_reader_source_stats(struct tfs_reader *r, unsigned *open_now, unsigned *peak,
 			     unsigned *cap);
 
-/* Block reads issued to the sources and bytes they returned, since open. */
-void tfs_reader_stats(struct tfs_reader *r, uint64_t *preads, uint64_t *bytes_from_disk);
+/* Block reads issued to the sources and bytes they returned, since open; bytes_resident: of those,
+ * the blocks read buffered because the page cache held all of them. */
+void tfs_reader_stats(struct tfs_reader *r, uint64_t *preads, uint64_t *bytes_from_disk,
+		      uint64_t *bytes_resident);
+
+/* 1 when all of [off, off+len) of `file` is in the kernel's page cache (a buffered read is then a
+ * copy, not a disk read); 0 when not or unknown. */
+int tfs_reader_resident(struct tfs_reader *r, uint32_t file, uint64_t off, uint64_t len);
 
 #endif

@@ -71,15 +71,16 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
-void tfs_stream_note(struct tfs_stream *s, uint32_t file, uint64_t off, uint64_t end,
-		     uint64_t *first, uint64_t *last)
+int tfs_stream_note(struct tfs_stream *s, uint32_t file, uint64_t off, uint64_t end,
+		    uint64_t *first, uint64_t *last)
 {
 	struct tfs_engine *e = s->e;
 	uint64_t bs = e->bs, size = e->files[file]->size, prev;
-	int same = 0, seq;
+	int same = 0, seq, was_first;
 
 	*first = *last = 0;
 	pthread_mutex_lock(&s->lock);
+	was_first = !s->have;
 	if (s->have && s->file == file) {
 		prev = s->last_end;
 		same = 1;
@@ -115,4 +116,5 @@ void tfs_stream_note(struct tfs_stream *s, uint32_t file, uint64_t off, uint64_t
 	s->last_end = end;
 	pthread_mutex_unlock(&s->lock);
 	atomic_store(&e->seq_end[file], end);
+	return (seq ? TFS_NOTE_SEQ : 0) | (was_first ? TFS_NOTE_FIRST : 0);
 }

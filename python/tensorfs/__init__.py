@@ -66,7 +66,7 @@ class _EngineOpts(ctypes.Structure):
     _fields_ = [("threads", ctypes.c_uint), ("block_size", ctypes.c_uint64),
                 ("cache_bytes", ctypes.c_uint64), ("readahead_bytes", ctypes.c_uint64),
                 ("strategy", ctypes.c_int), ("progress_fd", ctypes.c_int),
-                ("buffered_io", ctypes.c_int)]
+                ("buffered_io", ctypes.c_int), ("profile_path", ctypes.c_char_p)]
 
 
 class _File(ctypes.Structure):

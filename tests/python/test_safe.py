@@ -112,14 +112,14 @@ class SafeOpenTest(unittest.TestCase):
                          set(DTYPES.values()))
 
     def test_engine_opts_mirror(self):
-        # The C struct is 48 bytes (buffered_io last); tfs_engine_opts_init must not write past
+        # The C struct is 56 bytes (profile_path last); tfs_engine_opts_init must not write past
         # the Python mirror.
-        self.assertEqual(ctypes.sizeof(tensorfs._EngineOpts), 48)
-        buf = (ctypes.c_uint8 * 64)(*([0xAB] * 64))
+        self.assertEqual(ctypes.sizeof(tensorfs._EngineOpts), 56)
+        buf = (ctypes.c_uint8 * 72)(*([0xAB] * 72))
         tensorfs._lib.tfs_engine_opts_init(ctypes.cast(buf, ctypes.POINTER(tensorfs._EngineOpts)))
-        self.assertEqual(bytes(buf[48:]), b"\xab" * 16)
+        self.assertEqual(bytes(buf[56:]), b"\xab" * 16)
         o = tensorfs._EngineOpts.from_buffer(buf)
-        self.assertEqual((o.progress_fd, o.buffered_io, o.threads), (-1, 0, 0))
+        self.assertEqual((o.progress_fd, o.buffered_io, o.threads, o.profile_path), (-1, 0, 0, None))
 
     def test_keys_offset_keys_metadata(self):
         with tensorfs.safe_open(self.path, framework="pt") as a, \

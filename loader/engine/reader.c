@@ -100,11 +100,6 @@ void tfs_reader_suspect(struct tfs_reader *r, uint32_t file)
 	tfs_srccache_suspect(r->srcs, file);
 }
 
-uint64_t tfs_reader_full_checks(struct tfs_reader *r)
-{
-	return tfs_srccache_full_checks(r->srcs);
-}
-
 int tfs_reader_file_changed(struct tfs_reader *r, uint32_t file)
 {
 	return atomic_load(&r->files[file].changed);

@@ -54,8 +54,6 @@ int tfs_reader_check_file(struct tfs_reader *r, uint32_t file, struct tfs_error 
  */
 void tfs_reader_watched(struct tfs_reader *r, int on);
 void tfs_reader_suspect(struct tfs_reader *r, uint32_t file);
-/* Checks that ran in full (an fstat and a stat each, for a local file): a test counts them. */
-uint64_t tfs_reader_full_checks(struct tfs_reader *r);
 /* 1 once `file` was seen changed. */
 int tfs_reader_file_changed(struct tfs_reader *r, uint32_t file);
 

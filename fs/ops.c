@@ -259,6 +259,11 @@ static void tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		 * cache makes them 1 MiB requests in parallel. */
 		if (m->direct_io && n->kind == TFS_NODE_TENSOR)
 			fi->direct_io = 1;
+#ifdef FUSE_CAP_PASSTHROUGH
+		/* --passthrough on: the kernel reads the shard itself (passthrough.c). */
+		if (n->kind == TFS_NODE_FILE && (fi->backing_id = tfs_pt_open(m, req, n->ref)) > 0)
+			fi->keep_cache = 0;
+#endif
 	}
 	fi->noflush = 1;
 	fi->fh = (uintptr_t)fh;
@@ -657,6 +662,7 @@ static void init_kernel_copy(struct tfs_mount *m, struct fuse_conn_info *conn)
 static void tfs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	init_kernel_copy(userdata, conn);
+	tfs_pt_init(userdata, conn);
 	/* Fewer, larger requests for streaming reads (docs/FUSE-NOTES.md 1-2). */
 	conn->max_background = 64;
 	if (conn->capable & FUSE_CAP_ASYNC_READ)

@@ -90,11 +90,13 @@ static void usage_mount(FILE *f)
 		"                          FUSE_DIRECT_IO_ALLOW_MMAP, else falls back to two); two: through\n"
 		"                          the mount's page cache, so re-reads can be served by the kernel.\n"
 		"                          Checkpoint files (shards) use the page cache, unless:\n"
-		"      --passthrough on|off  on: checkpoint files (not tensor files) open in the kernel's\n"
-		"                          FUSE passthrough mode (root, kernel 6.9+): reads and mmap go\n"
-		"                          to the shard itself, at its own speed, but a handle opened\n"
-		"                          before the shard changes sees the change as a direct reader\n"
-		"                          would, instead of EIO. Default off; falls back with a log line\n"
+		"      --passthrough auto|on|off  checkpoint files (not tensor files) open in the\n"
+		"                          kernel's FUSE passthrough mode (root, kernel 6.9+): reads and\n"
+		"                          mmap go to the shard itself, at page-cache speed; a handle\n"
+		"                          opened before the shard changes then sees the change as a\n"
+		"                          direct reader would, instead of EIO. auto (default): for a\n"
+		"                          file the page cache holds when opened; on: always; off: never.\n"
+		"                          Falls back to the daemon (stats say why) when refused\n"
 		"      --profile-dir DIR|off  where the learned warm-up order of each checkpoint lives:\n"
 		"                          the mount records the order tensors are first read and the\n"
 		"                          next mount's warm-up follows it (default ~/.cache/tensorfs/\n"
@@ -197,7 +199,7 @@ static int cmd_ls(int argc, char **argv)
 struct mount_opts {
 	int foreground, debug, splice, npy;
 	int kernel_copy;           /* 1 or 2 (--kernel-copy) */
-	int passthrough;           /* --passthrough on */
+	int passthrough;           /* --passthrough: TFS_PT_* of fs/mount.h */
 	const char *profile_dir;   /* --profile-dir, "off", or NULL: the default */
 	char profile[PATH_MAX];    /* the learned warm-up order file of this checkpoint, or "" */
 	unsigned fuse_threads;
@@ -271,6 +273,7 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 	o->kernel_ra = 2 << 20;
 	o->splice = 1;
 	o->kernel_copy = 1;
+	o->passthrough = TFS_PT_AUTO;
 	while ((c = getopt_long(argc, argv, "+fdho:", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': o->foreground = 1; break;
@@ -355,11 +358,17 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 			o->kernel_copy = strcmp(optarg, "one") == 0 ? 1 : 2;
 			break;
 		case O_PASSTHRU:
-			if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0) {
-				fprintf(stderr, "tensorfs: --passthrough %s: expected on or off\n", optarg);
+			if (strcmp(optarg, "auto") == 0) {
+				o->passthrough = TFS_PT_AUTO;
+			} else if (strcmp(optarg, "on") == 0) {
+				o->passthrough = TFS_PT_ON;
+			} else if (strcmp(optarg, "off") == 0) {
+				o->passthrough = TFS_PT_OFF;
+			} else {
+				fprintf(stderr, "tensorfs: --passthrough %s: expected auto, on or off\n",
+					optarg);
 				return 2;
 			}
-			o->passthrough = strcmp(optarg, "on") == 0;
 			break;
 		case O_PROFILE:
 			if (!*optarg) {
@@ -628,7 +637,8 @@ static int run_mount(struct mount_opts *o, int ready_fd, const char *argv0)
 	m.xxh = calloc(tfs_catalog_tensor_count(cat) + 1, sizeof(*m.xxh));
 	m.xxh_state = calloc(tfs_catalog_tensor_count(cat) + 1, sizeof(*m.xxh_state));
 	m.pt_id = calloc(tfs_catalog_file_count(cat) + 1, sizeof(*m.pt_id));
-	if (!m.xxh || !m.xxh_state || !m.pt_id) {
+	m.pt_live = calloc(tfs_catalog_file_count(cat) + 1, sizeof(*m.pt_live));
+	if (!m.xxh || !m.xxh_state || !m.pt_id || !m.pt_live) {
 		snprintf(msg, sizeof(msg), "out of memory");
 		goto fail_msg;
 	}
@@ -740,6 +750,7 @@ out:
 	free(m.xxh);
 	free(m.xxh_state);
 	free(m.pt_id);
+	free(m.pt_live);
 	tfs_tree_free(m.tree);
 	tfs_catalog_close(cat);
 	tfs_log_close(m.log);

@@ -49,14 +49,16 @@ struct tfs_mount {
 	int kernel_copy;
 	int direct_io;
 	const char *copy_note;             /* why direct_io is off when one copy was asked for */
-	/* --passthrough on (passthrough.c): checkpoint files open in the kernel's passthrough mode.
+	/* --passthrough (passthrough.c): checkpoint files open in the kernel's passthrough mode.
 	 * The init callback sets pt_on (asked for and offered) before any open; after that pt_on is
 	 * only cleared, under pt_lock, when the kernel refuses a backing file. */
-	int passthrough;
+	enum { TFS_PT_OFF, TFS_PT_ON, TFS_PT_AUTO } passthrough;
 	int pt_on;
 	pthread_mutex_t pt_lock;
-	int32_t *pt_id;                    /* per catalog file: 0 not yet opened, > 0 its backing id,
-					    * -1 never (changed, refused); pt_lock */
+	int32_t *pt_id;                    /* per catalog file: 0 none yet, > 0 its backing id, -1
+					    * never (changed, refused); pt_lock */
+	uint32_t *pt_live;                 /* per catalog file: handles open through the daemon;
+					    * pt_lock */
 	const char *pt_note;               /* why passthrough is off although asked for; pt_lock */
 	char ra_path[64];                  /* the mount's bdi read_ahead_kb file, or "" */
 	uint64_t ra_kb;                    /* value to write there */
@@ -92,12 +94,14 @@ void tfs_ops_release_all(struct tfs_mount *m);
  * page cache and attributes of every node showing its bytes are dropped. Runs on the watch thread. */
 void tfs_mount_file_changed(void *ctx, uint32_t file);
 
-/* passthrough.c: tfs_pt_init asks for passthrough in the init callback when m->passthrough;
- * tfs_pt_open returns the backing id an open of checkpoint file `file` replies with (fi->backing_id),
- * or 0 for an open through the daemon; tfs_pt_refuse (the watch thread, a changed file) stops
- * handing it out. */
+/* passthrough.c: tfs_pt_init asks for passthrough in the init callback unless --passthrough off;
+ * tfs_pt_open returns the backing id an open of checkpoint file `file` replies with
+ * (fi->backing_id), or 0 for an open through the daemon, which the caller ends with tfs_pt_close
+ * when the handle is released; tfs_pt_refuse (the watch thread, a changed file) stops handing
+ * the id out. */
 void tfs_pt_init(struct tfs_mount *m, struct fuse_conn_info *conn);
 int32_t tfs_pt_open(struct tfs_mount *m, struct fuse_req *req, uint32_t file);
+void tfs_pt_close(struct tfs_mount *m, uint32_t file);
 void tfs_pt_refuse(struct tfs_mount *m, uint32_t file);
 
 /* virt.c: .tensorfs/index.json text (malloc'd, caller frees) and the live stats JSON. */

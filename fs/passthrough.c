@@ -1,16 +1,24 @@
 /*
- * passthrough.c - --passthrough on: checkpoint files (the shards as the mount shows them, not
- * tensor files) open in the kernel's FUSE passthrough mode, so reads and mmap faults of them go
- * to the shard itself without a request to this daemon: one copy, the shard's own page cache and
- * readahead. Tensor files cannot use it (passthrough maps a whole file, not a byte range).
+ * passthrough.c - --passthrough: checkpoint files (the shards as the mount shows them, not tensor
+ * files) open in the kernel's FUSE passthrough mode, so reads and mmap faults of them go to the
+ * shard itself without a request to this daemon: one copy, the shard's own page cache. Tensor
+ * files cannot use it (passthrough maps a whole file, not a byte range).
  *
- * One backing id per checkpoint file, registered at its first open and kept for the mount's life
- * (the kernel refuses two backing files for one inode open at once). What a reader gets when the
- * file changes: a handle opened in passthrough mode reads the file it opened as if it had opened
- * the shard directly (in-place writes show, a file renamed over or deleted keeps its old bytes);
- * opens after the engine refused the file (its watch, inval.c) or after its identity changed go
- * through the daemon and get EIO like every other read of it. That is weaker than the tensor
- * files' model (README), which is why it is not the default.
+ * auto (the default) uses it for a file the page cache already holds (cachestat(2): at least
+ * 9/10 of its pages) at an open while no handle of it is open through the daemon; a cold file
+ * goes through the daemon, whose large block reads and warm-up beat the shard's 128 KiB
+ * readahead (bench: mmap of cold shards through passthrough ran 7x slower on the throttled
+ * profile). on uses it for every checkpoint file; off never.
+ *
+ * One backing id per file, registered at its first passthrough open and kept for the mount's
+ * life: the kernel refuses an open that would give one inode two backing files, or mix
+ * passthrough and page-cache handles, hence pt_live and the sticky id.
+ *
+ * What a reader gets when a shard changes: a handle opened in passthrough mode reads the file it
+ * opened as if it had opened the shard directly (in-place writes show, a file renamed over or
+ * deleted keeps its old bytes); opens after the engine refused the file (its watch, inval.c) or
+ * after its identity changed go through the daemon and fail (EIO, or the kernel's refusal to mix
+ * modes while an old handle is open), as every read of its tensors does.
  */
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
@@ -23,11 +31,12 @@
 
 #include "log.h"
 #include "mount.h"
+#include "pagecache.h"
 
 void tfs_pt_init(struct tfs_mount *m, struct fuse_conn_info *conn)
 {
 	m->pt_on = 0;
-	if (!m->passthrough)
+	if (m->passthrough == TFS_PT_OFF)
 		return;
 #ifdef FUSE_CAP_PASSTHROUGH
 	if (conn->capable & FUSE_CAP_PASSTHROUGH) {
@@ -42,11 +51,22 @@ void tfs_pt_init(struct tfs_mount *m, struct fuse_conn_info *conn)
 	(void)conn;
 	m->pt_note = "built against libfuse < 3.17 (run scripts/build-libfuse.sh, then rebuild)";
 #endif
-	tfs_log(m->log, "--passthrough on: %s; checkpoint files go through the daemon", m->pt_note);
+	tfs_log(m->log, "--passthrough: %s; checkpoint files go through the daemon", m->pt_note);
 }
 
-/* Opens f and registers it with the kernel; the backing id (> 0), or -1 when the file is not the
- * one mounted or the kernel refused (no CAP_SYS_ADMIN, ...). */
+/* 1 when the page cache holds at least 9/10 of the file's pages; 0 when not or unknown. */
+static int pt_warm(int fd, uint64_t size)
+{
+	uint64_t cached, pages;
+
+	if (size == 0 || tfs_pagecache_count(fd, 0, size, &cached, &pages) < 0)
+		return 0;
+	return cached * 10 >= pages * 9;
+}
+
+/* Opens f and, when it is the file mounted (and warm, for auto), registers it with the kernel:
+ * the backing id (> 0); 0 when auto found it cold (ask again at a later open); -1 never (changed
+ * since mounted, or the kernel refused). Under pt_lock. */
 static int32_t pt_register(struct tfs_mount *m, fuse_req_t req, const struct tfs_file *f)
 {
 	struct stat st;
@@ -59,6 +79,10 @@ static int32_t pt_register(struct tfs_mount *m, fuse_req_t req, const struct tfs
 	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != f->mtime_ns) {
 		close(fd);
 		return -1;
+	}
+	if (m->passthrough == TFS_PT_AUTO && !pt_warm(fd, f->size)) {
+		close(fd);
+		return 0;
 	}
 #ifdef FUSE_CAP_PASSTHROUGH
 	id = fuse_passthrough_open(req, fd);
@@ -73,7 +97,7 @@ static int32_t pt_register(struct tfs_mount *m, fuse_req_t req, const struct tfs
 		m->pt_note = geteuid() ? "the kernel refused it (needs root: CAP_SYS_ADMIN)"
 				       : "the kernel refused it";
 		m->pt_on = 0;
-		tfs_log(m->log, "--passthrough on: %s (%s); checkpoint files go through the daemon",
+		tfs_log(m->log, "--passthrough: %s (%s); checkpoint files go through the daemon",
 			m->pt_note, f->path);
 		return -1;
 	}
@@ -82,18 +106,25 @@ static int32_t pt_register(struct tfs_mount *m, fuse_req_t req, const struct tfs
 
 int32_t tfs_pt_open(struct tfs_mount *m, fuse_req_t req, uint32_t file)
 {
-	int32_t id;
+	int32_t id = 0;
 
 	pthread_mutex_lock(&m->pt_lock);
-	if (!m->pt_on) {
-		pthread_mutex_unlock(&m->pt_lock);
-		return 0;
+	if (m->pt_on) {
+		id = m->pt_id[file];
+		if (id == 0 && m->pt_live[file] == 0)
+			id = m->pt_id[file] = pt_register(m, req, tfs_catalog_file(m->cat, file));
 	}
-	id = m->pt_id[file];
-	if (id == 0)
-		id = m->pt_id[file] = pt_register(m, req, tfs_catalog_file(m->cat, file));
+	if (id <= 0)
+		m->pt_live[file]++;
 	pthread_mutex_unlock(&m->pt_lock);
 	return id > 0 ? id : 0;
+}
+
+void tfs_pt_close(struct tfs_mount *m, uint32_t file)
+{
+	pthread_mutex_lock(&m->pt_lock);
+	m->pt_live[file]--;
+	pthread_mutex_unlock(&m->pt_lock);
 }
 
 void tfs_pt_refuse(struct tfs_mount *m, uint32_t file)

@@ -1,10 +1,11 @@
-"""--passthrough on: checkpoint files (the shards as the mount shows them) open in the kernel's FUSE
+"""--passthrough: checkpoint files (the shards as the mount shows them) open in the kernel's FUSE
 passthrough mode, so `cat` and mmap of them never reach the daemon (its "reads" counter stays put)
-and give the shard's exact bytes; tensor files are unchanged. When a shard changes, a handle opened
-before the change reads the file as a direct reader would (README's model for passthrough), and every
-open after the daemon noticed the change, and every tensor of that shard, fails instead of serving
-new or stale bytes. Without the option a shard read reaches the daemon. Where the kernel or the
-privileges refuse passthrough, stats say why and the mount still reads exactly."""
+and give the shard's exact bytes; tensor files are unchanged. auto (the default) does it for a shard
+the page cache holds and sends a cold one through the daemon; off never does it. When a shard
+changes, a handle opened before the change reads the file as a direct reader would (README's model
+for passthrough), and every open after the daemon noticed the change, and every tensor of that
+shard, fails instead of serving new or stale bytes. Where the kernel or the privileges refuse
+passthrough, stats say why and the mount still reads exactly."""
 import json
 import mmap
 import os
@@ -39,11 +40,32 @@ def read_fails(path):
     return False
 
 
-with Mount(ck) as mnt:
-    c.eq(stats(mnt).get("passthrough"), "off", "default: passthrough off in stats")
+def drop_cache(name):
+    with open(os.path.join(ck, name), "rb") as f:
+        os.fsync(f.fileno())  # dirty pages (a fresh checkpoint) stay cached otherwise
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+
+
+def reaches_daemon(mnt, name):
+    """Reads a shard through the mount; True when the daemon served reads for it."""
     r0 = stats(mnt)["reads"]
-    c.check(read_all(mnt.p(shards[0])) == original(shards[0]), "default: shard bytes", shards[0])
-    c.check(stats(mnt)["reads"] > r0, "default: a shard read reaches the daemon")
+    c.check(read_all(mnt.p(name)) == original(name), "shard bytes", name)
+    return stats(mnt)["reads"] > r0
+
+
+with Mount(ck, ["--passthrough", "off"]) as mnt:
+    c.eq(stats(mnt).get("passthrough"), "off", "--passthrough off in stats")
+    original(shards[1])
+    c.check(reaches_daemon(mnt, shards[1]), "off: a warm shard read reaches the daemon")
+
+with Mount(ck) as mnt:
+    pt = stats(mnt).get("passthrough", "")
+    c.check(pt == "auto" or pt.startswith("off: "), "default: passthrough auto, or off saying why", pt)
+    drop_cache(shards[0])
+    c.check(reaches_daemon(mnt, shards[0]), "auto: a cold shard read reaches the daemon")
+    original(shards[1])
+    if pt == "auto":
+        c.check(not reaches_daemon(mnt, shards[1]), "auto: a warm shard is read in passthrough mode")
 
 log = os.path.join(d, "log")
 with Mount(ck, ["--passthrough", "on", "--log", log]) as mnt:

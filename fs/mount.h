@@ -60,6 +60,7 @@ struct tfs_mount {
 	uint32_t *pt_live;                 /* per catalog file: handles open through the daemon;
 					    * pt_lock */
 	const char *pt_note;               /* why passthrough is off although asked for; pt_lock */
+	atomic_uint_fast64_t pt_opens;     /* opens answered in passthrough mode */
 	char ra_path[64];                  /* the mount's bdi read_ahead_kb file, or "" */
 	uint64_t ra_kb;                    /* value to write there */
 	atomic_int ra_done;                /* written (or tried) once, by the first request */

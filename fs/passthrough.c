@@ -116,6 +116,8 @@ int32_t tfs_pt_open(struct tfs_mount *m, fuse_req_t req, uint32_t file)
 	}
 	if (id <= 0)
 		m->pt_live[file]++;
+	else
+		atomic_fetch_add(&m->pt_opens, 1);
 	pthread_mutex_unlock(&m->pt_lock);
 	return id > 0 ? id : 0;
 }

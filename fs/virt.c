@@ -198,11 +198,11 @@ int tfs_virt_stats(struct tfs_mount *m, char **out, size_t *len)
 	pthread_mutex_unlock(&m->pt_lock);
 	/* The engine's object, with the mount's own counters added in front. */
 	n = snprintf(buf, cap, "{\"opens\": %" PRIuFAST64 ", \"tensors\": %zu, \"tensor_bytes\": %" PRIu64
-		     ", \"kernel_copy\": \"%s%s%s\", \"passthrough\": \"%s%s%s\", %s\n",
+		     ", \"kernel_copy\": \"%s%s%s\", \"passthrough\": \"%s%s%s\", \"passthrough_opens\": %" PRIuFAST64 ", %s\n",
 		     atomic_load(&m->opens), tfs_catalog_tensor_count(m->cat),
 		     tfs_catalog_tensor_bytes(m->cat), m->direct_io ? "one" : "two",
 		     m->copy_note ? ": " : "", m->copy_note ? m->copy_note : "", pt,
-		     pt_note ? ": " : "", pt_note ? pt_note : "", engine + 1);
+		     pt_note ? ": " : "", pt_note ? pt_note : "", atomic_load(&m->pt_opens), engine + 1);
 	if (n < 0 || (size_t)n >= cap) {
 		free(buf);
 		return -ENOSPC;

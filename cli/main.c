@@ -90,13 +90,12 @@ static void usage_mount(FILE *f)
 		"                          FUSE_DIRECT_IO_ALLOW_MMAP, else falls back to two); two: through\n"
 		"                          the mount's page cache, so re-reads can be served by the kernel.\n"
 		"                          Checkpoint files (shards) use the page cache, unless:\n"
-		"      --passthrough auto|on|off  checkpoint files (not tensor files) open in the\n"
-		"                          kernel's FUSE passthrough mode (root, kernel 6.9+): reads and\n"
-		"                          mmap go to the shard itself, at page-cache speed; a handle\n"
-		"                          opened before the shard changes then sees the change as a\n"
-		"                          direct reader would, instead of EIO. auto (default): for a\n"
-		"                          file the page cache holds when opened; on: always; off: never.\n"
-		"                          Falls back to the daemon (stats say why) when refused\n"
+		"      --passthrough auto|off  auto (default): a checkpoint file (not a tensor file)\n"
+		"                          the page cache holds in full when opened uses the kernel's FUSE\n"
+		"                          passthrough (root, kernel 6.9+): reads and mmap go to the shard\n"
+		"                          itself; a handle opened before the shard changes then sees the\n"
+		"                          change as a direct reader would, instead of EIO. Falls back to\n"
+		"                          the daemon (stats say why). off: never\n"
 		"      --profile-dir DIR|off  where the learned warm-up order of each checkpoint lives:\n"
 		"                          the mount records the order tensors are first read and the\n"
 		"                          next mount's warm-up follows it (default ~/.cache/tensorfs/\n"
@@ -358,17 +357,11 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 			o->kernel_copy = strcmp(optarg, "one") == 0 ? 1 : 2;
 			break;
 		case O_PASSTHRU:
-			if (strcmp(optarg, "auto") == 0) {
-				o->passthrough = TFS_PT_AUTO;
-			} else if (strcmp(optarg, "on") == 0) {
-				o->passthrough = TFS_PT_ON;
-			} else if (strcmp(optarg, "off") == 0) {
-				o->passthrough = TFS_PT_OFF;
-			} else {
-				fprintf(stderr, "tensorfs: --passthrough %s: expected auto, on or off\n",
-					optarg);
+			if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "off") != 0) {
+				fprintf(stderr, "tensorfs: --passthrough %s: expected auto or off\n", optarg);
 				return 2;
 			}
+			o->passthrough = strcmp(optarg, "auto") == 0 ? TFS_PT_AUTO : TFS_PT_OFF;
 			break;
 		case O_PROFILE:
 			if (!*optarg) {

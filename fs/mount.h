@@ -52,7 +52,7 @@ struct tfs_mount {
 	/* --passthrough (passthrough.c): checkpoint files open in the kernel's passthrough mode.
 	 * The init callback sets pt_on (asked for and offered) before any open; after that pt_on is
 	 * only cleared, under pt_lock, when the kernel refuses a backing file. */
-	enum { TFS_PT_OFF, TFS_PT_ON, TFS_PT_AUTO } passthrough;
+	enum { TFS_PT_OFF, TFS_PT_AUTO } passthrough;
 	int pt_on;
 	pthread_mutex_t pt_lock;
 	int32_t *pt_id;                    /* per catalog file: 0 none yet, > 0 its backing id, -1

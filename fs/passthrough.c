@@ -4,11 +4,10 @@
  * shard itself without a request to this daemon: one copy, the shard's own page cache. Tensor
  * files cannot use it (passthrough maps a whole file, not a byte range).
  *
- * auto (the default) uses it for a file the page cache already holds (cachestat(2): at least
- * 9/10 of its pages) at an open while no handle of it is open through the daemon; a cold file
- * goes through the daemon, whose large block reads and warm-up beat the shard's 128 KiB
- * readahead (bench: mmap of cold shards through passthrough ran 7x slower on the throttled
- * profile). on uses it for every checkpoint file; off never.
+ * auto (the default) uses it for a file the page cache holds in full (tfs_engine_whole_hot) at
+ * an open while no handle of it is open through the daemon; a cold file goes through the daemon,
+ * whose large block reads and warm-up beat the shard's own 128 KiB readahead (bench: mmap of cold
+ * shards through passthrough ran 7x slower on the throttled profile). off never uses it.
  *
  * One backing id per file, registered at its first passthrough open and kept for the mount's
  * life: the kernel refuses an open that would give one inode two backing files, or mix
@@ -23,15 +22,10 @@
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
 
-#include <errno.h>
-#include <fcntl.h>
-#include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "mount.h"
-#include "pagecache.h"
 
 void tfs_pt_init(struct tfs_mount *m, struct fuse_conn_info *conn)
 {
@@ -54,43 +48,23 @@ void tfs_pt_init(struct tfs_mount *m, struct fuse_conn_info *conn)
 	tfs_log(m->log, "--passthrough: %s; checkpoint files go through the daemon", m->pt_note);
 }
 
-/* 1 when the page cache holds at least 9/10 of the file's pages; 0 when not or unknown. */
-static int pt_warm(int fd, uint64_t size)
+/* Registers `file` with the kernel when the page cache holds all of it and it is the file mounted:
+ * the backing id (> 0); 0 when it is not all resident (ask again at a later open); -1 never
+ * (changed since mounted, or the kernel refused). Under pt_lock. */
+static int32_t pt_register(struct tfs_mount *m, fuse_req_t req, uint32_t file)
 {
-	uint64_t cached, pages;
+	struct tfs_error err = { 0 };
+	int fd, id, rc = tfs_engine_whole_hot(m->engine, file, &fd, &err);
 
-	if (size == 0 || tfs_pagecache_count(fd, 0, size, &cached, &pages) < 0)
-		return 0;
-	return cached * 10 >= pages * 9;
-}
-
-/* Opens f and, when it is the file mounted (and warm, for auto), registers it with the kernel:
- * the backing id (> 0); 0 when auto found it cold (ask again at a later open); -1 never (changed
- * since mounted, or the kernel refused). Under pt_lock. */
-static int32_t pt_register(struct tfs_mount *m, fuse_req_t req, const struct tfs_file *f)
-{
-	struct stat st;
-	int fd = open(f->path, O_RDONLY | O_CLOEXEC), id;
-
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) < 0 || (uint64_t)st.st_dev != f->dev || (uint64_t)st.st_ino != f->ino ||
-	    (uint64_t)st.st_size != f->size ||
-	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != f->mtime_ns) {
-		close(fd);
-		return -1;
-	}
-	if (m->passthrough == TFS_PT_AUTO && !pt_warm(fd, f->size)) {
-		close(fd);
-		return 0;
-	}
+	if (rc <= 0)
+		return rc < 0 ? -1 : 0;
 #ifdef FUSE_CAP_PASSTHROUGH
-	id = fuse_passthrough_open(req, fd);
+	id = fuse_passthrough_open(req, fd); /* the kernel takes its own reference to the file */
 #else
 	id = 0;
 	(void)req;
 #endif
-	close(fd); /* the kernel holds its own reference from here */
+	tfs_engine_hot_done(m->engine, file);
 	if (id <= 0) {
 		/* The reason (the daemon's privileges) holds for every file: stop trying. Files
 		 * registered before keep their mode; each inode keeps one mode either way. */
@@ -98,7 +72,7 @@ static int32_t pt_register(struct tfs_mount *m, fuse_req_t req, const struct tfs
 				       : "the kernel refused it";
 		m->pt_on = 0;
 		tfs_log(m->log, "--passthrough: %s (%s); checkpoint files go through the daemon",
-			m->pt_note, f->path);
+			m->pt_note, tfs_catalog_file(m->cat, file)->path);
 		return -1;
 	}
 	return id;
@@ -112,7 +86,7 @@ int32_t tfs_pt_open(struct tfs_mount *m, fuse_req_t req, uint32_t file)
 	if (m->pt_on) {
 		id = m->pt_id[file];
 		if (id == 0 && m->pt_live[file] == 0)
-			id = m->pt_id[file] = pt_register(m, req, tfs_catalog_file(m->cat, file));
+			id = m->pt_id[file] = pt_register(m, req, file);
 	}
 	if (id <= 0)
 		m->pt_live[file]++;

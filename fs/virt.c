@@ -193,7 +193,7 @@ int tfs_virt_stats(struct tfs_mount *m, char **out, size_t *len)
 	if (tfs_stats_json(&st, engine, sizeof(engine)) < 0)
 		strcpy(engine, "{}");
 	pthread_mutex_lock(&m->pt_lock);
-	pt = !m->pt_on ? "off" : m->passthrough == TFS_PT_AUTO ? "auto" : "on";
+	pt = m->pt_on ? "auto" : "off";
 	pt_note = m->passthrough != TFS_PT_OFF && !m->pt_on ? m->pt_note : NULL;
 	pthread_mutex_unlock(&m->pt_lock);
 	/* The engine's object, with the mount's own counters added in front. */

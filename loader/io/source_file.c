@@ -23,11 +23,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "error.h"
 #include "io/source_file.h"
-#include "pagecache.h"
+
+#ifndef SYS_cachestat
+#define SYS_cachestat 451
+#endif
 
 #define PAGE 4096u
 #define DFD_UNTRIED (-2)
@@ -159,21 +163,29 @@ static int file_check(struct tfs_source *s, struct tfs_error *err)
 	return 0;
 }
 
+/* The kernel's ABI for cachestat(2) (include/uapi/linux/mman.h), not in Debian 12's headers. */
+struct tfs_cachestat_range {
+	uint64_t off, len;
+};
+struct tfs_cachestat {
+	uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+};
+
 static int file_splice_fd(struct tfs_source *s, uint64_t off, uint64_t len)
 {
 	struct file_source *f = fsrc(s);
-	uint64_t cached, pages;
-	int rc;
+	struct tfs_cachestat_range r = { off / PAGE * PAGE, 0 };
+	struct tfs_cachestat cs;
 
 	if (len == 0 || atomic_load(&f->no_cachestat))
 		return -1;
-	rc = tfs_pagecache_count(f->fd, off, len, &cached, &pages);
-	if (rc < 0) {
-		if (rc == -ENOSYS || rc == -EOPNOTSUPP)
+	r.len = (off + len + PAGE - 1) / PAGE * PAGE - r.off;
+	if (syscall(SYS_cachestat, f->fd, &r, &cs, 0) < 0) {
+		if (errno == ENOSYS || errno == EOPNOTSUPP)
 			atomic_store(&f->no_cachestat, 1);
 		return -1;
 	}
-	return cached >= pages ? f->fd : -1;
+	return cs.nr_cache * PAGE >= r.len ? f->fd : -1;
 }
 
 static void file_close(struct tfs_source *s)

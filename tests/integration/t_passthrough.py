@@ -1,7 +1,7 @@
-"""--passthrough: checkpoint files (the shards as the mount shows them) open in the kernel's FUSE
-passthrough mode, so `cat` and mmap of them never reach the daemon (its "reads" counter stays put)
-and give the shard's exact bytes; tensor files are unchanged. auto (the default) does it for a shard
-the page cache holds and sends a cold one through the daemon; off never does it. When a shard
+"""--passthrough auto (the default): a checkpoint file (a shard as the mount shows it) that the page
+cache holds opens in the kernel's FUSE passthrough mode, so `cat` and mmap of it never reach the
+daemon (its "reads" counter stays put) and give the shard's exact bytes; a cold shard goes through
+the daemon; tensor files are unchanged; --passthrough off never uses it. When a shard
 changes, a handle opened before the change reads the file as a direct reader would (README's model
 for passthrough), and every open after the daemon noticed the change, and every tensor of that
 shard, fails instead of serving new or stale bytes. Where the kernel or the privileges refuse
@@ -68,21 +68,24 @@ with Mount(ck) as mnt:
         c.check(not reaches_daemon(mnt, shards[1]), "auto: a warm shard is read in passthrough mode")
 
 log = os.path.join(d, "log")
-with Mount(ck, ["--passthrough", "on", "--log", log]) as mnt:
+with Mount(ck, ["--log", log]) as mnt:
     pt = stats(mnt).get("passthrough", "")
-    if pt != "on":
+    if pt != "auto":
         c.check(pt.startswith("off: "), "passthrough refused: stats say why", pt)
         for s in shards:
             c.check(read_all(mnt.p(s)) == original(s), "refused: shard bytes", s)
         print("t_passthrough: passthrough unavailable here (%s); checked the fallback only" % pt)
         c.done()
-    r0 = stats(mnt)["reads"]
+    for s in shards:
+        original(s)  # warm: the page cache holds it
+    r0, p0 = stats(mnt)["reads"], stats(mnt)["passthrough_opens"]
     for s in shards:
         c.check(read_all(mnt.p(s)) == original(s), "passthrough: shard bytes", s)
         with open(mnt.p(s), "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mv:
             c.check(mv[:] == original(s), "passthrough: mmap.mmap of a shard", s)
     c.eq(stats(mnt)["reads"], r0, "passthrough: shard reads and faults never reach the daemon")
-    c.eq(stats(mnt).get("passthrough"), "on", "passthrough still on after opening every shard")
+    c.eq(stats(mnt).get("passthrough"), "auto", "passthrough still on after opening every shard")
+    c.eq(stats(mnt)["passthrough_opens"] - p0, 2 * len(shards), "stats count the passthrough opens")
     for t in big[:8]:
         c.check(read_all(mnt.p(t["path"])) == gen_ckpt.tensor_bytes(t), "tensor bytes", t["path"])
         mm = np.memmap(mnt.p(t["path"]), dtype=gen_ckpt.numpy_dtype(t["dtype"]), mode="r",

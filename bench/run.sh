@@ -28,7 +28,7 @@
 #                   (default 300 reads/s, 400000000 B/s, read_ahead_kb 128)
 #   BENCH_BDI_RA_KB   if set, written to the mount's /sys/class/bdi/0:N/read_ahead_kb after mounting
 #   BENCH_STRATEGIES  strategies of the older steps 1-3 (default "auto lazy streaming")
-#   BENCH_STEPS     which steps to run (default "7 4 5 6"; 1-3 are opt-in, see below)
+#   BENCH_STEPS     which steps to run (default "7 4 5 6 8"; 1-3 are opt-in, see below)
 #   BENCH_OUT       output folder (default bench/out): results.json, results.txt, chart.png, bench.log
 #   BENCH_GIT       the revision the results name (default: git describe of the tree run.sh is in)
 #   BENCH_CHART     where else the chart goes (default bench/chart.png, the README's, in a full run;
@@ -70,6 +70,13 @@
 #   5 mount time       1,000 and 10,000 tensor checkpoints: mount (until the command returns)
 #                      vs `tensorfs ls` of the same checkpoint; target mount <= 2 x ls + 50 ms
 #   6 peak RSS         max VmHWM of the daemons of steps 1-3 and 7 (--cache-size) <= budget + 64 MiB
+#   8 remote           issue 12's profile, bench/remote.sh (its --help): `tensorfs load` of every
+#                      tensor over HTTP from nginx on 127.0.0.1 vs one `curl` stream of the shards
+#                      and vs N parallel curl range requests (N = --threads), same run; targets
+#                      >= 0.9 x the faster N-curl figure, >= 1 x one stream (GB/s ratios). Its own
+#                      checkpoint: REMOTE_GB (default 1; 0.25 quick), REMOTE_REPS (3; 1 quick),
+#                      REMOTE_N, REMOTE_SHARDS, REMOTE_RATE pass through; SKIP without nginx/curl.
+#                      OUT/remote.txt and OUT/remote.json hold its own table.
 # Steps 1-3 alternate baseline and mount runs within each round (the machine may be busy) and keep
 # the best time of each. The table goes to stdout and OUT/results.txt, progress to stderr and
 # OUT/bench.log; chart.py draws OUT/chart.png (GB/s per reader and profile). Helpers: preadcat.c
@@ -120,7 +127,7 @@ MOUNT_OPTS=${BENCH_MOUNT_OPTS:-}
 BDI_RA=${BENCH_BDI_RA_KB:-}
 OUT=${BENCH_OUT:-$HERE/out}
 CHART=${BENCH_CHART-$([ -n "$QUICK" ] || echo "$HERE/chart.png")}
-STEPS=" ${BENCH_STEPS:-7 4 5 6} "
+STEPS=" ${BENCH_STEPS:-7 4 5 6 8} "
 want() { [[ "$STEPS" == *" $1 "* ]]; }
 MB=$(awk -v g="$GB" 'BEGIN { printf "%d", g * 1024 }')
 
@@ -897,6 +904,53 @@ for st in 1 2 3 7; do
 done
 log ""
 fi
+
+# ---- 8. remote (issue 12) --------------------------------------------------------------------
+# bench/remote.sh measures; its remote.json becomes two ratio rows (GB/s of tensorfs over GB/s of
+# the baseline: tensor bytes for tensorfs, shard bytes for curl, as remote.sh reports them).
+step_remote() {
+	local rj=$OUT/remote.json gb reps v need
+	gb=${REMOTE_GB:-$([ -n "$QUICK" ] && echo 0.25 || echo 1)}
+	reps=${REMOTE_REPS:-$([ -n "$QUICK" ] && echo 1 || echo 3)}
+	log "[8] remote: tensorfs load over HTTP vs curl (bench/remote.sh, $gb GiB, best of $reps)"
+	for need in nginx curl; do
+		command -v "$need" >/dev/null || [ -x "/usr/sbin/$need" ] || {
+			row remote_skip "8 remote profile did not run" "" "" "" "" "(info)" SKIP "$need not found (make deps)"
+			return 0; }
+	done
+	rm -f "$rj"
+	if ! TENSORFS="$TENSORFS" REMOTE_GB="$gb" REMOTE_REPS="$reps" BENCH_DIR="$BENCH_DIR" BENCH_OUT="$OUT" \
+	     "$HERE/remote.sh" >>"$LOG" 2>&1 || [ ! -s "$rj" ]; then
+		log "bench: bench/remote.sh failed (see $LOG)"
+		row remote_vs_ncurls "8 remote: tensorfs load vs N parallel curls" "" x "" "" ">= 0.9" ERROR "remote.sh failed"
+		row remote_vs_stream "8 remote: tensorfs load vs one curl stream" "" x "" "" ">= 1.0" ERROR "remote.sh failed"
+		return 0
+	fi
+	# KEY VALUE lines: the figures the rows need, read once from remote.json
+	eval "$("$PY" - "$rj" <<'PYEOF'
+import json, sys
+j = json.load(open(sys.argv[1]))
+s, g = j["seconds"], j["gbps"]
+best = "curl_n_ranges" if g["curl_n_ranges"] >= g["curl_n_2m_ranges"] else "curl_n_2m_ranges"
+for k, v in (("RN", j["n"]), ("RT", s["tensorfs_load"]), ("RS", s["curl_one_stream"]),
+             ("RC", s[best]), ("GT", g["tensorfs_load"]), ("GS", g["curl_one_stream"]),
+             ("GC", g[best]), ("GR", g["curl_n_ranges"]), ("GB2", g["curl_n_2m_ranges"]),
+             ("GL", g["tensorfs_load_local"]), ("GSRC", g["http_source_alone"]),
+             ("RRC", j["ratio_vs_n_curls"]), ("RRS", j["ratio_vs_one_stream"]), ("RB", j["bytes"]),
+             ("RTB", j["tensor_bytes"])):
+    print("%s=%s" % (k, v))
+PYEOF
+)" || { row remote_vs_ncurls "8 remote: tensorfs load vs N parallel curls" "" x "" "" ">= 0.9" ERROR "unreadable $rj"; return 0; }
+	ge "$RRC" 0.9 && v=PASS || v=MISS
+	row remote_vs_ncurls "8 remote: tensorfs load vs $RN parallel curls" "$RRC" x "$RC" "$RT" ">= 0.9" "$v" \
+		"GB/s: tensorfs $GT, best of $RN curls $GC (ranges $GR, 2 MiB keep-alive $GB2); nginx 127.0.0.1"
+	ge "$RRS" 1.0 && v=PASS || v=MISS
+	row remote_vs_stream "8 remote: tensorfs load vs one curl stream" "$RRS" x "$RS" "$RT" ">= 1.0" "$v" \
+		"GB/s: tensorfs $GT, one stream $GS; (local load $GL, HTTP source alone $GSRC)"
+	run_rec 8 remote remote "$RT" "$RTB" "{\"remote\": $(tr -d '\n' <"$rj")}"
+	log ""
+}
+want 8 && step_remote
 
 # ---- results -----------------------------------------------------------------------------------
 ELAPSED=$(( $(date +%s) - T_START ))

@@ -221,12 +221,14 @@ int tfs_engine_open(const struct tfs_catalog *cat, const struct tfs_engine_opts 
 void tfs_engine_close(struct tfs_engine *e);
 
 /*
- * Watches the checkpoint's files for changes as they happen (inotify on their folders), instead of
- * finding out at the next read. When a file changes (written, truncated, replaced, deleted), the
- * engine refuses it from then on, as its per-read checks would, and calls fn(ctx, file) once for
- * that file, on the watch thread, so a front end can drop copies of its bytes it handed out (a
- * mount: the kernel's page cache). fn may be NULL. Call at most once. 0, or -errno with a message
- * (no inotify, too many folders): the engine then keeps its per-read checks only.
+ * Watches the checkpoint's files for changes as they happen (inotify on their folders, and the
+ * mount table), instead of finding out at the next read. When a file changes (written, truncated,
+ * replaced, deleted, mounted over), the engine refuses it from then on, as its per-read checks
+ * would, and calls fn(ctx, file) once for that file, on the watch thread, so a front end can drop
+ * copies of its bytes it handed out (a mount: the kernel's page cache). While it runs, reads trust
+ * it and no longer stat their file each time (a backstop still does, at most once a second per
+ * file). fn may be NULL. Call at most once. 0, or -errno with a message (no inotify, too many
+ * folders): the engine then keeps its per-read checks only.
  */
 typedef void (*tfs_change_fn)(void *ctx, uint32_t file);
 int tfs_engine_watch(struct tfs_engine *e, tfs_change_fn fn, void *ctx, struct tfs_error *err);

@@ -468,10 +468,96 @@ static void test_split_sets(void **state)
 	write_part(dir, "n", 0, 2, 0, 2, -1, NULL);
 	rename(ck_path(dir, "n-00001-of-00002.gguf"), ck_path(dir, "n.gguf"));
 	open_fails(ck_path(dir, "n.gguf"), "open the first file");
+	/* more parts than the file table's first capacity (16): it moves while the set is added */
+	for (int k = 0; k < 20; k++)
+		write_part(dir, "big", k, 20, k, 20, k ? -1 : 40, NULL);
+	if (tfs_catalog_open(ck_path(dir, "big-00001-of-00020.gguf"), &cat, &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_int_equal(tfs_catalog_file_count(cat), 20);
+	assert_int_equal(tfs_catalog_tensor_count(cat), 40);
+	tfs_catalog_close(cat);
+	unlink(ck_path(dir, "big-00018-of-00020.gguf"));
+	{
+		int rc = tfs_catalog_open(ck_path(dir, "big-00001-of-00020.gguf"), &cat, &e);
+		assert_int_equal(rc, -ENOENT);
+		assert_non_null(strstr(e.msg, "big-00018-of-00020.gguf: missing: part 18 of the 20-file "
+				       "GGUF split set"));
+	}
 	/* a set of one is a plain file */
 	write_part(dir, "o", 0, 1, 0, 1, 2, NULL);
 	assert_int_equal(tfs_catalog_open(ck_path(dir, "o-00001-of-00001.gguf"), &cat, &e), 0);
 	assert_string_equal(tfs_catalog_layout(cat), "gguf");
+	tfs_catalog_close(cat);
+	ck_rmrf(dir);
+}
+
+/* ---- a folder holding a GGUF checkpoint -------------------------------------------------------- */
+
+static void folder_fails(const char *dir, int code, const char *want)
+{
+	struct tfs_catalog *cat = NULL;
+	struct tfs_error e = { "" };
+	int rc = tfs_catalog_open(dir, &cat, &e);
+
+	if (rc != code || !strstr(e.msg, want))
+		fail_msg("%s: want %d with '%s', got %d '%s'", dir, code, want, rc, e.msg);
+	assert_null(cat);
+}
+
+static void test_folders(void **state)
+{
+	char *dir = ck_tmpdir();
+	struct tfs_catalog *cat;
+	struct tfs_error e;
+	FILE *f;
+
+	folder_fails(dir, -ENOENT, "nor a .gguf file");
+	/* one lone .gguf beside a config: opens as GGUF, the config shows too */
+	write_part(dir, "o", 0, 1, 0, 1, 2, NULL);
+	rename(ck_path(dir, "o-00001-of-00001.gguf"), ck_path(dir, "lone.gguf"));
+	f = fopen(ck_path(dir, "config.json"), "w");
+	fputs("{}", f);
+	fclose(f);
+	if (tfs_catalog_open(dir, &cat, &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_string_equal(tfs_catalog_layout(cat), "gguf");
+	assert_int_equal(tfs_catalog_tensor_count(cat), 2);
+	assert_string_equal(tfs_catalog_file(cat, 0)->rel, "lone.gguf");
+	assert_int_equal(tfs_catalog_file_count(cat), 2);
+	tfs_catalog_close(cat);
+	/* one split set (found by any part's name) */
+	unlink(ck_path(dir, "lone.gguf"));
+	write_part(dir, "m", 0, 3, 0, 3, 6, NULL);
+	write_part(dir, "m", 1, 3, 1, 3, -1, NULL);
+	write_part(dir, "m", 2, 3, 2, 3, -1, NULL);
+	if (tfs_catalog_open(dir, &cat, &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_string_equal(tfs_catalog_layout(cat), "gguf-split");
+	assert_int_equal(tfs_catalog_tensor_count(cat), 6);
+	assert_string_equal(tfs_catalog_file(cat, 0)->rel, "m-00001-of-00003.gguf");
+	assert_string_equal(tfs_catalog_file(cat, 2)->rel, "m-00003-of-00003.gguf");
+	tfs_catalog_close(cat);
+	/* a set missing a part: the error names it, whichever part is gone */
+	rename(ck_path(dir, "m-00002-of-00003.gguf"), ck_path(dir, "keep"));
+	folder_fails(dir, -ENOENT, "m-00002-of-00003.gguf");
+	rename(ck_path(dir, "keep"), ck_path(dir, "m-00002-of-00003.gguf"));
+	rename(ck_path(dir, "m-00001-of-00003.gguf"), ck_path(dir, "keep"));
+	folder_fails(dir, -ENOENT, "m-00001-of-00003.gguf");
+	rename(ck_path(dir, "keep"), ck_path(dir, "m-00001-of-00003.gguf"));
+	/* two unrelated checkpoints: an error listing both, not a guess */
+	write_part(dir, "o", 0, 1, 0, 1, 2, NULL);
+	rename(ck_path(dir, "o-00001-of-00001.gguf"), ck_path(dir, "other.gguf"));
+	folder_fails(dir, -EINVAL, "2 GGUF checkpoints (m-00001-of-00003.gguf, other.gguf): name the "
+		     ".gguf file");
+	/* a safetensors checkpoint in the folder still wins: GGUF is the fallback */
+	unlink(ck_path(dir, "other.gguf"));
+	{
+		const struct ck_tensor t[] = { { "x", "U8", 1, { 4 } } };
+		ck_write(ck_path(dir, "model.safetensors"), t, 1);
+	}
+	if (tfs_catalog_open(dir, &cat, &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_string_equal(tfs_catalog_layout(cat), "safetensors");
 	tfs_catalog_close(cat);
 	ck_rmrf(dir);
 }
@@ -486,6 +572,7 @@ int main(void)
 		cmocka_unit_test(test_rejections),
 		cmocka_unit_test(test_probe),
 		cmocka_unit_test(test_split_sets),
+		cmocka_unit_test(test_folders),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /*
  * test_srccache.c - unit tests of loader/io/srccache.c: sources open lazily, at most the cap stay
  * open (the least recently used unheld one closes), held ones never close, a file changed while its
- * source was recycled is refused on reopen, and running out of descriptors says so.
+ * source was recycled is refused on reopen, running out of descriptors says so, and watched checks
+ * run in full only when suspected or due.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -132,6 +133,43 @@ static void test_changed_while_recycled(void **state)
 	tfs_srccache_close(c);
 }
 
+/* Watched, a check costs nothing until the watch suspects the file or the backstop is due. */
+static void test_watched_checks_trust_the_watch(void **state)
+{
+	struct fix *x = *state;
+	struct tfs_srccache *c;
+	struct tfs_error err;
+	struct tfs_source *src;
+
+	assert_int_equal(tfs_srccache_open(x->fp, N_FILES, 4, &c, &err), 0);
+	assert_int_equal(tfs_srccache_get(c, 0, &src, &err), 0);
+	for (int i = 0; i < 10; i++) /* unwatched: every check runs */
+		assert_int_equal(tfs_srccache_check(c, 0, src, &err), 0);
+	assert_int_equal(tfs_srccache_full_checks(c), 10);
+	tfs_srccache_watched(c, 1);
+	for (int i = 0; i < 1000; i++) /* the first sets the backstop's deadline */
+		assert_int_equal(tfs_srccache_check(c, 0, src, &err), 0);
+	assert_int_equal(tfs_srccache_full_checks(c), 11);
+	/* Changed, and the watch has not said so yet: trusted (the window README documents). */
+	assert_int_equal(ck_write_text(x->paths[0], "f00.bin, rewritten"), 0);
+	assert_int_equal(tfs_srccache_check(c, 0, src, &err), 0);
+	tfs_srccache_suspect(c, 0);
+	assert_int_equal(tfs_srccache_check(c, 0, src, &err), -EIO);
+	assert_non_null(strstr(err.msg, x->paths[0]));
+	assert_int_equal(tfs_srccache_check(c, 0, src, &err), -EIO); /* and from then on */
+	assert_int_equal(tfs_srccache_full_checks(c), 13);
+	tfs_srccache_put(c, 0);
+	/* The backstop: a change no event reported is seen within TFS_SRCCACHE_BACKSTOP_MS. */
+	assert_int_equal(tfs_srccache_get(c, 1, &src, &err), 0);
+	assert_int_equal(tfs_srccache_check(c, 1, src, &err), 0);
+	assert_int_equal(ck_write_text(x->paths[1], "f01.bin, rewritten"), 0);
+	assert_int_equal(tfs_srccache_check(c, 1, src, &err), 0);
+	usleep((TFS_SRCCACHE_BACKSTOP_MS + 100) * 1000);
+	assert_int_equal(tfs_srccache_check(c, 1, src, &err), -EIO);
+	tfs_srccache_put(c, 1);
+	tfs_srccache_close(c);
+}
+
 /* Out of descriptors: the message names the file and the limit, not some other cause. */
 static void test_emfile_names_the_limit(void **state)
 {
@@ -168,6 +206,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cap_and_recycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changed_while_recycled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_emfile_names_the_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watched_checks_trust_the_watch, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("srccache", tests, NULL, NULL);
 }

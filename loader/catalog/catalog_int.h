@@ -41,6 +41,11 @@ void tfs_catalog_warn(struct tfs_catalog *cat, const char *fmt, ...)
  * parses the rest of the set and sets the layout to "gguf-split"; 0 for a plain file. */
 int tfs_layout_gguf_split(struct tfs_catalog *cat, struct tfs_error *err);
 
+/* gguf_split.c: the one GGUF checkpoint (a lone *.gguf or one split set) of the local folder
+ * cat->root, added as cat->files[0..]; *found = 0 when it holds no .gguf file. Several checkpoints
+ * are an error listing them. Call only on a catalog with no files yet. */
+int tfs_layout_gguf_folder(struct tfs_catalog *cat, int *found, struct tfs_error *err);
+
 /* hf_folders.c: fills cat->files with the shards of the folder cat->root (any layout). */
 int tfs_layout_load_folder(struct tfs_catalog *cat, struct tfs_error *err);
 

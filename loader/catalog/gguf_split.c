@@ -5,14 +5,17 @@
  * they fit. Opening the first file of a set opens the set; every file must agree on the count,
  * carry its own number, and the tensors must add up. Headers only, like every layout.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "catalog/catalog_int.h"
 #include "error.h"
+#include "grow.h"
 
 /* The JSON-text value of `key` in a parsed file's metadata as an integer: 0, or -ENOENT when the
  * key is absent, -EINVAL when it is not a non-negative integer. */
@@ -84,6 +87,10 @@ int tfs_layout_gguf_split(struct tfs_catalog *cat, struct tfs_error *err)
 		snprintf(rel, sizeof(rel), "%.*s-%05" PRIu64 "-of-%05" PRIu64 ".gguf", (int)prefix,
 			 cat->files[0].pub.rel, k + 1, count);
 		fi = tfs_catalog_add_file(cat, rel, err);
+		first = &cat->files[0]; /* adding may have moved the array */
+		if (fi == -ENOENT) /* the source said "not found"; say what the file was for */
+			return tfs_error_set(err, -ENOENT, "%s: missing: part %" PRIu64 " of the %" PRIu64
+					     "-file GGUF split set %s", rel, k + 1, count, first->pub.path);
 		if (fi < 0)
 			return fi;
 		rc = tfs_catalog_load_shard(cat, fi, "", err);
@@ -106,4 +113,94 @@ int tfs_layout_gguf_split(struct tfs_catalog *cat, struct tfs_error *err)
 				     want_total, count, total);
 	cat->layout = "gguf-split";
 	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The GGUF checkpoints of the local folder cat->root: each lone *.gguf, and each split set once,
+ * named by its first part (PREFIX-00001-of-N.gguf, whether or not that part is there: opening it
+ * then names what is missing). Sorted; caller frees each and the array.
+ */
+static int gguf_candidates(const char *root, char ***out, size_t *n_out, struct tfs_error *err)
+{
+	char **c = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *d = opendir(root);
+	int rc = 0;
+
+	if (!d)
+		return tfs_error_set(err, -errno, "%s: cannot list: %s", root, strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name), prefix;
+		unsigned no, count;
+		char name[512];
+		struct stat st;
+		int dup = 0;
+
+		if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".gguf") != 0 ||
+		    len >= sizeof(name) || fstatat(dirfd(d), de->d_name, &st, 0) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (parse_split_name(de->d_name, &prefix, &no, &count) == 0 && count > 1)
+			snprintf(name, sizeof(name), "%.*s-00001-of-%05u.gguf", (int)prefix, de->d_name,
+				 count);
+		else
+			memcpy(name, de->d_name, len + 1);
+		for (size_t i = 0; i < n && !dup; i++)
+			dup = strcmp(c[i], name) == 0;
+		if (dup)
+			continue;
+		if (tfs_grow(&c, &cap, n + 1, sizeof(*c), 8) < 0 || !(c[n] = strdup(name))) {
+			rc = tfs_error_set(err, -ENOMEM, "%s: out of memory", root);
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (n)
+		qsort(c, n, sizeof(*c), cmp_str);
+	*out = c;
+	*n_out = n;
+	return rc;
+}
+
+int tfs_layout_gguf_folder(struct tfs_catalog *cat, int *found, struct tfs_error *err)
+{
+	char **c = NULL, list[1024] = "";
+	size_t n = 0, used = 0;
+	int rc, fi;
+
+	*found = 0;
+	rc = gguf_candidates(cat->root, &c, &n, err);
+	if (rc < 0 || n == 0)
+		goto out;
+	*found = 1;
+	if (n > 1) {
+		for (size_t i = 0; i < n && used < sizeof(list); i++)
+			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
+						 c[i]);
+		rc = tfs_error_set(err, -EINVAL, "%s: %zu GGUF checkpoints (%s): name the .gguf file "
+				   "to open", cat->root, n, list);
+		goto out;
+	}
+	fi = tfs_catalog_add_file(cat, c[0], err);
+	rc = fi < 0 ? fi : tfs_catalog_load_shard(cat, fi, "", err);
+	if (rc >= 0 && cat->files[fi].fmt != &tfs_format_gguf)
+		rc = tfs_error_set(err, -EINVAL, "%s: not a GGUF file", cat->files[fi].pub.path);
+	if (rc >= 0) {
+		cat->layout = "gguf";
+		rc = fi == 0 ? tfs_layout_gguf_split(cat, err)
+			     : tfs_error_set(err, -EINVAL, "%s: GGUF beside other shards",
+					     cat->files[fi].pub.path);
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		free(c[i]);
+	free(c);
+	return rc < 0 ? rc : 0;
 }

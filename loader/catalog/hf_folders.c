@@ -1,7 +1,8 @@
 /*
  * hf_folders.c - which files of a checkpoint folder are its shards: a lone *.safetensors, a sharded
  * checkpoint described by *.safetensors.index.json, or a diffusers folder (model_index.json naming
- * component subfolders, each one of the first two). Index files are checked against the shard
+ * component subfolders, each one of the first two); failing those, a local folder's one GGUF
+ * checkpoint (gguf_split.c). Index files are checked against the shard
  * headers they describe; the headers themselves are parsed by the format table (format/format.c) when catalog.c
  * loads each shard.
  */
@@ -457,9 +458,18 @@ int tfs_layout_load_folder(struct tfs_catalog *cat, struct tfs_error *err)
 		rc = load_diffusers(cat, err);
 	} else {
 		rc = load_checkpoint_dir(cat, "", "", &found, err);
-		if (rc == 0 && !found)
+		/* No safetensors: a local folder may hold GGUF; a URL folder cannot be listed, so
+		 * its GGUF names are unknown and only a URL naming the file can open one. */
+		if (rc == 0 && !found && !tfs_source_is_url(cat->root))
+			rc = tfs_layout_gguf_folder(cat, &found, err);
+		if (rc == 0 && !found && tfs_source_is_url(cat->root))
+			rc = tfs_error_set(err, -ENOENT, "%s/: no .safetensors checkpoint (nor "
+					   "model_index.json) at this folder URL; a URL folder cannot be "
+					   "listed, so for GGUF name the .gguf file in the URL (the first "
+					   "part of a split set)", cat->root);
+		else if (rc == 0 && !found)
 			rc = tfs_error_set(err, -ENOENT, "%s: no .safetensors checkpoint (nor "
-					   "model_index.json) in this folder", cat->root);
+					   "model_index.json, nor a .gguf file) in this folder", cat->root);
 	}
 	if (rc == 0 && tfs_source_is_url(cat->root))
 		rc = add_named_files(cat, "", err);

@@ -260,6 +260,7 @@ static void on_watch_event(void *ctx, uint32_t file)
 {
 	struct tfs_engine *e = ctx;
 
+	tfs_reader_suspect(e->reader, file); /* so this check runs in full */
 	if (tfs_reader_check_file(e->reader, file, NULL) == 0)
 		return;
 	if (!atomic_exchange(&e->change_told[file], 1) && e->change_fn)
@@ -281,11 +282,15 @@ int tfs_engine_watch(struct tfs_engine *e, tfs_change_fn fn, void *ctx, struct t
 	rc = tfs_watch_open(e->files, e->n_files, on_watch_event, e, &e->watch, err);
 	if (rc < 0)
 		e->watch = NULL;
+	else
+		tfs_reader_watched(e->reader, 1); /* reads stop stat'ing their file each time */
 	return rc;
 }
 
 void tfs_engine_unwatch(struct tfs_engine *e)
 {
+	if (e->watch)
+		tfs_reader_watched(e->reader, 0);
 	tfs_watch_close(e->watch);
 	e->watch = NULL;
 }

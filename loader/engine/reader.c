@@ -83,11 +83,21 @@ int tfs_reader_check_file(struct tfs_reader *r, uint32_t file, struct tfs_error 
 	rc = tfs_reader_hold_source(r, file, &src, err);
 	if (rc < 0)
 		return rc;
-	rc = tfs_source_check(src, err);
+	rc = tfs_srccache_check(r->srcs, file, src, err);
 	tfs_srccache_put(r->srcs, file);
 	if (rc < 0)
 		mark_changed(r, file);
 	return rc;
+}
+
+void tfs_reader_watched(struct tfs_reader *r, int on)
+{
+	tfs_srccache_watched(r->srcs, on);
+}
+
+void tfs_reader_suspect(struct tfs_reader *r, uint32_t file)
+{
+	tfs_srccache_suspect(r->srcs, file);
 }
 
 int tfs_reader_file_changed(struct tfs_reader *r, uint32_t file)
@@ -126,7 +136,7 @@ static long read_block(struct tfs_reader *r, struct tfs_block *b)
 	n = tfs_source_read(src, b->data, want, off, direct ? TFS_SOURCE_DIRECT : 0, NULL);
 	atomic_fetch_add(&r->preads, 1);
 	if (n >= 0 && (size_t)n == want)
-		rc = tfs_source_check(src, NULL); /* bytes of a file that changed meanwhile: refused */
+		rc = tfs_srccache_check(r->srcs, b->file, src, NULL); /* changed meanwhile: refused */
 	tfs_srccache_put(r->srcs, b->file);
 	if (n < 0)
 		return (long)n;

@@ -48,6 +48,12 @@ void tfs_reader_promote(struct tfs_reader *r, struct tfs_block *b);
  * changed and drops its blocks from the cache. 0, or -EIO with a message naming the file.
  */
 int tfs_reader_check_file(struct tfs_reader *r, uint32_t file, struct tfs_error *err);
+/*
+ * Whether a change watch runs (on) and calls tfs_reader_suspect for each event naming a file: the
+ * checks then trust it and stat a file only after an event or once a second (io/srccache.h).
+ */
+void tfs_reader_watched(struct tfs_reader *r, int on);
+void tfs_reader_suspect(struct tfs_reader *r, uint32_t file);
 /* 1 once `file` was seen changed. */
 int tfs_reader_file_changed(struct tfs_reader *r, uint32_t file);
 

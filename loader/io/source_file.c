@@ -11,7 +11,8 @@
  *   - deleted                          the open inode has no links left
  *   - renamed over, replaced, or a     the path now names another inode (dev/ino differ); the open
  *     mount put over the path          descriptor would keep serving the unlinked original
- * Cost: one fstat and one stat of the path per check.
+ * Cost: one fstat and one stat of the path per check. The engine does not pay it per read while
+ * its change watch runs: io/srccache.h decides when a check runs.
  *
  * Page-cache residency for splice_fd() comes from cachestat(2) (Linux 6.5); without it the source
  * always answers -1 and stops asking.

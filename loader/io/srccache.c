@@ -4,13 +4,16 @@
  * Data flow: the reader holds a file's source (tfs_srccache_get) around each block read and change
  * check; the first get opens it against the catalog's view and counts it open; a put links an
  * unheld source at the head of the LRU; when max_open sources are open, a get that must open one
- * closes unheld sources from the LRU tail first.
+ * closes unheld sources from the LRU tail first. tfs_srccache_check consults the entry's suspect
+ * flag and backstop deadline (atomics, no lock) before paying for the source's check().
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "error.h"
 #include "io/srccache.h"
@@ -21,6 +24,9 @@ struct entry {
 	struct tfs_source *src;       /* NULL when closed; srccache->lock */
 	unsigned held;                /* gets not yet put; srccache->lock */
 	struct tfs_list lru;          /* linked iff open and not held; srccache->lock */
+	/* Outlive the source (a recycled one is reopened against the catalog's view anyway). */
+	atomic_int suspect;           /* the watch saw an event: the next check runs in full */
+	atomic_int_fast64_t next_ns;  /* watched: no full check needed before this monotonic time */
 };
 
 struct tfs_srccache {
@@ -30,6 +36,8 @@ struct tfs_srccache {
 	unsigned max_open;            /* immutable */
 	unsigned n_open, peak;        /* lock */
 	struct tfs_list lru;          /* open unheld sources, most recent first; lock */
+	atomic_int watched;           /* checks trust the watch (srccache.h) */
+	atomic_uint_fast64_t full_checks;
 };
 
 unsigned tfs_srccache_default_max(void)
@@ -62,7 +70,11 @@ int tfs_srccache_open(const struct tfs_file *const *files, size_t n, unsigned ma
 	for (size_t i = 0; i < n; i++) {
 		c->ents[i].f = files[i];
 		tfs_list_init(&c->ents[i].lru);
+		atomic_init(&c->ents[i].suspect, 0);
+		atomic_init(&c->ents[i].next_ns, 0);
 	}
+	atomic_init(&c->watched, 0);
+	atomic_init(&c->full_checks, 0);
 	*out = c;
 	return 0;
 }
@@ -156,6 +168,58 @@ void tfs_srccache_put(struct tfs_srccache *c, uint32_t file)
 	if (--e->held == 0)
 		tfs_list_push_front(&c->lru, &e->lru);
 	pthread_mutex_unlock(&c->lock);
+}
+
+/* CLOCK_MONOTONIC_COARSE is read from the vDSO: no system call, a few ms of resolution, plenty
+ * for a one-second backstop. */
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int tfs_srccache_check(struct tfs_srccache *c, uint32_t file, struct tfs_source *src,
+		       struct tfs_error *err)
+{
+	struct entry *e = &c->ents[file];
+	int_fast64_t next, now;
+	int rc;
+
+	if (atomic_load(&c->watched)) {
+		/* Cleared before the check: an event that lands during it sets it again, and the
+		 * next check looks once more. */
+		if (!atomic_exchange(&e->suspect, 0)) {
+			now = now_ns();
+			next = atomic_load(&e->next_ns);
+			/* One caller per deadline pays for the backstop; the others trust it. */
+			if (now < next || !atomic_compare_exchange_strong(
+						  &e->next_ns, &next,
+						  now + TFS_SRCCACHE_BACKSTOP_MS * 1000000ll))
+				return 0;
+		}
+	}
+	atomic_fetch_add(&c->full_checks, 1);
+	rc = tfs_source_check(src, err);
+	if (rc < 0)
+		atomic_store(&e->suspect, 1); /* every later check looks again (and refuses) */
+	return rc;
+}
+
+void tfs_srccache_watched(struct tfs_srccache *c, int on)
+{
+	atomic_store(&c->watched, on != 0);
+}
+
+void tfs_srccache_suspect(struct tfs_srccache *c, uint32_t file)
+{
+	atomic_store(&c->ents[file].suspect, 1);
+}
+
+uint64_t tfs_srccache_full_checks(struct tfs_srccache *c)
+{
+	return atomic_load(&c->full_checks);
 }
 
 void tfs_srccache_stats(struct tfs_srccache *c, unsigned *open_now, unsigned *peak, unsigned *cap)

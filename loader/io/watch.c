@@ -5,6 +5,9 @@
  * polls the inotify descriptor and a stop pipe; each event naming one of our files calls fn with
  * the file's index. Events of folders' other entries are ignored. Files are found by (watch,
  * basename) in a table sorted once at open, so a flood of write events costs a binary search each.
+ * The thread also polls /proc/self/mountinfo, which the kernel flags (POLLPRI | POLLERR) after any
+ * change of the mount table: inotify never reports a mount over a watched name, so every file is
+ * reported then and the checks compare each path's inode with the open one.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +37,7 @@ struct tfs_watch {
 	tfs_watch_fn fn;
 	void *ctx;
 	int ifd;               /* inotify; immutable */
+	int mfd;               /* /proc/self/mountinfo, or -1 when it will not open; immutable */
 	int stop[2];           /* a byte written to stop[1] ends the thread */
 	struct entry *ents;    /* sorted by (wd, base); immutable after open */
 	size_t n;              /* entries: one per file, two for a link (its folder and its target's) */
@@ -71,22 +75,36 @@ static void dispatch(struct tfs_watch *w, int wd, const char *name)
 	}
 }
 
+static void dispatch_all(struct tfs_watch *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		w->fn(w->ctx, w->ents[i].file);
+}
+
 static void *watch_main(void *arg)
 {
 	struct tfs_watch *w = arg;
 	char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
 
 	for (;;) {
-		struct pollfd p[2] = { { w->ifd, POLLIN, 0 }, { w->stop[0], POLLIN, 0 } };
+		/* A negative fd (no mountinfo) is skipped by poll. */
+		struct pollfd p[3] = { { w->ifd, POLLIN, 0 }, { w->stop[0], POLLIN, 0 },
+				       { w->mfd, POLLPRI, 0 } };
 		ssize_t n;
 
-		if (poll(p, 2, -1) < 0) {
+		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
 		if (p[1].revents)
 			break;
+		/* The mount table changed (the poll itself rearms it): a mount may now cover one
+		 * of our names. */
+		if (p[2].revents & (POLLPRI | POLLERR))
+			dispatch_all(w);
+		if (!(p[0].revents & POLLIN))
+			continue;
 		n = read(w->ifd, buf, sizeof(buf));
 		if (n <= 0) {
 			if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -98,8 +116,7 @@ static void *watch_main(void *arg)
 
 			at += sizeof(*ev) + ev->len;
 			if (ev->mask & IN_Q_OVERFLOW) { /* events were lost: every file is suspect */
-				for (size_t i = 0; i < w->n; i++)
-					w->fn(w->ctx, w->ents[i].file);
+				dispatch_all(w);
 				continue;
 			}
 			/* The folder itself went away or moved: every file in it is suspect. */
@@ -161,6 +178,8 @@ int tfs_watch_open(const struct tfs_file *const *files, size_t n, tfs_watch_fn f
 	w->fn = fn;
 	w->ctx = ctx;
 	w->stop[0] = w->stop[1] = -1;
+	/* Without it (no /proc) a mount over a shard is caught by the checks' backstop only. */
+	w->mfd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
 	w->ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	if (w->ifd < 0) {
 		rc = tfs_error_set(err, -errno, "watch: inotify: %s", strerror(errno));
@@ -216,6 +235,8 @@ void tfs_watch_close(struct tfs_watch *w)
 	}
 	if (w->ifd >= 0)
 		close(w->ifd);
+	if (w->mfd >= 0)
+		close(w->mfd);
 	if (w->stop[0] >= 0)
 		close(w->stop[0]);
 	if (w->stop[1] >= 0)

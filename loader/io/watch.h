@@ -1,13 +1,14 @@
 /*
  * watch.h - tells the engine, as soon as it happens, that a checkpoint file changed on disk.
  *
- * The per-read checks (filecheck.h) refuse a changed file only when a read reaches the engine;
+ * The change checks (io/srccache.h) refuse a changed file only when a read reaches the engine;
  * ranges the kernel's page cache of a mount already holds never do. A watch lets the front end
  * drop those too the moment a file changes. It uses inotify on the folders holding the files (one
  * watch per folder, so 10,000 shards cost a handful of watches): writes, truncation, metadata
- * changes, deletion, and renames onto or away from a file's name. Changes inotify cannot see
- * (another mount, a hard link written in another folder, network filesystems) are still caught by
- * the per-read checks, later.
+ * changes, deletion, and renames onto or away from a file's name. A change of the mount table (a
+ * file bind-mounted over a shard, which inotify never reports) reports every file. Changes neither
+ * sees (a hard link written in another folder, network filesystems) are caught by the checks'
+ * backstop (io/srccache.h), at most a second later.
  *
  * Threads: one, started by tfs_watch_open and joined by tfs_watch_close; `fn` runs on it.
  * Ownership: tfs_watch_open hands the caller one watch, released by tfs_watch_close.
@@ -29,7 +30,7 @@ typedef void (*tfs_watch_fn)(void *ctx, uint32_t file);
 /*
  * Watches files[0..n) (kept by pointer: they must outlive the watch) and calls fn(ctx, i) for each
  * event on file i. 0, or -errno with a message (no inotify, no watch left on a folder: the caller
- * keeps working with per-read checks only). Nothing is left running on error.
+ * keeps working with a full check on every read). Nothing is left running on error.
  */
 int tfs_watch_open(const struct tfs_file *const *files, size_t n, tfs_watch_fn fn, void *ctx,
 		   struct tfs_watch **out, struct tfs_error *err);

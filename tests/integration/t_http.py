@@ -1,7 +1,9 @@
 """Checkpoints over HTTP: nginx on 127.0.0.1 (tests/http/nginx.sh, config tests/http/nginx.conf.in)
 serves generated checkpoints; `tensorfs mount URL` and `tensorfs load --verify URL` must give every
-tensor byte-exact for a sharded folder, a diffusers folder and a single file; the files named by
-the layout (configs, tokenizer, index) appear. Faults: a slow server (limit_rate), a 503 location,
+tensor byte-exact for a sharded folder, a diffusers folder and a single file, a GGUF file and a
+GGUF split set named by its first part (the rest found by name; a missing part is an error naming
+it; a folder URL holding only GGUF says to name the file); the files named by the layout
+(configs, tokenizer, index) appear. Faults: a slow server (limit_rate), a 503 location,
 a location that ignores Range, one with a wrong Content-Range, nginx stopped under a live mount
 and restarted (EIO within seconds, daemon alive, exact bytes again), a shard replaced on the
 server (EIO, never the new bytes); --header and s3:// through --s3-endpoint."""
@@ -13,6 +15,7 @@ import time
 
 from common import (REPO, TENSORFS, Checker, Mount, daemon_pids, find_path, gen, pid_alive,
                     read_all, shard_slice, tmpdir)
+import gguf_write
 
 c = Checker("t_http")
 NGINX_SH = os.path.join(REPO, "tests", "http", "nginx.sh")
@@ -21,6 +24,10 @@ state = os.path.join(tmpdir("nginx"), "state")
 sh = gen("sharded", os.path.join(www, "sh"), "--tensors", 60, "--shards", 3, "--seed", 5, "--size-mb", 6)
 df = gen("diffusers", os.path.join(www, "diff"), "--tensors", 40, "--shards", 2, "--seed", 6, "--size-mb", 3)
 one = gen("single", os.path.join(www, "one.safetensors"), "--tensors", 10, "--seed", 8, "--size-mb", 1)
+g1 = gguf_write.write(os.path.join(www, "g"), "", 1, seed=9, single_name="one.gguf")
+gs = gguf_write.write(os.path.join(www, "g"), "m", 3, seed=10)
+gguf_write.write(os.path.join(www, "gmiss"), "m", 3, seed=11)
+os.unlink(os.path.join(www, "gmiss", "m-00002-of-00003.gguf"))
 os.environ["TENSORFS_HTTP_TIMEOUT"] = "3"   # faults surface within seconds
 os.environ.pop("HF_TOKEN", None)
 
@@ -87,6 +94,23 @@ try:
         rc, out = load_verify(url)
         c.check(rc == 0 and ("verify: %d tensors match" % len(m["tensors"])) in out, "load --verify " + url,
                 out[-300:])
+
+    # ---- GGUF: one file, and a split set brought whole by the URL of its first part ------------
+    with Mount(base + "/ok/g/one.gguf") as mnt:
+        all_exact(mnt.path, g1, "GGUF file")
+    with Mount(base + "/ok/g/m-00001-of-00003.gguf") as mnt:
+        all_exact(mnt.path, gs, "GGUF split set")
+        for k in (1, 2, 3):
+            rel = "m-%05d-of-00003.gguf" % k
+            c.check(any(t["shard"] == rel for t in gs["tensors"]), "split part holds tensors", rel)
+    for url, m in ((base + "/ok/g/one.gguf", g1), (base + "/ok/g/m-00001-of-00003.gguf", gs)):
+        rc, out = load_verify(url)
+        c.check(rc == 0 and ("verify: %d tensors match" % len(m["tensors"])) in out, "load --verify " + url,
+                out[-300:])
+    mount_fails(base + "/ok/gmiss/m-00001-of-00003.gguf", "m-00002-of-00003.gguf")
+    rc, out = load_verify(base + "/ok/gmiss/m-00001-of-00003.gguf")
+    c.check(rc != 0 and "m-00002-of-00003.gguf" in out, "load names the missing split part", out[-300:])
+    mount_fails(base + "/ok/g/", "name the .gguf file in the URL")
 
     # ---- a slow server: slower, still exact ----------------------------------------------------
     with Mount(base + "/slow/one.safetensors", ["--threads", "8"]) as mnt:

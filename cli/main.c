@@ -89,7 +89,13 @@ static void usage_mount(FILE *f)
 		"                          reader's buffer (FOPEN_DIRECT_IO; shared mmap kept by\n"
 		"                          FUSE_DIRECT_IO_ALLOW_MMAP, else falls back to two); two: through\n"
 		"                          the mount's page cache, so re-reads can be served by the kernel.\n"
-		"                          Checkpoint files (shards) always use the page cache\n"
+		"                          Checkpoint files (shards) use the page cache, unless:\n"
+		"      --passthrough auto|off  auto (default): a checkpoint file (not a tensor file)\n"
+		"                          the page cache holds in full when opened uses the kernel's FUSE\n"
+		"                          passthrough (root, kernel 6.9+): reads and mmap go to the shard\n"
+		"                          itself; a handle opened before the shard changes then sees the\n"
+		"                          change as a direct reader would, instead of EIO. Falls back to\n"
+		"                          the daemon (stats say why). off: never\n"
 		"      --profile-dir DIR|off  where the learned warm-up order of each checkpoint lives:\n"
 		"                          the mount records the order tensors are first read and the\n"
 		"                          next mount's warm-up follows it (default ~/.cache/tensorfs/\n"
@@ -192,6 +198,7 @@ static int cmd_ls(int argc, char **argv)
 struct mount_opts {
 	int foreground, debug, splice, npy;
 	int kernel_copy;           /* 1 or 2 (--kernel-copy) */
+	int passthrough;           /* --passthrough: TFS_PT_* of fs/mount.h */
 	const char *profile_dir;   /* --profile-dir, "off", or NULL: the default */
 	char profile[PATH_MAX];    /* the learned warm-up order file of this checkpoint, or "" */
 	unsigned fuse_threads;
@@ -235,7 +242,7 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 {
 	struct stat st;
 	enum { O_THREADS = 256, O_BLOCK, O_CACHE, O_RA, O_STRATEGY, O_LOG, O_STATS, O_FTHREADS, O_KRA,
-	       O_SPLICE, O_DIRECT_IO, O_VIEW, O_HEADER, O_S3_ENDPOINT, O_KCOPY, O_PROFILE };
+	       O_SPLICE, O_DIRECT_IO, O_VIEW, O_HEADER, O_S3_ENDPOINT, O_KCOPY, O_PROFILE, O_PASSTHRU };
 	static const struct option lopts[] = {
 		{ "foreground", no_argument, NULL, 'f' }, { "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' }, { "threads", required_argument, NULL, O_THREADS },
@@ -253,6 +260,7 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 		{ "header", required_argument, NULL, O_HEADER },
 		{ "s3-endpoint", required_argument, NULL, O_S3_ENDPOINT },
 		{ "kernel-copy", required_argument, NULL, O_KCOPY },
+		{ "passthrough", required_argument, NULL, O_PASSTHRU },
 		{ "profile-dir", required_argument, NULL, O_PROFILE }, { 0 } };
 	uint64_t v;
 	char *end;
@@ -264,6 +272,7 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 	o->kernel_ra = 2 << 20;
 	o->splice = 1;
 	o->kernel_copy = 1;
+	o->passthrough = TFS_PT_AUTO;
 	while ((c = getopt_long(argc, argv, "+fdho:", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': o->foreground = 1; break;
@@ -346,6 +355,13 @@ static int parse_mount_opts(int argc, char **argv, struct mount_opts *o, int *do
 				return 2;
 			}
 			o->kernel_copy = strcmp(optarg, "one") == 0 ? 1 : 2;
+			break;
+		case O_PASSTHRU:
+			if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "off") != 0) {
+				fprintf(stderr, "tensorfs: --passthrough %s: expected auto or off\n", optarg);
+				return 2;
+			}
+			o->passthrough = strcmp(optarg, "auto") == 0 ? TFS_PT_AUTO : TFS_PT_OFF;
 			break;
 		case O_PROFILE:
 			if (!*optarg) {
@@ -572,7 +588,8 @@ static int64_t now_ns(void)
 static int run_mount(struct mount_opts *o, int ready_fd, const char *argv0)
 {
 	struct tfs_mount m = { .index_lock = PTHREAD_MUTEX_INITIALIZER,
-			       .stats_lock = PTHREAD_MUTEX_INITIALIZER };
+			       .stats_lock = PTHREAD_MUTEX_INITIALIZER,
+			       .pt_lock = PTHREAD_MUTEX_INITIALIZER };
 	struct tfs_catalog *cat = NULL;
 	struct fuse_session *se = NULL;
 	struct fuse_loop_config *lcfg = NULL;
@@ -606,12 +623,15 @@ static int run_mount(struct mount_opts *o, int ready_fd, const char *argv0)
 	m.splice = o->splice;
 	m.npy = o->npy;
 	m.kernel_copy = o->kernel_copy;
+	m.passthrough = o->passthrough;
 	if (m.splice)
 		raise_pipe_max(m.log);
 	m.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
 	m.xxh = calloc(tfs_catalog_tensor_count(cat) + 1, sizeof(*m.xxh));
 	m.xxh_state = calloc(tfs_catalog_tensor_count(cat) + 1, sizeof(*m.xxh_state));
-	if (!m.xxh || !m.xxh_state) {
+	m.pt_id = calloc(tfs_catalog_file_count(cat) + 1, sizeof(*m.pt_id));
+	m.pt_live = calloc(tfs_catalog_file_count(cat) + 1, sizeof(*m.pt_live));
+	if (!m.xxh || !m.xxh_state || !m.pt_id || !m.pt_live) {
 		snprintf(msg, sizeof(msg), "out of memory");
 		goto fail_msg;
 	}
@@ -722,6 +742,8 @@ out:
 	free(m.stats_snap);
 	free(m.xxh);
 	free(m.xxh_state);
+	free(m.pt_id);
+	free(m.pt_live);
 	tfs_tree_free(m.tree);
 	tfs_catalog_close(cat);
 	tfs_log_close(m.log);

@@ -19,6 +19,8 @@ void tfs_mount_file_changed(void *ctx, uint32_t file)
 	struct tfs_mount *m = ctx;
 	size_t n = tfs_tree_count(m->tree), dropped = 0;
 
+	tfs_pt_refuse(m, file);
+
 	for (size_t id = 0; id < n; id++) {
 		const struct tfs_node *nd = tfs_tree_node(m->tree, (uint32_t)id);
 		int ours;

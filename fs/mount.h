@@ -16,6 +16,8 @@
 
 struct tfs_log;
 struct fuse_session;
+struct fuse_req;
+struct fuse_conn_info;
 
 struct tfs_mount {
 	const struct tfs_catalog *cat;     /* owned by main */
@@ -47,6 +49,18 @@ struct tfs_mount {
 	int kernel_copy;
 	int direct_io;
 	const char *copy_note;             /* why direct_io is off when one copy was asked for */
+	/* --passthrough (passthrough.c): checkpoint files open in the kernel's passthrough mode.
+	 * The init callback sets pt_on (asked for and offered) before any open; after that pt_on is
+	 * only cleared, under pt_lock, when the kernel refuses a backing file. */
+	enum { TFS_PT_OFF, TFS_PT_AUTO } passthrough;
+	int pt_on;
+	pthread_mutex_t pt_lock;
+	int32_t *pt_id;                    /* per catalog file: 0 none yet, > 0 its backing id, -1
+					    * never (changed, refused); pt_lock */
+	uint32_t *pt_live;                 /* per catalog file: handles open through the daemon;
+					    * pt_lock */
+	const char *pt_note;               /* why passthrough is off although asked for; pt_lock */
+	atomic_uint_fast64_t pt_opens;     /* opens answered in passthrough mode */
 	char ra_path[64];                  /* the mount's bdi read_ahead_kb file, or "" */
 	uint64_t ra_kb;                    /* value to write there */
 	atomic_int ra_done;                /* written (or tried) once, by the first request */
@@ -80,6 +94,16 @@ void tfs_ops_release_all(struct tfs_mount *m);
 /* inval.c: the engine's tfs_change_fn (ctx: the mount): a checkpoint file changed, so the kernel's
  * page cache and attributes of every node showing its bytes are dropped. Runs on the watch thread. */
 void tfs_mount_file_changed(void *ctx, uint32_t file);
+
+/* passthrough.c: tfs_pt_init asks for passthrough in the init callback unless --passthrough off;
+ * tfs_pt_open returns the backing id an open of checkpoint file `file` replies with
+ * (fi->backing_id), or 0 for an open through the daemon, which the caller ends with tfs_pt_close
+ * when the handle is released; tfs_pt_refuse (the watch thread, a changed file) stops handing
+ * the id out. */
+void tfs_pt_init(struct tfs_mount *m, struct fuse_conn_info *conn);
+int32_t tfs_pt_open(struct tfs_mount *m, struct fuse_req *req, uint32_t file);
+void tfs_pt_close(struct tfs_mount *m, uint32_t file);
+void tfs_pt_refuse(struct tfs_mount *m, uint32_t file);
 
 /* virt.c: .tensorfs/index.json text (malloc'd, caller frees) and the live stats JSON. */
 int tfs_virt_index_json(const struct tfs_mount *m, char **out, size_t *len, struct tfs_error *err);

@@ -25,6 +25,8 @@
 struct tfs_fh {
 	struct tfs_stream *stream;
 	struct tfs_list link;         /* on m->fh_list, under m->fh_lock */
+	uint32_t pt_file;             /* 1 + the checkpoint file of a handle counted in m->pt_live
+				       * (opened through the daemon), else 0 */
 };
 
 static void fh_link(struct tfs_mount *m, struct tfs_fh *fh)
@@ -41,6 +43,8 @@ static void fh_free(struct tfs_mount *m, struct tfs_fh *fh)
 	tfs_list_remove(&fh->link);
 	pthread_mutex_unlock(&m->fh_lock);
 	tfs_stream_close(fh->stream);
+	if (fh->pt_file)
+		tfs_pt_close(m, fh->pt_file - 1);
 	free(fh);
 }
 
@@ -259,6 +263,19 @@ static void tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		 * cache makes them 1 MiB requests in parallel. */
 		if (m->direct_io && n->kind == TFS_NODE_TENSOR)
 			fi->direct_io = 1;
+		if (n->kind == TFS_NODE_FILE) {
+			/* The kernel reads the shard itself, or asks us (passthrough.c). */
+			int32_t id = tfs_pt_open(m, req, n->ref);
+
+			if (id > 0) {
+#ifdef FUSE_CAP_PASSTHROUGH
+				fi->backing_id = id;
+#endif
+				fi->keep_cache = 0;
+			} else {
+				fh->pt_file = n->ref + 1;
+			}
+		}
 	}
 	fi->noflush = 1;
 	fi->fh = (uintptr_t)fh;
@@ -657,6 +674,7 @@ static void init_kernel_copy(struct tfs_mount *m, struct fuse_conn_info *conn)
 static void tfs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	init_kernel_copy(userdata, conn);
+	tfs_pt_init(userdata, conn);
 	/* Fewer, larger requests for streaming reads (docs/FUSE-NOTES.md 1-2). */
 	conn->max_background = 64;
 	if (conn->capable & FUSE_CAP_ASYNC_READ)

@@ -184,6 +184,7 @@ int tfs_virt_stats(struct tfs_mount *m, char **out, size_t *len)
 	char engine[4096];
 	size_t cap = sizeof(engine) + 256;
 	char *buf = malloc(cap);
+	const char *pt, *pt_note;
 	int n;
 
 	if (!buf)
@@ -191,12 +192,17 @@ int tfs_virt_stats(struct tfs_mount *m, char **out, size_t *len)
 	tfs_engine_stats(m->engine, &st);
 	if (tfs_stats_json(&st, engine, sizeof(engine)) < 0)
 		strcpy(engine, "{}");
+	pthread_mutex_lock(&m->pt_lock);
+	pt = m->pt_on ? "auto" : "off";
+	pt_note = m->passthrough != TFS_PT_OFF && !m->pt_on ? m->pt_note : NULL;
+	pthread_mutex_unlock(&m->pt_lock);
 	/* The engine's object, with the mount's own counters added in front. */
 	n = snprintf(buf, cap, "{\"opens\": %" PRIuFAST64 ", \"tensors\": %zu, \"tensor_bytes\": %" PRIu64
-		     ", \"kernel_copy\": \"%s%s%s\", %s\n", atomic_load(&m->opens),
-		     tfs_catalog_tensor_count(m->cat), tfs_catalog_tensor_bytes(m->cat),
-		     m->direct_io ? "one" : "two", m->copy_note ? ": " : "",
-		     m->copy_note ? m->copy_note : "", engine + 1);
+		     ", \"kernel_copy\": \"%s%s%s\", \"passthrough\": \"%s%s%s\", \"passthrough_opens\": %" PRIuFAST64 ", %s\n",
+		     atomic_load(&m->opens), tfs_catalog_tensor_count(m->cat),
+		     tfs_catalog_tensor_bytes(m->cat), m->direct_io ? "one" : "two",
+		     m->copy_note ? ": " : "", m->copy_note ? m->copy_note : "", pt,
+		     pt_note ? ": " : "", pt_note ? pt_note : "", atomic_load(&m->pt_opens), engine + 1);
 	if (n < 0 || (size_t)n >= cap) {
 		free(buf);
 		return -ENOSPC;

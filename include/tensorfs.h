@@ -272,8 +272,17 @@ ssize_t tfs_engine_read(struct tfs_engine *e, struct tfs_stream *s, uint32_t fil
  */
 ssize_t tfs_engine_read_hot(struct tfs_engine *e, uint32_t file, uint64_t off, size_t len, int *fd,
 			    struct tfs_error *err);
-/* Ends the use of the descriptor a positive tfs_engine_read_hot gave. Cannot fail. */
+/* Ends the use of the descriptor a positive tfs_engine_read_hot or tfs_engine_whole_hot gave.
+ * Cannot fail. */
 void tfs_engine_hot_done(struct tfs_engine *e, uint32_t file);
+/*
+ * For front ends that hand a whole file to the kernel (FUSE passthrough): when all of `file` is
+ * in the kernel's page cache and it still matches what the catalog opened, returns 1 and sets *fd
+ * to a descriptor of it, held until tfs_engine_hot_done(e, file); do not close it (dup it to keep
+ * it). Returns 0 when it is not all resident or not a local file (nothing held), -EIO when it
+ * changed since it was opened, -EINVAL for a bad file index. Not counted as a read in stats.
+ */
+int tfs_engine_whole_hot(struct tfs_engine *e, uint32_t file, int *fd, struct tfs_error *err);
 
 /* A pinned piece of a read: `len` bytes at `ptr`, valid until released. `blk` is the engine's. */
 struct tfs_block;

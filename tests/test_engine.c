@@ -507,6 +507,55 @@ static void test_changed_file_no_stale_bytes(void **state)
 	fx_free(&fx);
 }
 
+/* tfs_engine_whole_hot: a descriptor only for a file the page cache holds in full and that still
+ * matches the catalog; nothing counted as a read; a bad index and a changed file are errors. */
+static void test_whole_hot(void **state)
+{
+	struct tfs_engine *e;
+	struct tfs_error err;
+	struct tfs_stats st;
+	struct fx fx;
+	struct timeval tv[2];
+	uint8_t *buf, b = 0xCD;
+	int fd = -1, wfd;
+
+	fx_open(&fx, 2, 8 * BS);
+	e = fx_engine(&fx, TFS_STRATEGY_LAZY, BS, 64 * BS, 0, 2);
+	buf = malloc(fx.size);
+	wfd = open(fx.path, O_RDONLY);
+	assert_true(wfd >= 0 && buf);
+	assert_int_equal(fsync(wfd), 0);
+	assert_int_equal(posix_fadvise(wfd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	assert_int_equal(tfs_engine_whole_hot(e, fx.file, &fd, &err), 0); /* cold: not handed out */
+	assert_int_equal(pread(wfd, buf, fx.size, 0), (ssize_t)fx.size);  /* all resident now */
+	close(wfd);
+	if (tfs_engine_whole_hot(e, fx.file, &fd, &err) == 0) { /* no cachestat(2) */
+		free(buf);
+		tfs_engine_close(e);
+		fx_free(&fx);
+		skip();
+	}
+	memset(buf, 0, fx.size);
+	assert_int_equal(pread(fd, buf, fx.size, 0), (ssize_t)fx.size);
+	assert_memory_equal(buf, fx.bytes, fx.size);
+	tfs_engine_hot_done(e, fx.file);
+	tfs_engine_stats(e, &st);
+	assert_int_equal(st.reads, 0);
+	assert_int_equal(tfs_engine_whole_hot(e, 999, &fd, &err), -EINVAL);
+	wfd = open(fx.path, O_WRONLY);
+	assert_int_equal(pwrite(wfd, &b, 1, (off_t)fx.data_start), 1);
+	close(wfd);
+	gettimeofday(&tv[0], NULL);
+	tv[1] = tv[0];
+	tv[1].tv_sec += 5;
+	utimes(fx.path, tv);
+	assert_int_equal(tfs_engine_whole_hot(e, fx.file, &fd, &err), -EIO);
+	assert_non_null(strstr(err.msg, fx.path));
+	free(buf);
+	tfs_engine_close(e);
+	fx_free(&fx);
+}
+
 /* Bytes pinned by tfs_engine_read_pinned stay put while other reads churn the cache. */
 static void test_pinned_survives_flood(void **state)
 {
@@ -674,6 +723,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exact_bytes_all_strategies),
+		cmocka_unit_test(test_whole_hot),
 		cmocka_unit_test(test_option_validation),
 		cmocka_unit_test(test_readahead_sequential),
 		cmocka_unit_test(test_no_readahead_for_random),

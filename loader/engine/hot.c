@@ -61,6 +61,33 @@ ssize_t tfs_engine_read_hot(struct tfs_engine *e, uint32_t file, uint64_t off, s
 	return (ssize_t)len;
 }
 
+int tfs_engine_whole_hot(struct tfs_engine *e, uint32_t file, int *fd, struct tfs_error *err)
+{
+	struct tfs_source *src;
+	int rc;
+
+	if (file >= e->n_files)
+		return tfs_error_set(err, -EINVAL, "file index %" PRIu32 " out of range (%zu files)",
+				     file, (size_t)e->n_files);
+	if (e->files[file]->size == 0)
+		return 0;
+	rc = tfs_reader_hold_source(e->reader, file, &src, err);
+	if (rc < 0)
+		return rc;
+	rc = tfs_source_splice_fd(src, 0, e->files[file]->size);
+	if (rc < 0) {
+		tfs_reader_put_source(e->reader, file);
+		return 0;
+	}
+	*fd = rc;
+	rc = tfs_reader_check_file(e->reader, file, err);
+	if (rc < 0) {
+		tfs_reader_put_source(e->reader, file);
+		return rc;
+	}
+	return 1;
+}
+
 void tfs_engine_hot_done(struct tfs_engine *e, uint32_t file)
 {
 	tfs_reader_put_source(e->reader, file); /* the source, and so *fd, may be recycled now */

@@ -6,9 +6,11 @@
  *            engine (the only code that reads shards): either by pinning the engine's cache blocks
  *            that hold the chunk (tfs_engine_read_pinned: no copy at all), or by copying the chunk
  *            into the slot's staging buffer (tfs_engine_read)
- *   copier   the calling thread takes filled slots and copies them out: memcpy for "cpu",
- *            cudaMemcpyAsync on one of several streams for "cuda:N"; a slot (its blocks unpinned)
- *            returns to the free list when its copies are done (a CUDA event)
+ *   copier   the calling thread takes filled slots and copies them out with cudaMemcpyAsync on
+ *            one of several streams for "cuda:N"; a slot (its blocks unpinned) returns to the
+ *            free list when its copies are done (a CUDA event). Chunks for "cpu" never reach
+ *            it: their reader copies them (a memcpy) and frees the slot itself, so host copies
+ *            run on `threads` threads instead of one
  * so disk reads and host-to-device copies overlap, and the memory in flight is bounded by the ring.
  *
  * Cache blocks are copied from directly for host targets, and for GPUs when the cache is pinned
@@ -32,7 +34,8 @@ struct slot {
 	void *buf;                  /* staging buffer of plan->max_chunk bytes */
 	struct tfs_span *spans;     /* pinned cache blocks holding the chunk, when n_spans > 0 */
 	unsigned n_spans;
-	struct tfs_copy *copies;    /* the chunk's copies resolved to addresses (copier only) */
+	struct tfs_copy *copies;    /* the chunk's copies resolved to addresses (by the slot's owner:
+				     * its reader for a cpu chunk, else the copier) */
 };
 
 struct filled {
@@ -149,6 +152,8 @@ static ssize_t fill_slot(struct pipe *p, struct slot *s, const struct tfs_chunk 
 	return tfs_engine_read(p->e, NULL, c->file, c->off, s->buf, c->len, err);
 }
 
+static int submit(struct pipe *p, const struct filled *f, struct tfs_error *err);
+
 static void *reader_main(void *arg)
 {
 	struct pipe *p = arg;
@@ -184,6 +189,17 @@ static void *reader_main(void *arg)
 			unpin(p, &p->slots[slot]);
 			pipe_fail(p, (int)n, &err);
 			break;
+		}
+		if (c->dev.type == TFS_DEVICE_CPU) {
+			/* Host copies are a memcpy: done here, in parallel, not on the one copier. */
+			n = submit(p, &(struct filled){ slot, ci }, &err);
+			if (n < 0) {
+				unpin(p, &p->slots[slot]);
+				pipe_fail(p, (int)n, &err);
+				break;
+			}
+			release_slot(p, slot);
+			continue;
 		}
 		pthread_mutex_lock(&p->mu);
 		p->full[(p->full_head + p->full_n) % p->n_slots] = (struct filled){ slot, ci };
@@ -242,7 +258,7 @@ static int submit(struct pipe *p, const struct filled *f, struct tfs_error *err)
 	return be->submit(be == p->gpu ? p->queue : NULL, c->dev.index, f->slot, s->copies, n, err);
 }
 
-/* Only GPU slots are ever in flight (host copies finish in submit). */
+/* Only GPU slots are ever in flight (host copies are done by the readers). */
 static int slot_done(struct pipe *p, unsigned slot, int block, struct tfs_error *err)
 {
 	return p->gpu ? p->gpu->sync(p->queue, slot, block, err) : 1;

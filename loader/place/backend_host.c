@@ -10,7 +10,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "place/backend.h"
 #include "error.h"
@@ -18,11 +17,6 @@
 /* Page alignment: tensors start 256-aligned inside an arena, and a page-aligned base keeps
  * vectorised consumers and O_DIRECT-style users happy at no cost. */
 #define HOST_ALIGN 4096u
-/* Arenas of at least this size are aligned to it and advised to use transparent huge pages: a
- * load's first touch of its destination otherwise takes one page fault per 4 KiB, which perf
- * showed as the largest cost of `tensorfs load --device cpu` from a warm page cache (a quarter
- * of its time in 4 KiB faults and their zeroing, in the copy). A hint: base pages if none. */
-#define HOST_HUGE (2u << 20)
 
 static int host_count(char *why, size_t cap)
 {
@@ -31,18 +25,15 @@ static int host_count(char *why, size_t cap)
 
 static int host_alloc(uint64_t size, void **out, struct tfs_error *err)
 {
-	size_t align = size >= HOST_HUGE ? HOST_HUGE : HOST_ALIGN;
 	void *p = NULL;
 	int rc;
 
-	if (size > SIZE_MAX - HOST_HUGE)
+	if (size > SIZE_MAX - HOST_ALIGN)
 		return tfs_error_set(err, -ENOMEM, "cpu: cannot allocate %" PRIu64 " bytes", size);
-	rc = posix_memalign(&p, align, size ? (size_t)size : 1);
+	rc = posix_memalign(&p, HOST_ALIGN, size ? (size_t)size : 1);
 	if (rc)
 		return tfs_error_set(err, -rc, "cpu: cannot allocate %" PRIu64 " bytes: %s", size,
 				     strerror(rc));
-	if (align == HOST_HUGE) /* whole huge pages only: the tail may share a page with malloc's */
-		madvise(p, (size_t)size & ~(size_t)(HOST_HUGE - 1), MADV_HUGEPAGE);
 	*out = p;
 	return 0;
 }

@@ -159,9 +159,8 @@ static int submit(struct pipe *p, const struct filled *f, struct tfs_error *err)
  * the host, copies it out (a memcpy, dropping mu meanwhile) and frees it, instead of waiting for
  * the one copier. So host copies (and the page faults on a fresh destination) spread over the
  * readers when copying is the bottleneck (a warm page cache), while a reader with a free slot
- * always reads first: under a slow disk, reads in flight stay as many as before (a version where
- * every reader copied its own chunk measured 2.9-3.6 s against 2.6 s throttled). Returns 0, or
- * the copy's error (already recorded in the pipe).
+ * always reads first: under a slow disk, reads in flight stay as many as with the copier alone.
+ * Returns 0, or the copy's error (already recorded in the pipe).
  */
 static int help_copy(struct pipe *p, struct tfs_error *err)
 {

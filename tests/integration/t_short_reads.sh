@@ -52,6 +52,12 @@ for path in splice pinned buffered copied; do
 	rm -f "$SLOG"
 	# Bytes hot in the page cache, for the splice path (read with the real read(2), no shim).
 	[ "$path" = splice ] && cat "$CK"/*.safetensors >/dev/null
+	# ...and out of it for the O_DIRECT path, where fills read what the page cache holds
+	# buffered (written back first: dirty pages stay).
+	[ "$path" = pinned ] && $PY -c 'import os,sys
+for p in sys.argv[1:]:
+    fd = os.open(p, os.O_RDONLY); os.fsync(fd)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED); os.close(fd)' "$CK"/*.safetensors
 	LD_PRELOAD=$SHIM tfs_mount "$CK" "$MNT" --log "$T/log-$path" "${opts[@]}" || continue
 	every_tensor "$MNT" "$path"
 	# Once more: the kernel's page cache of the mount and the sizes it kept must be right too.

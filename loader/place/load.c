@@ -8,7 +8,9 @@
  *            into the slot's staging buffer (tfs_engine_read)
  *   copier   the calling thread takes filled slots and copies them out: memcpy for "cpu",
  *            cudaMemcpyAsync on one of several streams for "cuda:N"; a slot (its blocks unpinned)
- *            returns to the free list when its copies are done (a CUDA event)
+ *            returns to the free list when its copies are done (a CUDA event). Readers that
+ *            find no free slot copy out filled "cpu" slots themselves (help_copy), so host
+ *            copies are not bound to one thread when copying, not the disk, is the bottleneck
  * so disk reads and host-to-device copies overlap, and the memory in flight is bounded by the ring.
  *
  * Cache blocks are copied from directly for host targets, and for GPUs when the cache is pinned
@@ -32,7 +34,8 @@ struct slot {
 	void *buf;                  /* staging buffer of plan->max_chunk bytes */
 	struct tfs_span *spans;     /* pinned cache blocks holding the chunk, when n_spans > 0 */
 	unsigned n_spans;
-	struct tfs_copy *copies;    /* the chunk's copies resolved to addresses (copier only) */
+	struct tfs_copy *copies;    /* the chunk's copies resolved to addresses (by whoever took the
+				     * filled slot off the full ring: the copier or a helping reader) */
 };
 
 struct filled {
@@ -149,6 +152,42 @@ static ssize_t fill_slot(struct pipe *p, struct slot *s, const struct tfs_chunk 
 	return tfs_engine_read(p->e, NULL, c->file, c->off, s->buf, c->len, err);
 }
 
+static int submit(struct pipe *p, const struct filled *f, struct tfs_error *err);
+
+/*
+ * Called with mu held by a reader that found no free slot: while the oldest filled slot is for
+ * the host, copies it out (a memcpy, dropping mu meanwhile) and frees it, instead of waiting for
+ * the one copier. So host copies (and the page faults on a fresh destination) spread over the
+ * readers when copying is the bottleneck (a warm page cache), while a reader with a free slot
+ * always reads first: under a slow disk, reads in flight stay as many as with the copier alone.
+ * Returns 0, or the copy's error (already recorded in the pipe).
+ */
+static int help_copy(struct pipe *p, struct tfs_error *err)
+{
+	while (!p->rc && p->full_n && !p->n_free) {
+		struct filled f = p->full[p->full_head];
+		int rc;
+
+		if (p->plan->chunks[f.chunk].dev.type != TFS_DEVICE_CPU)
+			break;
+		p->full_head = (p->full_head + 1) % p->n_slots;
+		p->full_n--;
+		pthread_mutex_unlock(&p->mu);
+		rc = submit(p, &f, err);
+		if (rc < 0) {
+			unpin(p, &p->slots[f.slot]);
+			pipe_fail(p, rc, err);
+			pthread_mutex_lock(&p->mu);
+			return rc;
+		}
+		unpin(p, &p->slots[f.slot]);
+		pthread_mutex_lock(&p->mu);
+		p->free_slots[p->n_free++] = f.slot;
+		pthread_cond_broadcast(&p->cv_free);
+	}
+	return 0;
+}
+
 static void *reader_main(void *arg)
 {
 	struct pipe *p = arg;
@@ -161,8 +200,14 @@ static void *reader_main(void *arg)
 		ssize_t n;
 
 		pthread_mutex_lock(&p->mu);
-		while (!p->rc && p->next_chunk < p->plan->n_chunks && !p->n_free)
-			pthread_cond_wait(&p->cv_free, &p->mu);
+		while (!p->rc && p->next_chunk < p->plan->n_chunks && !p->n_free) {
+			if (help_copy(p, &err) < 0) {
+				pthread_mutex_unlock(&p->mu);
+				goto out;
+			}
+			if (!p->rc && !p->n_free)
+				pthread_cond_wait(&p->cv_free, &p->mu);
+		}
 		if (p->rc || p->next_chunk >= p->plan->n_chunks) {
 			pthread_mutex_unlock(&p->mu);
 			break;
@@ -191,6 +236,7 @@ static void *reader_main(void *arg)
 		pthread_cond_broadcast(&p->cv_full);
 		pthread_mutex_unlock(&p->mu);
 	}
+out:
 	pthread_mutex_lock(&p->mu);
 	p->readers_left--;
 	pthread_cond_broadcast(&p->cv_full);

@@ -160,14 +160,8 @@ size_t tfs_tree_escape(const char *comp, size_t len, char *out)
 
 static void warn(struct tfs_tree *t, const char *msg)
 {
-	size_t n = strlen(msg);
-
-	if (TFS_GROW(t, warnings, cap_warnings, t->len_warnings + n + 2, 256) < 0)
-		return; /* a lost warning is better than a failed mount */
-	memcpy(t->warnings + t->len_warnings, msg, n);
-	t->len_warnings += n;
-	t->warnings[t->len_warnings++] = '\n';
-	t->warnings[t->len_warnings] = '\0';
+	/* A lost warning (out of memory) is better than a failed mount. */
+	(void)tfs_text_add_line(&t->warnings, &t->len_warnings, &t->cap_warnings, msg);
 }
 
 /*

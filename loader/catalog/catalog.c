@@ -40,19 +40,13 @@ const struct tfs_file *tfs_catalog_file(const struct tfs_catalog *cat, size_t i)
 void tfs_catalog_warn(struct tfs_catalog *cat, const char *fmt, ...)
 {
 	char line[TFS_ERR_MAX];
-	size_t n;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	n = strlen(line);
-	if (TFS_GROW(cat, warnings, cap_warnings, cat->len_warnings + n + 2, 256) < 0)
-		return; /* a lost warning is better than a failed open */
-	memcpy(cat->warnings + cat->len_warnings, line, n);
-	cat->len_warnings += n;
-	cat->warnings[cat->len_warnings++] = '\n';
-	cat->warnings[cat->len_warnings] = '\0';
+	/* A lost warning (out of memory) is better than a failed open. */
+	(void)tfs_text_add_line(&cat->warnings, &cat->len_warnings, &cat->cap_warnings, line);
 }
 
 char *tfs_path_join(const char *a, const char *b)

@@ -1,7 +1,8 @@
-/* grow.c - tfs_grow (see grow.h). */
+/* grow.c - tfs_grow and tfs_text_add_line (see grow.h). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "grow.h"
 
@@ -25,5 +26,18 @@ int tfs_grow(void *arr, size_t *cap, size_t need, size_t elem, size_t first)
 		return -ENOMEM;
 	*p = q;
 	*cap = c;
+	return 0;
+}
+
+int tfs_text_add_line(char **text, size_t *len, size_t *cap, const char *line)
+{
+	size_t n = strlen(line);
+
+	if (tfs_grow(text, cap, *len + n + 2, 1, 256) < 0)
+		return -ENOMEM;
+	memcpy(*text + *len, line, n);
+	*len += n;
+	(*text)[(*len)++] = '\n';
+	(*text)[*len] = '\0';
 	return 0;
 }

@@ -14,6 +14,12 @@
  */
 int tfs_grow(void *arr, size_t *cap, size_t need, size_t elem, size_t first);
 
+/*
+ * Appends `line` and a newline to the NUL-terminated text *text (*len bytes before the NUL, *cap
+ * allocated; all zero/NULL for an empty text). 0, or -ENOMEM with the text unchanged.
+ */
+int tfs_text_add_line(char **text, size_t *len, size_t *cap, const char *line);
+
 /* tfs_grow for an array whose pointer and capacity are named fields: TFS_GROW(r, items, cap, n+1). */
 #define TFS_GROW(obj, field, capfield, need, first)                                                \
 	tfs_grow(&(obj)->field, &(obj)->capfield, (need), sizeof(*(obj)->field), (first))

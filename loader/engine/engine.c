@@ -114,12 +114,13 @@ static int resolve_opts(struct tfs_engine *e, struct tfs_error *err)
 	return 0;
 }
 
-/* What a whole file costs the cache budget: full blocks, and the last one's pages only (cache.h). */
-uint64_t tfs_engine_file_charge(const struct tfs_engine *e, uint64_t size)
+/* What a whole file costs the cache budget: full blocks, and the last one what the cache charges
+ * for its bytes (its pages only, cache.h). */
+static uint64_t file_charge(const struct tfs_engine *e, uint64_t size)
 {
 	uint64_t tail = size % e->bs;
 
-	return size / e->bs * e->bs + (tail ? (tail + 4095) / 4096 * 4096 : 0);
+	return size / e->bs * e->bs + (tail ? tfs_cache_charge(e->cache, tail) : 0);
 }
 
 /* Resolves auto and sets the readahead window bounds (see the file header). */
@@ -132,7 +133,7 @@ static void pick_strategy(struct tfs_engine *e)
 	for (size_t i = 0; i < e->n_files; i++)
 		if (e->files[i]->is_shard) {
 			shard_bytes += e->files[i]->size;
-			charge += tfs_engine_file_charge(e, e->files[i]->size);
+			charge += file_charge(e, e->files[i]->size);
 		}
 	tfs_fmt_bytes(shard_bytes, a, sizeof(a));
 	tfs_fmt_bytes(e->opts.cache_bytes, b, sizeof(b));
@@ -209,10 +210,10 @@ int tfs_engine_open(const struct tfs_catalog *cat, const struct tfs_engine_opts 
 	if (rc < 0)
 		goto fail;
 	e->opts.profile_path = NULL; /* the caller's string; the profile keeps its own copy */
-	pick_strategy(e);
 	rc = tfs_cache_open(e->bs, e->opts.cache_bytes, &e->cache, err);
 	if (rc < 0)
 		goto fail;
+	pick_strategy(e); /* after the cache: it charges files as the cache will */
 	tfs_cache_set_files(e->cache, e->files, e->n_files);
 	rc = tfs_reader_open(e->cache, e->files, e->n_files, e->bs, e->opts.threads,
 			     tfs_warm_block_done, e, &e->reader, err);

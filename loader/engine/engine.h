@@ -67,10 +67,6 @@ struct tfs_engine {
 	atomic_uint_fast64_t warm_skipped; /* of warm_done: resident in the page cache, not read */
 };
 
-/* What a file of `size` bytes costs the cache budget when all cached (cache.h: the last block is
- * charged its pages only). */
-uint64_t tfs_engine_file_charge(const struct tfs_engine *e, uint64_t size);
-
 /* Prefetches blocks [first, end) of `file` at background priority; stops at the first refusal. */
 void tfs_engine_prefetch_blocks(struct tfs_engine *e, uint32_t file, uint64_t first, uint64_t end);
 

@@ -8,19 +8,18 @@ accepts for every type), one file of them all and a split set written by GGUFWri
 split_max_tensors. Q8_1 is left out: gguf-py sizes its block as 40 bytes, ggml (and tensorfs) as
 36 (sizeof(block_q8_1)); no model file carries Q8_1 (it is a matmul-only type).
 """
-import gc
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "python"))
 import tensorfs  # noqa: E402
+from mounting import TENSORFS, Mount, fuse_usable  # noqa: E402
 
 try:
     import numpy as np
@@ -29,42 +28,8 @@ try:
 except ImportError:
     gguf = None
 
-TENSORFS = os.environ.get("TENSORFS") or os.path.join(
-    os.path.dirname(os.environ.get("TENSORFS_LIB", os.path.join(ROOT, "build", "x"))), "tensorfs")
-
 NATIVE = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I8": np.int8,
           "I16": np.int16, "I32": np.int32, "I64": np.int64} if gguf else {}
-
-
-def fuse_usable():
-    return (os.path.exists("/dev/fuse") and shutil.which("fusermount3") is not None
-            and os.path.exists(TENSORFS))
-
-
-class Mount:
-    def __init__(self, src, mnt, opts=()):
-        self.src, self.mnt, self.opts = src, mnt, list(opts)
-
-    def __enter__(self):
-        os.makedirs(self.mnt, exist_ok=True)
-        r = subprocess.run([TENSORFS, "mount"] + self.opts + [self.src, self.mnt],
-                           capture_output=True, text=True, timeout=60)
-        if r.returncode != 0:
-            raise RuntimeError("tensorfs mount failed: %s" % r.stderr)
-        for _ in range(100):
-            if os.path.ismount(self.mnt):
-                return self.mnt
-            time.sleep(0.05)
-        raise RuntimeError("%s: not mounted" % self.mnt)
-
-    def __exit__(self, *exc):
-        gc.collect()
-        for _ in range(50):
-            if subprocess.run(["fusermount3", "-u", self.mnt], capture_output=True).returncode == 0:
-                return
-            time.sleep(0.1)
-            gc.collect()
-        subprocess.run(["fusermount3", "-u", "-z", self.mnt], capture_output=True)
 
 
 def types_to_write():

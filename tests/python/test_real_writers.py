@@ -11,13 +11,10 @@ Each is loaded through tensorfs.load_file / safe_open and must give the model's 
 and diffusers' from_pretrained(MOUNT), and safetensors.safe_open on the shard files seen through
 the mount, give the same tensors. Mount tests are skipped when FUSE is unavailable.
 """
-import gc
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -30,6 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "python"))
 import tensorfs  # noqa: E402
+from mounting import TENSORFS, Mount, fuse_usable  # noqa: E402
 
 try:
     import torch
@@ -40,52 +38,9 @@ try:
 except ImportError:
     transformers = diffusers = None
 
-TENSORFS = os.environ.get("TENSORFS", os.path.join(
-    os.path.dirname(os.path.dirname(os.environ.get("TENSORFS_LIB", os.path.join(
-        ROOT, "build", "libtensorfs.so")))), "build", "tensorfs"))
-if not os.path.exists(TENSORFS):
-    TENSORFS = os.path.join(os.path.dirname(os.environ.get("TENSORFS_LIB", "")), "tensorfs")
-
-
 def bits(t):
     t = t.detach().cpu().contiguous().reshape(-1)
     return t.view(torch.uint8).numpy().tobytes() if t.numel() else b""
-
-
-def fuse_usable():
-    return (os.path.exists("/dev/fuse") and shutil.which("fusermount3") is not None
-            and os.path.exists(TENSORFS))
-
-
-class Mount:
-    """build/tensorfs mount SRC MNT for the duration of a with-block."""
-
-    def __init__(self, src, mnt):
-        self.src, self.mnt = src, mnt
-
-    def __enter__(self):
-        os.makedirs(self.mnt, exist_ok=True)
-        r = subprocess.run([TENSORFS, "mount", self.src, self.mnt], capture_output=True,
-                           text=True, timeout=60)
-        if r.returncode != 0:
-            raise RuntimeError("tensorfs mount %s %s failed: %s" % (self.src, self.mnt, r.stderr))
-        for _ in range(100):
-            if os.path.ismount(self.mnt):
-                return self.mnt
-            time.sleep(0.05)
-        raise RuntimeError("%s: not mounted" % self.mnt)
-
-    def __exit__(self, *exc):
-        gc.collect()    # tensors safetensors mmapped from the mount keep it busy
-        for _ in range(50):
-            if subprocess.run(["fusermount3", "-u", self.mnt], capture_output=True).returncode == 0:
-                return
-            time.sleep(0.1)
-            gc.collect()
-        # still busy: detach it (the daemon exits when the last user is gone), then say so
-        subprocess.run(["fusermount3", "-u", "-z", self.mnt], capture_output=True)
-        if exc[0] is None:
-            raise AssertionError("%s: busy at unmount, detached lazily" % self.mnt)
 
 
 @unittest.skipIf(transformers is None, "transformers/diffusers not installed (run tests/python/run.sh)")

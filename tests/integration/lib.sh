@@ -113,6 +113,29 @@ manifest_get() {
 	$PY -c 'import json,sys; m=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
 
+# read_all_tensors MANIFEST MNT: reads every non-empty tensor of the manifest through the mount in
+# one process, sha256-checked; prints "N BAD" (tensors read, wrong or unreadable), each unreadable
+# one's error on stderr.
+read_all_tensors() {
+	$PY - "$1" "$2" <<'PYEOF'
+import hashlib, json, os, sys
+m = json.load(open(sys.argv[1]))
+n = bad = 0
+for t in m["tensors"]:
+    if t["length"] == 0:
+        continue
+    n += 1
+    try:
+        with open(os.path.join(sys.argv[2], t["path"]), "rb", buffering=0) as f:
+            ok = hashlib.sha256(f.read()).hexdigest() == t["sha256"]
+    except OSError as e:
+        ok = False
+        print("  %s: %s" % (t["path"], e), file=sys.stderr)
+    bad += not ok
+print("%d %d" % (n, bad))
+PYEOF
+}
+
 tfs_done() {
 	if [ "$FAILS" -gt 0 ]; then
 		echo "$TEST_NAME: $FAILS of $CHECKS checks failed"

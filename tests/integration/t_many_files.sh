@@ -7,26 +7,6 @@
 # Prints "fds used for N shards under ulimit -n 1024: K".
 . "$(dirname "$0")/lib.sh"
 
-readall() { # readall MANIFEST MNT: every non-empty tensor, sha256-checked, in one process
-	$PY - "$1" "$2" <<'PYEOF'
-import hashlib, json, os, sys
-m = json.load(open(sys.argv[1]))
-n = bad = 0
-for t in m["tensors"]:
-    if t["length"] == 0:
-        continue
-    n += 1
-    try:
-        with open(os.path.join(sys.argv[2], t["path"]), "rb", buffering=0) as f:
-            ok = hashlib.sha256(f.read()).hexdigest() == t["sha256"]
-    except OSError as e:
-        ok = False
-        print("  %s: %s" % (t["path"], e))
-    bad += not ok
-print("%d %d" % (n, bad))
-PYEOF
-}
-
 for shards in 500 10000; do
 	CK=$T/ck$shards MNT=$T/mnt$shards
 	$GEN sharded "$CK" --tensors "$shards" --shards "$shards" --size-mb 4 -q || { fail "gen_ckpt"; continue; }
@@ -35,7 +15,7 @@ for shards in 500 10000; do
 	(ulimit -n 1024 && tfs_mount "$CK" "$MNT" --log "$T/log$shards") || { fail "mount of $shards shards under ulimit -n 1024: $(cat "$T/mount.err" 2>/dev/null)"; continue; }
 	track_mount "$MNT"
 	pid=$(daemon_pids "$MNT")
-	read -r n bad < <(readall "$CK.manifest.json" "$MNT" | tail -n 1)
+	read -r n bad < <(read_all_tensors "$CK.manifest.json" "$MNT")
 	check "$shards shards: every tensor exact ($bad of $n not)" test "$bad" = 0 -a "$n" -gt 0
 	check "$shards shards: a text file reads back" grep -qx "notes 30" "$MNT/notes30.txt"
 	fds=$(ls "/proc/$pid/fd" | wc -l)

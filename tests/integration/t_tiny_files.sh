@@ -8,30 +8,13 @@
 # Prints "VmLck for 500 tiny shards: N kB" and "RSS for tensorfs load of 10,000 tiny shards: N kB".
 . "$(dirname "$0")/lib.sh"
 
-readall() { # readall MANIFEST MNT: "n bad" over every non-empty tensor, sha256-checked
-	$PY - "$1" "$2" <<'PYEOF'
-import hashlib, json, os, sys
-m = json.load(open(sys.argv[1]))
-n = bad = 0
-for t in m["tensors"]:
-    if t["length"] == 0:
-        continue
-    n += 1
-    try:
-        with open(os.path.join(sys.argv[2], t["path"]), "rb", buffering=0) as f:
-            bad += hashlib.sha256(f.read()).hexdigest() != t["sha256"]
-    except OSError:
-        bad += 1
-print(n, bad)
-PYEOF
-}
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
 CK=$T/tiny500 MNT=$T/mnt500
 $GEN sharded "$CK" --tensors 500 --shards 500 --size-mb 0.04 -q || { fail "gen_ckpt"; tfs_done; }
 if tfs_mount "$CK" "$MNT" --log "$T/log500"; then
 	pid=$(daemon_pids "$MNT")
-	read -r n bad < <(readall "$CK.manifest.json" "$MNT")
+	read -r n bad < <(read_all_tensors "$CK.manifest.json" "$MNT")
 	check "500 tiny shards: every tensor exact ($bad of $n not)" test "$bad" = 0 -a "$n" -gt 0
 	lck=$(status_kb "$pid" VmLck)
 	echo "VmLck for 500 tiny shards: $lck kB"
@@ -53,7 +36,7 @@ CK=$T/big MNT=$T/mntbig
 $GEN sharded "$CK" --tensors 8 --shards 2 --size-mb 4 -q || { fail "gen_ckpt"; tfs_done; }
 if tfs_mount "$CK" "$MNT" --log "$T/logbig" --block-size 1G --cache-size 4G --splice off; then
 	pid=$(daemon_pids "$MNT")
-	read -r n bad < <(readall "$CK.manifest.json" "$MNT")
+	read -r n bad < <(read_all_tensors "$CK.manifest.json" "$MNT")
 	check "--block-size 1G: every tensor exact ($bad of $n not)" test "$bad" = 0 -a "$n" -gt 0
 	lck=$(status_kb "$pid" VmLck)
 	echo "VmLck with --block-size 1G on a 4 MiB checkpoint: $lck kB"

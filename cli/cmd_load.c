@@ -38,7 +38,10 @@ static void usage_load(FILE *f)
 		"      --buffers N         staging buffers in the ring (default 8)\n"
 		"      --streams N         CUDA streams per GPU (default 4)\n"
 		"      --staging-only      always copy through the staging ring, never straight out of\n"
-		"                          the engine's pinned cache blocks\n"
+		"                          the engine's pinned cache blocks or into the tensor itself\n"
+		"      --through-cache     read every byte through the engine's cache; by default bytes\n"
+		"                          for cpu that the page cache holds, or a URL's, are read past\n"
+		"                          it (one copy less, no fresh cache memory to clear)\n"
 		"      --json              print the report as JSON instead of text\n"
 		TFS_CLI_REMOTE_USAGE
 		"  -h, --help              this text\n"
@@ -83,7 +86,7 @@ static int parse_sz(const char *opt, const char *s, uint64_t *out)
 static int parse_args(int argc, char **argv, struct load_args *a)
 {
 	enum { O_DEVICE = 256, O_MAP, O_SELECT, O_VERIFY, O_THREADS, O_CACHE, O_STAGING, O_BUFFERS,
-	       O_STREAMS, O_JSON, O_STAGING_ONLY, O_HEADER, O_S3_ENDPOINT };
+	       O_STREAMS, O_JSON, O_STAGING_ONLY, O_THROUGH_CACHE, O_HEADER, O_S3_ENDPOINT };
 	static const struct option lopts[] = {
 		{ "device", required_argument, NULL, O_DEVICE },
 		{ "map", required_argument, NULL, O_MAP },
@@ -96,6 +99,7 @@ static int parse_args(int argc, char **argv, struct load_args *a)
 		{ "streams", required_argument, NULL, O_STREAMS },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "staging-only", no_argument, NULL, O_STAGING_ONLY },
+		{ "through-cache", no_argument, NULL, O_THROUGH_CACHE },
 		{ "header", required_argument, NULL, O_HEADER },
 		{ "s3-endpoint", required_argument, NULL, O_S3_ENDPOINT },
 		{ "help", no_argument, NULL, 'h' },
@@ -149,6 +153,9 @@ static int parse_args(int argc, char **argv, struct load_args *a)
 			break;
 		case O_STAGING_ONLY:
 			a->lo.staging_only = 1;
+			break;
+		case O_THROUGH_CACHE:
+			a->lo.through_cache = 1;
 			break;
 		case O_HEADER:
 		case O_S3_ENDPOINT:

@@ -420,6 +420,10 @@ struct tfs_load_opts {
 	int staging_only;           /* 1: always read into the staging ring; 0: copy straight out of
 				     * the engine's cache blocks where that saves a copy (host
 				     * targets, and GPUs when the cache is CUDA-pinned) */
+	int through_cache;          /* 1: every byte through the engine's cache; 0: bytes for host
+				     * targets that the page cache holds, or that a remote source
+				     * sends, are read straight into their tensor (a tensor piece
+				     * filling a whole chunk) or the staging ring, past the cache */
 };
 /* Fills *o with the defaults (all zero, device cpu). */
 void tfs_load_opts_init(struct tfs_load_opts *o);
@@ -457,6 +461,7 @@ struct tfs_load_report {
 	uint64_t staging_bytes;
 	const char *staging;         /* staging ring memory: "cuda-pinned" or "host" (static string) */
 	uint64_t bytes_direct;       /* bytes copied straight out of the engine's cache blocks */
+	uint64_t bytes_uncached;     /* bytes read past the engine's cache (see through_cache) */
 	size_t n_devices;            /* entries in devices[], cpu first then cuda in index order */
 	const struct tfs_load_device_total *devices; /* owned by the result */
 };

@@ -5,6 +5,7 @@
  * ownership, verification, the report, and the errors for devices this machine cannot serve.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 
 #include "ckpt.h"
 #include "tensorfs.h"
+#include "io/source.h"
 #include "place/backend.h"
 
 struct fix {
@@ -142,14 +144,15 @@ static void test_load_all_byte_exact(void **state)
 	struct fix *f = *state;
 	struct tfs_load_opts o = tiny_opts();
 
-	for (int mode = 0; mode < 4; mode++) {
+	for (int mode = 0; mode < 8; mode++) {
 		struct tfs_load_result *r;
 		const struct tfs_load_report *rep;
 		uint64_t total = tfs_catalog_tensor_bytes(f->cat);
 		struct tfs_error err;
 
 		o.per_tensor = mode & 1;
-		o.staging_only = mode >> 1;
+		o.staging_only = (mode >> 1) & 1;
+		o.through_cache = mode >> 2;
 		r = load_ok(f, NULL, &o);
 		assert_int_equal(tfs_load_count(r), N_TENSORS);
 		check_bytes(f, r);
@@ -163,11 +166,58 @@ static void test_load_all_byte_exact(void **state)
 		assert_int_equal(rep->staging_buffers, 2);
 		assert_true(rep->staging_bytes <= 4096);
 		assert_string_equal(rep->staging, "host");
-		/* Host targets copy straight out of cache blocks unless told not to. */
-		assert_int_equal(rep->bytes_direct, o.staging_only ? 0 : total);
+		/* The file was just written, so the page cache holds it: every byte is read past the
+		 * engine's cache unless told not to; through the cache, host targets copy straight
+		 * out of cache blocks unless told not to. */
+		assert_int_equal(rep->bytes_uncached, o.through_cache ? 0 : total);
+		assert_int_equal(rep->bytes_direct, o.through_cache && !o.staging_only ? total : 0);
 		assert_int_equal(tfs_load_verify(f->e, r, &err), 0);
 		tfs_load_free(r);
 	}
+}
+
+/*
+ * A file the page cache does not hold goes through the engine's cache (its O_DIRECT block reads),
+ * not past it; once read buffered into the page cache, past it. Skipped where the source cannot
+ * tell residency (no cachestat(2)) or the kernel kept the pages despite DONTNEED.
+ */
+static void test_cold_file_goes_through_the_cache(void **state)
+{
+	struct fix *f = *state;
+	struct tfs_load_opts o = tiny_opts();
+	uint64_t total = tfs_catalog_tensor_bytes(f->cat);
+	const struct tfs_load_report *rep;
+	struct tfs_load_result *r;
+	struct tfs_source *src;
+	struct tfs_error err;
+	int fd = open(f->path, O_RDONLY), resident, cold;
+	char buf[4096];
+
+	assert_true(fd >= 0);
+	assert_int_equal(tfs_source_open(f->path, NULL, &src, &err), 0);
+	resident = tfs_source_splice_fd(src, 0, f->size) >= 0; /* just written: in the page cache */
+	assert_int_equal(fsync(fd), 0);
+	assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	cold = tfs_source_splice_fd(src, 0, f->size) < 0;
+	tfs_source_close(src);
+	if (!resident || !cold) {
+		close(fd);
+		skip();
+	}
+	r = load_ok(f, NULL, &o);
+	check_bytes(f, r);
+	rep = tfs_load_report(r);
+	assert_true(rep->bytes_uncached < total);
+	assert_true(rep->bytes_direct > 0);
+	assert_int_equal(rep->bytes_uncached + rep->bytes_direct, total);
+	tfs_load_free(r);
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	close(fd);
+	r = load_ok(f, NULL, &o);
+	check_bytes(f, r);
+	assert_int_equal(tfs_load_report(r)->bytes_uncached, total);
+	tfs_load_free(r);
 }
 
 static void test_default_opts_and_big_ring(void **state)
@@ -564,6 +614,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_load_all_byte_exact, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cold_file_goes_through_the_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_opts_and_big_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_select_globs_reads_only_those, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_on_host, setup, teardown),

@@ -70,6 +70,17 @@ struct tfs_engine {
 /* Prefetches blocks [first, end) of `file` at background priority; stops at the first refusal. */
 void tfs_engine_prefetch_blocks(struct tfs_engine *e, uint32_t file, uint64_t first, uint64_t end);
 
+/*
+ * hot.c: reads [off, off+len) of `file` straight into buf, past the cache, when the cache would
+ * only add a copy: the range is in the kernel's page cache, or the source is remote (or reads
+ * buffered anyway). -EAGAIN, with nothing read or counted, when the cache's O_DIRECT block reads
+ * are the better way (a local range not resident), or the range is empty or out of bounds (the
+ * cached read then reports it). Otherwise the bytes read (clamped to the file), or -errno naming
+ * the file, counted as a read. Used by the device loader for host targets (place/load.c).
+ */
+ssize_t tfs_engine_read_uncached(struct tfs_engine *e, uint32_t file, uint64_t off, void *buf,
+				 size_t len, struct tfs_error *err);
+
 /* The cache, for tests. */
 struct tfs_cache *tfs_engine_cache(struct tfs_engine *e);
 

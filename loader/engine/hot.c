@@ -4,6 +4,9 @@
  * give. tfs_engine_read_hot() hands such a range to the caller as (descriptor, offset) so a FUSE
  * reply can splice it from the page cache without passing through user space; a range that is not
  * fully resident goes through the cache as usual (parallel reads, readahead, budget).
+ * tfs_engine_read_uncached() is the same rule for a caller with its own buffer (the device
+ * loader): one copy from the page cache into it instead of a copy into a fresh cache block and
+ * another out, and likewise for a remote source, whose bytes arrive through a copy anyway.
  *
  * Residency is the byte source's answer (tfs_source_splice_fd); a source that cannot tell, or a
  * kernel without cachestat(2), always declines.
@@ -91,4 +94,34 @@ int tfs_engine_whole_hot(struct tfs_engine *e, uint32_t file, int *fd, struct tf
 void tfs_engine_hot_done(struct tfs_engine *e, uint32_t file)
 {
 	tfs_reader_put_source(e->reader, file); /* the source, and so *fd, may be recycled now */
+}
+
+ssize_t tfs_engine_read_uncached(struct tfs_engine *e, uint32_t file, uint64_t off, void *buf,
+				 size_t len, struct tfs_error *err)
+{
+	const struct tfs_file *f;
+	ssize_t n;
+	int rc;
+
+	if (file >= e->n_files)
+		return -EAGAIN; /* the cached read says what is wrong */
+	f = e->files[file];
+	if (off >= f->size || len == 0)
+		return -EAGAIN;
+	if (len > f->size - off)
+		len = (size_t)(f->size - off);
+	rc = tfs_reader_check_file(e->reader, file, err);
+	n = rc < 0 ? rc : tfs_reader_read_into(e->reader, file, off, buf, len, err);
+	if (n == -EAGAIN)
+		return n;
+	if (n < 0) {
+		atomic_fetch_add(&e->errors, 1);
+		return n;
+	}
+	atomic_fetch_add(&e->reads, 1);
+	atomic_fetch_add(&e->bytes_served, (uint64_t)n);
+	tfs_profile_note(e->profile, file, off / e->bs, (off + len - 1) / e->bs + 1);
+	if (atomic_load(&e->gate) == TFS_GATE_WAIT)
+		tfs_warm_gate_observe(e, file, off / e->bs);
+	return n;
 }

@@ -313,6 +313,39 @@ int tfs_reader_resident(struct tfs_reader *r, uint32_t file, uint64_t off, uint6
 	return resident;
 }
 
+ssize_t tfs_reader_read_into(struct tfs_reader *r, uint32_t file, uint64_t off, void *buf,
+			     size_t len, struct tfs_error *err)
+{
+	const char *path = r->files[file].f->path;
+	struct tfs_source *src;
+	int resident, rc;
+	ssize_t n;
+
+	rc = tfs_reader_hold_source(r, file, &src, err);
+	if (rc < 0)
+		return rc;
+	resident = src->ops->bypasses_page_cache && tfs_source_splice_fd(src, off, len) >= 0;
+	if (r->direct && src->ops->bypasses_page_cache && !resident) {
+		tfs_srccache_put(r->srcs, file);
+		return -EAGAIN;
+	}
+	n = tfs_source_read(src, buf, len, off, 0, err);
+	atomic_fetch_add(&r->preads, 1);
+	rc = n >= 0 && (size_t)n == len ? tfs_srccache_check(r->srcs, file, src, NULL) : 0;
+	tfs_srccache_put(r->srcs, file);
+	if (n < 0)
+		return n;
+	atomic_fetch_add(&r->bytes_from_disk, (uint64_t)n);
+	if (resident)
+		atomic_fetch_add(&r->bytes_resident, (uint64_t)n);
+	/* Short: the file is shorter than the catalog saw. Either way it changed: never served. */
+	if ((size_t)n < len || rc < 0) {
+		mark_changed(r, file);
+		return tfs_error_set(err, -EIO, "%s: changed since it was opened", path);
+	}
+	return n;
+}
+
 void tfs_reader_enable_direct(struct tfs_reader *r)
 {
 	/* Blocks are page-aligned (cache.c maps them) and so are their offsets when bs is. */

@@ -85,6 +85,16 @@ void tfs_reader_source_stats(struct tfs_reader *r, unsigned *open_now, unsigned 
 void tfs_reader_stats(struct tfs_reader *r, uint64_t *preads, uint64_t *bytes_from_disk,
 		      uint64_t *bytes_resident);
 
+/*
+ * Reads [off, off+len) of `file` (inside the file) straight into buf, past the cache: one buffered
+ * source read, checked against change as a block fill is, counted in the stats as block reads are.
+ * Declines with -EAGAIN, reading nothing, when block reads bypass the page cache (enable_direct)
+ * and this range is not all in it: the cache's O_DIRECT block reads are then the better way.
+ * Returns len, or -errno naming the file (-EIO, and the file marked changed, when it changed).
+ */
+ssize_t tfs_reader_read_into(struct tfs_reader *r, uint32_t file, uint64_t off, void *buf,
+			     size_t len, struct tfs_error *err);
+
 /* 1 when all of [off, off+len) of `file` is in the kernel's page cache (a buffered read is then a
  * copy, not a disk read); 0 when not or unknown. */
 int tfs_reader_resident(struct tfs_reader *r, uint32_t file, uint64_t off, uint64_t len);

@@ -45,6 +45,9 @@ enum {
 
 struct tfs_source_ops {
 	const char *kind;   /* "file", "http" */
+	/* 1 when TFS_SOURCE_DIRECT reads past the kernel's page cache (O_DIRECT into the caller's
+	 * aligned buffer); 0 when the source ignores the flag (remote sources) */
+	int bypasses_page_cache;
 	ssize_t (*read)(struct tfs_source *s, void *buf, size_t len, uint64_t off, unsigned flags,
 			struct tfs_error *err);
 	int (*check)(struct tfs_source *s, struct tfs_error *err);

@@ -204,6 +204,7 @@ static void file_close(struct tfs_source *s)
 
 static const struct tfs_source_ops file_ops = {
 	.kind = "file",
+	.bypasses_page_cache = 1,
 	.read = file_read,
 	.check = file_check,
 	.splice_fd = file_splice_fd,

@@ -3,15 +3,23 @@
  * "device" box of docs/DESIGN.md). plan.c decides what goes where and cuts it into chunks;
  * this file moves the bytes:
  *   readers  `threads` threads take a free slot and the next chunk, and fill the slot through the
- *            engine (the only code that reads shards): either by pinning the engine's cache blocks
- *            that hold the chunk (tfs_engine_read_pinned: no copy at all), or by copying the chunk
- *            into the slot's staging buffer (tfs_engine_read)
+ *            engine (the only code that reads shards): for a host target whose bytes the page
+ *            cache holds or a remote source sends, by reading them past the engine's cache
+ *            (tfs_engine_read_uncached) straight into the tensor when one tensor piece fills the
+ *            chunk, else into the slot's staging buffer; otherwise by pinning the engine's cache
+ *            blocks that hold the chunk (tfs_engine_read_pinned: no copy at all), or by copying
+ *            the chunk into the staging buffer (tfs_engine_read)
  *   copier   the calling thread takes filled slots and copies them out: memcpy for "cpu",
  *            cudaMemcpyAsync on one of several streams for "cuda:N"; a slot (its blocks unpinned)
  *            returns to the free list when its copies are done (a CUDA event). Readers that
  *            find no free slot copy out filled "cpu" slots themselves (help_copy), so host
  *            copies are not bound to one thread when copying, not the disk, is the bottleneck
  * so disk reads and host-to-device copies overlap, and the memory in flight is bounded by the ring.
+ *
+ * Why past the cache: a cache block is fresh memory the kernel must clear (and here, mlock) before
+ * a read fills it, and `perf` of a page-cache-hot load showed that clearing as half of all CPU
+ * time; the page cache already holds the bytes, and the loader knows what it needs, so the cache
+ * adds nothing. Bytes not in the page cache still go through the cache's O_DIRECT block reads.
  *
  * Cache blocks are copied from directly for host targets, and for GPUs when the cache is pinned
  * with CUDA (checked per block: an async copy from pageable memory is a slow synchronous one), else
@@ -36,6 +44,7 @@ struct slot {
 	unsigned n_spans;
 	struct tfs_copy *copies;    /* the chunk's copies resolved to addresses (by whoever took the
 				     * filled slot off the full ring: the copier or a helping reader) */
+	int in_place;               /* the chunk was read straight into its tensor: nothing to copy */
 };
 
 struct filled {
@@ -54,7 +63,9 @@ struct pipe {
 	const struct tfs_backend *staging; /* allocates the ring: the GPU's pinned memory if any */
 	struct tfs_queue *queue;        /* gpu's streams for this load */
 	int direct_host, direct_cuda;   /* may chunks for cpu / cuda be copied from cache blocks */
-	atomic_uint_fast64_t bytes_direct;
+	int uncached;                   /* may chunks for cpu be read past the cache */
+	int staging_only;               /* ...but then into the staging ring, never in place */
+	atomic_uint_fast64_t bytes_direct, bytes_uncached;
 	/* Wake-ups are broadcasts, never signals: a reader waiting for a slot must also learn that the
 	 * last chunk was taken (there may be more readers than slots, so slot releases alone do not
 	 * wake them all), and glibc's condvars can lose a signal (sourceware bug 25847). */
@@ -124,13 +135,32 @@ static int spans_usable(const struct pipe *p, const struct slot *s, const struct
 	return 1;
 }
 
-/* Fills slot s with chunk c: pinned blocks when allowed and useful, else the staging buffer. */
+/*
+ * Fills slot s with chunk c: past the cache when allowed and the engine agrees (into the tensor
+ * itself when the chunk is one piece of one tensor), else pinned blocks when allowed and useful,
+ * else the staging buffer.
+ */
 static ssize_t fill_slot(struct pipe *p, struct slot *s, const struct tfs_chunk *c,
 			 struct tfs_error *err)
 {
 	int direct = c->dev.type == TFS_DEVICE_CPU ? p->direct_host : p->direct_cuda;
 	ssize_t n;
 
+	s->in_place = 0;
+	if (c->dev.type == TFS_DEVICE_CPU && p->uncached) {
+		/* Chunks are contiguous file ranges, so a chunk of one op is that op: the same bytes. */
+		int one = !p->staging_only && c->op_end - c->op_begin == 1;
+
+		n = tfs_engine_read_uncached(p->e, c->file, c->off,
+					     one ? p->plan->ops[c->op_begin].dst : s->buf, c->len, err);
+		if (n != -EAGAIN) {
+			if (n >= 0) {
+				s->in_place = one;
+				atomic_fetch_add(&p->bytes_uncached, (uint64_t)n);
+			}
+			return n;
+		}
+	}
 	if (direct) {
 		n = tfs_engine_read_pinned(p->e, NULL, c->file, c->off, c->len, s->spans, p->max_spans,
 					   &s->n_spans, err);
@@ -252,6 +282,8 @@ static size_t resolve(const struct pipe *p, const struct slot *s, const struct t
 	unsigned k = 0;
 	size_t n = 0;
 
+	if (s->in_place)
+		return 0;
 	for (; op < end; op++) {
 		uint64_t done = 0;
 
@@ -466,6 +498,8 @@ static int pipe_setup(struct pipe *p, const struct tfs_load_opts *o, struct tfs_
 	p->max_spans = (unsigned)(p->plan->max_chunk / (st.block_size ? st.block_size : 4096) + 2);
 	p->direct_host = !o->staging_only;
 	p->direct_cuda = !o->staging_only && st.pinning && strncmp(st.pinning, "cuda", 4) == 0;
+	p->uncached = !o->through_cache;
+	p->staging_only = o->staging_only;
 	if (p->gpu) {
 		int devs[r->report.n_devices];
 		size_t nd = 0;
@@ -536,6 +570,7 @@ int tfs_load(const struct tfs_catalog *cat, struct tfs_engine *e, const struct t
 	r->report.seconds = now() - t1;
 	r->report.gbps = r->report.seconds > 0 ? (double)r->report.bytes / r->report.seconds / 1e9 : 0;
 	r->report.bytes_direct = atomic_load(&p.bytes_direct);
+	r->report.bytes_uncached = atomic_load(&p.bytes_uncached);
 	r->report.bytes_from_disk = s1.bytes_from_disk - s0.bytes_from_disk;
 	r->report.cache_hits = s1.cache_hits - s0.cache_hits;
 	r->report.cache_misses = s1.cache_misses - s0.cache_misses;

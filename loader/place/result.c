@@ -296,11 +296,13 @@ void tfs_load_report_print(const struct tfs_load_report *rep, FILE *f)
 		fprintf(f, "  not loaded: %" PRIu64 " tensors (unselected, unmapped or \"disk\")\n",
 			rep->skipped);
 	tfs_fmt_bytes(rep->bytes_from_disk, b, sizeof(b));
-	tfs_fmt_bytes(rep->staging_bytes, s, sizeof(s));
 	fprintf(f, "  engine: %s from disk, %" PRIu64 " cache hits, %" PRIu64 " misses\n", b,
 		rep->cache_hits, rep->cache_misses);
-	tfs_fmt_bytes(rep->bytes_direct, b, sizeof(b));
-	fprintf(f, "  copied straight out of the engine's cache blocks: %s, the rest through staging\n", b);
+	tfs_fmt_bytes(rep->bytes_uncached, b, sizeof(b));
+	tfs_fmt_bytes(rep->bytes_direct, s, sizeof(s));
+	fprintf(f, "  read past the engine's cache (page cache or remote source): %s; copied straight\n"
+		"  out of its cache blocks: %s; the rest through staging\n", b, s);
+	tfs_fmt_bytes(rep->staging_bytes, s, sizeof(s));
 	fprintf(f, "  pipeline: %u reader threads, %u x %s %s staging, %u streams per GPU\n",
 		rep->threads, rep->staging_buffers, s, rep->staging ? rep->staging : "?",
 		rep->streams);
@@ -323,11 +325,11 @@ int tfs_load_report_json(const struct tfs_load_report *rep, char *buf, size_t ca
 	    ", \"bytes_from_disk\": %" PRIu64 ", \"cache_hits\": %" PRIu64
 	    ", \"cache_misses\": %" PRIu64 ", \"threads\": %u, \"staging_buffers\": %u"
 	    ", \"staging_bytes\": %" PRIu64 ", \"staging\": \"%s\", \"streams\": %u"
-	    ", \"bytes_direct\": %" PRIu64 ", \"devices\": [",
+	    ", \"bytes_direct\": %" PRIu64 ", \"bytes_uncached\": %" PRIu64 ", \"devices\": [",
 	    rep->tensors, rep->bytes, rep->skipped, rep->setup_seconds, rep->seconds, rep->gbps,
 	    rep->bytes_from_disk, rep->cache_hits, rep->cache_misses, rep->threads,
 	    rep->staging_buffers, rep->staging_bytes, rep->staging ? rep->staging : "",
-	    rep->streams, rep->bytes_direct);
+	    rep->streams, rep->bytes_direct, rep->bytes_uncached);
 	for (size_t i = 0; i < rep->n_devices; i++)
 		PUT("%s{\"device\": \"%s\", \"tensors\": %" PRIu64 ", \"bytes\": %" PRIu64 "}",
 		    i ? ", " : "", tfs_device_name(rep->devices[i].device, dev, sizeof(dev)),

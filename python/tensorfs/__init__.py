@@ -89,7 +89,7 @@ class _LoadOpts(ctypes.Structure):
     _fields_ = [("device", _Device), ("threads", ctypes.c_uint),
                 ("staging_buffers", ctypes.c_uint), ("staging_bytes", ctypes.c_uint64),
                 ("streams", ctypes.c_uint), ("per_tensor", ctypes.c_int),
-                ("staging_only", ctypes.c_int)]
+                ("staging_only", ctypes.c_int), ("through_cache", ctypes.c_int)]
 
 
 class _Loaded(ctypes.Structure):
@@ -400,7 +400,8 @@ class Checkpoint:
         """Loads tensors as {key: torch.Tensor} on `device` ("cpu", "cuda:N", N, torch.device).
         select: a glob or a list of globs; device_map: a dict or the path of a JSON file.
         verify: check every tensor's XXH3 against the file. opts: tfs_load_opts fields
-        (threads, staging_buffers, staging_bytes, streams, per_tensor, staging_only).
+        (threads, staging_buffers, staging_bytes, streams, per_tensor, staging_only,
+        through_cache).
         Report: .last_report."""
         import torch
         from torch.utils import dlpack as tdl

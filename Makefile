@@ -16,10 +16,13 @@ LIB_INC  := -Iloader
 FRONT_INC := -Ifs -Icli
 LDFLAGS += -pthread
 PKG     := pkg-config
-LIB_PKGS := jansson libxxhash libcurl libcrypto
+LIB_PKGS := jansson libxxhash
+# libcurl and libcrypto: only the HTTP plugin links them (HTTP_SRC below).
+HTTP_PKGS := libcurl libcrypto
 FUSE_PKGS := fuse3
-LIB_CFLAGS  = $(shell $(PKG) --cflags $(LIB_PKGS) 2>/dev/null)
-LIB_LIBS    = $(shell $(PKG) --libs $(LIB_PKGS) 2>/dev/null || echo -ljansson -lxxhash -lcurl -lcrypto) -ldl -lm
+LIB_CFLAGS  = $(shell $(PKG) --cflags $(LIB_PKGS) $(HTTP_PKGS) 2>/dev/null)
+LIB_LIBS    = $(shell $(PKG) --libs $(LIB_PKGS) 2>/dev/null || echo -ljansson -lxxhash) -ldl -lm
+HTTP_LIBS   = $(shell $(PKG) --libs $(HTTP_PKGS) 2>/dev/null || echo -lcurl -lcrypto)
 # libfuse: a static 3.17 from scripts/build-libfuse.sh when its cache folder has one (it can ask the
 # kernel for FUSE_DIRECT_IO_ALLOW_MMAP: one copy per read with shared mmap kept), else the system's.
 # $(B)/libfuse.pc records which, so objects rebuild when it changes; recursive `=` so the values are
@@ -57,12 +60,18 @@ LIBDIR  ?= $(PREFIX)/lib
 ABI_MAJOR := 1
 ABI_VERSION := $(ABI_MAJOR).0.0
 
-LOADER_SRC := $(wildcard loader/*/*.c)
+# The HTTP(S)/S3 byte source is its own plugin, $(B)/libtensorfs-http.so, the only file that links
+# libcurl: libtensorfs dlopen()s it at the first URL (loader/io/source.h), so a process reading
+# local files never loads libcurl's ~30 libraries (about 1 s of a cold start on a slow disk).
+HTTP_SRC   := loader/io/source_http.c loader/io/sigv4.c
+LOADER_SRC := $(filter-out $(HTTP_SRC),$(wildcard loader/*/*.c))
 LOADER_HDR := $(wildcard loader/*/*.h)
 FS_SRC     := $(wildcard fs/*.c cli/*.c)
 TEST_SRC   := $(wildcard tests/test_*.c)
 LOADER_OBJ := $(LOADER_SRC:%.c=$(B)/%.o)
 CUDA_OBJ   := $(CUDA_SRC:%.cu=$(B)/%.o)
+HTTP_OBJ   := $(HTTP_SRC:%.c=$(B)/%.o)
+HTTP_PLUGIN = $(B)/libtensorfs-http.so
 FS_OBJ     := $(FS_SRC:%.c=$(B)/%.o)
 FS_LIB_OBJ := $(filter-out $(B)/cli/main.o,$(FS_OBJ))
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(B)/tests/%)
@@ -70,7 +79,8 @@ TEST_COMMON := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
 TEST_COMMON_OBJ := $(TEST_COMMON:%.c=$(B)/%.o)
 
 .PHONY: all deps test unit integration python demo bench bench-quick bench-deps clean install help abi abi-map FORCE
-all: $(B)/tensorfs $(B)/libtensorfs.a $(B)/libtensorfs.so $(B)/libtensorfs.so.$(ABI_MAJOR) $(CUDA_PLUGIN)
+all: $(B)/tensorfs $(B)/libtensorfs.a $(B)/libtensorfs.so $(B)/libtensorfs.so.$(ABI_MAJOR) $(CUDA_PLUGIN) \
+	$(HTTP_PLUGIN)
 
 # Builds the libfuse once when missing (a failure is noted by the script and not retried), then
 # rewrites $(B)/libfuse.pc only when the choice changed. `make LIBFUSE=system` skips it.
@@ -136,6 +146,11 @@ $(B)/libtensorfs-cuda.so: $(CUDA_OBJ) $(B)/loader/util/error.o loader/place/cuda
 	$(CC) -shared -o $@ $(CUDA_OBJ) $(B)/loader/util/error.o \
 		-Wl,--version-script=loader/place/cuda-plugin.map $(LDFLAGS) $(CUDA_LIBS)
 
+# The HTTP plugin: the source, SigV4 and the error helper it shares with the library, one export.
+$(B)/libtensorfs-http.so: $(HTTP_OBJ) $(B)/loader/util/error.o loader/io/http-plugin.map
+	$(CC) -shared -o $@ $(HTTP_OBJ) $(B)/loader/util/error.o \
+		-Wl,--version-script=loader/io/http-plugin.map $(LDFLAGS) $(HTTP_LIBS)
+
 abi: $(B)/libtensorfs.so
 	@scripts/check-abi.sh $(B)/libtensorfs.so include/tensorfs.h
 
@@ -146,8 +161,9 @@ abi-map:
 $(B)/tensorfs: $(FS_OBJ) $(B)/libtensorfs.a $(B)/libfuse.pc
 	$(CC) -o $@ $(FS_OBJ) $(B)/libtensorfs.a $(LDFLAGS) $(FUSE_LIBS) $(LIB_LIBS)
 
-$(B)/tests/test_%: $(B)/tests/test_%.o $(TEST_COMMON_OBJ) $(FS_LIB_OBJ) $(B)/libtensorfs.a | $(B)/libfuse.pc
-	$(CC) -o $@ $^ $(LDFLAGS) -lcmocka $(FUSE_LIBS) $(LIB_LIBS)
+# Unit tests link the HTTP source in (the library then uses that copy, io/source_remote.c).
+$(B)/tests/test_%: $(B)/tests/test_%.o $(TEST_COMMON_OBJ) $(FS_LIB_OBJ) $(HTTP_OBJ) $(B)/libtensorfs.a | $(B)/libfuse.pc
+	$(CC) -o $@ $^ $(LDFLAGS) -lcmocka $(FUSE_LIBS) $(LIB_LIBS) $(HTTP_LIBS)
 
 unit: $(TEST_BIN)
 	@scripts/check-layout.sh
@@ -194,6 +210,7 @@ install: all
 	ln -sf libtensorfs.so.$(ABI_VERSION) $(DESTDIR)$(LIBDIR)/libtensorfs.so.$(ABI_MAJOR)
 	ln -sf libtensorfs.so.$(ABI_MAJOR) $(DESTDIR)$(LIBDIR)/libtensorfs.so
 	$(if $(CUDA_PLUGIN),install -m 755 $(CUDA_PLUGIN) $(DESTDIR)$(LIBDIR)/)
+	install -m 755 $(HTTP_PLUGIN) $(DESTDIR)$(LIBDIR)/
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@VERSION@|$(ABI_VERSION)|' \
 		scripts/tensorfs.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/tensorfs.pc
 	install -m 644 include/tensorfs.h $(DESTDIR)$(PREFIX)/include/
@@ -239,7 +256,7 @@ fuzz-deps:
 
 $(FZ)/fuzz/%: fuzz/%.c $(wildcard fuzz/*.h) $(FUZZ_LIB_SRC) include/tensorfs.h $(LOADER_HDR) $(wildcard fs/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(LIB_CFLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(LIB_LIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(LIB_CFLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(LIB_LIBS) $(HTTP_LIBS)
 
 fuzz-build: fuzz-deps
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)
@@ -277,7 +294,7 @@ ASAN_LIB        = $(shell $(CC) -print-file-name=libasan.so):$(shell $(CC) -prin
 ASAN_PY_CLEAN  ?= 1
 .PHONY: test-asan-python
 test-asan-python: deps
-	@$(MAKE) --no-print-directory B=build-asan CC="$(ASAN_CC)" build-asan/libtensorfs.so
+	@$(MAKE) --no-print-directory B=build-asan CC="$(ASAN_CC)" build-asan/libtensorfs.so build-asan/libtensorfs-http.so
 	@$(if $(ASAN_PY_CLEAN),rm -f build-asan/asan.* build-asan/ubsan.*)
 	@ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:verify_asan_link_order=0:log_path=$(abspath build-asan)/asan \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(abspath build-asan)/ubsan \

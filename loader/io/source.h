@@ -74,7 +74,26 @@ struct tfs_source_scheme {
 };
 
 extern const struct tfs_source_scheme tfs_source_scheme_file;   /* source_file.c */
-extern const struct tfs_source_scheme tfs_source_scheme_http;   /* source_http.c */
+/* URLs: source_remote.c, which forwards to source_http.c in its plugin (below). */
+extern const struct tfs_source_scheme tfs_source_scheme_http;
+
+/*
+ * The HTTP(S)/S3 source (source_http.c, sigv4.c) is built into its own shared object,
+ * libtensorfs-http.so, the only file that links libcurl and libcrypto: source_remote.c dlopen()s
+ * it at the first URL (util/plugin.h), so opening local files never loads libcurl's ~30 libraries.
+ * The plugin exports one function, TFS_HTTP_PLUGIN_SYMBOL; `abi` and the sizes guard against a
+ * plugin from another build. A program that links source_http.c itself (unit tests, fuzzers) uses
+ * that copy instead.
+ */
+#define TFS_SOURCE_PLUGIN_ABI 1
+#define TFS_HTTP_PLUGIN "libtensorfs-http.so"
+#define TFS_HTTP_PLUGIN_SYMBOL "tfs_http_source_v1"
+struct tfs_source_plugin {
+	int abi;                                 /* TFS_SOURCE_PLUGIN_ABI */
+	size_t scheme_size, ops_size, source_size; /* sizeof each struct, as the plugin saw them */
+	const struct tfs_source_scheme *scheme;
+};
+const struct tfs_source_plugin *tfs_http_source_v1(void);
 
 /*
  * Opens `path` (a local path today) and fills s->info. When `expect` is not NULL the file must

@@ -1,7 +1,8 @@
 /*
  * source_http.c - the HTTP(S) byte source: every read() is one range GET of exactly the bytes asked
  * for (the engine asks for whole cache blocks), through libcurl. s3:// URLs become HTTPS URLs of the
- * bucket (or of --s3-endpoint, path-style) and are signed with AWS Signature V4 (sigv4.c).
+ * bucket (or of --s3-endpoint, path-style) and are signed with AWS Signature V4 (sigv4.c). Built
+ * into its own plugin, libtensorfs-http.so, which source_remote.c loads at the first URL (source.h).
  *
  * Concurrency: the engine's reader threads call read() at once; each takes an easy handle from the
  * source's pool and puts it back after, so every thread keeps its own warm connection (curl keeps
@@ -725,8 +726,22 @@ static int http_stat(const char *url, struct tfs_source_info *out, struct tfs_er
 	return 0;
 }
 
-const struct tfs_source_scheme tfs_source_scheme_http = {
+static const struct tfs_source_scheme http_scheme = {
 	.kind = "http",
 	.open = http_open,
 	.stat = http_stat,
 };
+
+/* The plugin's one export (io/source.h). */
+const struct tfs_source_plugin *tfs_http_source_v1(void)
+{
+	static const struct tfs_source_plugin plugin = {
+		.abi = TFS_SOURCE_PLUGIN_ABI,
+		.scheme_size = sizeof(struct tfs_source_scheme),
+		.ops_size = sizeof(struct tfs_source_ops),
+		.source_size = sizeof(struct tfs_source),
+		.scheme = &http_scheme,
+	};
+
+	return &plugin;
+}

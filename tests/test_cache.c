@@ -80,6 +80,47 @@ static void test_lru_order(void **state)
 	tfs_cache_close(c);
 }
 
+/* Demand-loads a block and releases it after a read of [off, off+len) of it. */
+static void read_part(struct tfs_cache *c, uint64_t index, uint64_t off, uint64_t len)
+{
+	struct tfs_block *b;
+	int rc = tfs_cache_lookup(c, 0, index, TFS_ORIGIN_DEMAND, &b);
+
+	assert_true(rc >= 0);
+	if (rc == TFS_CACHE_FILL)
+		fake_fill(c, b);
+	assert_int_equal(tfs_cache_wait(c, b), 0);
+	tfs_cache_release_read(c, b, off, len);
+	assert_int_equal(tfs_cache_check(c), 0);
+}
+
+/*
+ * A block demand reads have read all of (in any number of pieces) is evicted before blocks read
+ * only in part, even more recent ones: a one-pass reader in shuffled order never needs it again,
+ * while a half-read block holds a neighbouring tensor's bytes.
+ */
+static void test_consumed_blocks_go_first(void **state)
+{
+	struct tfs_cache *c = open_cache(3);
+
+	read_part(c, 0, 0, BS / 2);          /* half read */
+	read_part(c, 1, 0, BS / 2);          /* half read, then the rest in a second read: */
+	read_part(c, 1, BS / 2, BS / 2);     /* consumed, though the most recent */
+	read_part(c, 2, 100, 10);            /* a few bytes */
+	read_part(c, 3, 0, BS);              /* needs room: evicts 1, not the LRU block 0 */
+	assert_false(tfs_cache_resident(c, 0, 1));
+	assert_true(tfs_cache_resident(c, 0, 0));
+	assert_true(tfs_cache_resident(c, 0, 2));
+	assert_true(tfs_cache_resident(c, 0, 3)); /* consumed too: the next victim */
+	read_part(c, 4, 0, 1);
+	assert_false(tfs_cache_resident(c, 0, 3));
+	assert_true(tfs_cache_resident(c, 0, 0));
+	touch(c, 0, 5);                      /* no consumed block left: plain LRU, evicts 0 */
+	assert_false(tfs_cache_resident(c, 0, 0));
+	assert_true(tfs_cache_resident(c, 0, 2));
+	tfs_cache_close(c);
+}
+
 static void test_budget_and_pinning(void **state)
 {
 	struct tfs_cache *c = open_cache(2);
@@ -343,6 +384,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lru_order),
+		cmocka_unit_test(test_consumed_blocks_go_first),
 		cmocka_unit_test(test_budget_and_pinning),
 		cmocka_unit_test(test_one_fill_per_block),
 		cmocka_unit_test(test_failed_fill_not_cached),

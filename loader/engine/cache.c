@@ -5,7 +5,8 @@
  * and copied out, missing ones are created LOADING and filled by the reader pool (reader.c), which
  * is how concurrent requests for one block coalesce into one pread. Eviction is LRU under a byte
  * budget; a victim's buffer is reused for the new block, so steady-state streaming allocates
- * nothing (pinned allocations - cudaHostAlloc, mlock - are slow, and we want them once).
+ * nothing (pinned allocations - cudaHostAlloc, mlock - are slow, and we want them once). Blocks
+ * demand reads have read all of are evicted first (cache.h).
  *
  * Locking: one mutex (cache->lock) guards the hash, the LRU, reference counts, states and counters.
  * It is never held across I/O or buffer allocation; new buffers are allocated by the filler (a
@@ -33,11 +34,12 @@ struct tfs_cache {
 	pthread_mutex_t lock;
 	pthread_cond_t filled;          /* broadcast by fill_done; waiters recheck their block */
 	uint64_t bs, budget;            /* immutable */
+	unsigned seg_shift;             /* log2(bs / 64): a block's segments for `touched`; immutable */
 	const struct tfs_file *const *files; /* tfs_cache_set_files; set before any lookup */
 	size_t n_files;
 	struct tfs_block **buckets;     /* cache->lock */
 	size_t mask;                    /* immutable: buckets - 1 */
-	struct tfs_list lru;            /* blocks by recency, most recent first; cache->lock */
+	struct tfs_list lru;            /* evictable blocks, next victim last (cache.h); cache->lock */
 	uint64_t n_blocks, n_lru;       /* cache->lock */
 	uint64_t bytes, peak, clock;    /* cache->lock */
 	uint64_t hits, misses, prefetched, prefetched_unused, evictions; /* cache->lock */
@@ -363,6 +365,8 @@ int tfs_cache_open(uint64_t block_size, uint64_t budget, struct tfs_cache **out,
 	}
 	c->mask = n - 1;
 	c->bs = block_size;
+	while ((64ull << c->seg_shift) < block_size) /* block_size is a power of two >= 4096 */
+		c->seg_shift++;
 	c->budget = budget;
 	tfs_list_init(&c->lru);
 	pthread_mutex_init(&c->lock, NULL);
@@ -538,18 +542,42 @@ int tfs_cache_wait(struct tfs_cache *c, struct tfs_block *b)
 	return rc;
 }
 
-void tfs_cache_release(struct tfs_cache *c, struct tfs_block *b)
+/* Bits of the 64 segments that bytes [off, off+len) of a block overlap (none when len is 0). */
+static uint64_t seg_bits(const struct tfs_cache *c, uint64_t off, uint64_t len)
+{
+	unsigned shift = c->seg_shift, a, z;
+
+	if (len == 0)
+		return 0;
+	a = (unsigned)(off >> shift);
+	z = (unsigned)((off + len - 1) >> shift);
+	if (a > 63)
+		return 0;
+	return (z >= 63 ? ~0ull : (1ull << (z + 1)) - 1) & ~((1ull << a) - 1);
+}
+
+/* Drops one reference after demand reads marked `bits` (0 for other holders). */
+static void release(struct tfs_cache *c, struct tfs_block *b, uint64_t bits)
 {
 	struct tfs_block *dead = NULL;
 
 	pthread_mutex_lock(&c->lock);
+	b->touched |= bits;
 	if (--b->refs == 0) {
 		if (!b->in_hash) {
 			forget_block(c, b);
 			dead = b;
 		} else {
-			b->stamp = ++c->clock;
-			lru_push_head(c, b);
+			uint64_t all = seg_bits(c, 0, b->len);
+
+			if (all && (b->touched & all) == all) {
+				b->stamp = 0;   /* consumed: the next victim */
+				tfs_list_push_back(&c->lru, &b->lru);
+				c->n_lru++;
+			} else {
+				b->stamp = ++c->clock;
+				lru_push_head(c, b);
+			}
 			while (c->bytes > c->budget && !tfs_list_empty(&c->lru)) {
 				struct tfs_block *v = evict_tail(c);
 				v->hnext = dead;
@@ -559,6 +587,16 @@ void tfs_cache_release(struct tfs_cache *c, struct tfs_block *b)
 	}
 	pthread_mutex_unlock(&c->lock);
 	free_chain(c, dead);
+}
+
+void tfs_cache_release(struct tfs_cache *c, struct tfs_block *b)
+{
+	release(c, b, 0);
+}
+
+void tfs_cache_release_read(struct tfs_cache *c, struct tfs_block *b, uint64_t off, uint64_t len)
+{
+	release(c, b, seg_bits(c, off, len));
 }
 
 void tfs_cache_invalidate_file(struct tfs_cache *c, uint32_t file)

@@ -11,6 +11,11 @@
  *    (block_size, or less for the last block of a file, so 500 files of 88 bytes cost 500 pages,
  *    not 500 blocks); its buffer is exactly that size.
  *  - The LRU list holds exactly the READY blocks with refs == 0; those and only those are evictable.
+ *    Eviction takes the tail. A block goes to the head on its last release, except a block demand
+ *    reads have now read all of ("consumed"), which goes to the tail: a reader going once through a
+ *    checkpoint in any order (a model load) never needs it again, while a block read only in part
+ *    holds the next tensor's first bytes. Without that rule a shuffled one-pass reader re-read the
+ *    blocks that tensor boundaries share (1.6x the checkpoint from disk under a 1/4 budget).
  *    A block with refs > 0 (pinned: being copied out, or being read) is never evicted or reused.
  *  - After every call returns: bytes <= budget, or the LRU is empty (all resident blocks pinned).
  *    So the budget is exceeded by at most the pinned blocks.
@@ -47,7 +52,10 @@ struct tfs_block {
 	unsigned char in_hash;          /* 0 once dead; cache->lock */
 	unsigned char unused_prefetch;  /* prefetched, no demand touched it yet; cache->lock */
 	unsigned char buf_kind;         /* how data was allocated (cache.c); travels with the buffer */
-	uint64_t stamp;                 /* cache clock at last touch; cache->lock */
+	uint64_t stamp;                 /* cache clock at last release, 0 once consumed: the LRU is
+					 * in descending stamp order; cache->lock */
+	uint64_t touched;               /* which of 64 equal segments of the block demand reads copied
+					 * out of (tfs_cache_release_read); cache->lock */
 	struct tfs_list lru;            /* cache->lock; linked iff READY && refs == 0 */
 	struct tfs_block *hnext;                /* hash chain; cache->lock */
 	/* Reader queue links (loader/reader.c); protected by reader->lock, not cache->lock. */
@@ -132,6 +140,9 @@ int tfs_cache_wait(struct tfs_cache *c, struct tfs_block *b);
  * trims the cache back under budget; it frees a dead block. Cannot fail.
  */
 void tfs_cache_release(struct tfs_cache *c, struct tfs_block *b);
+/* The same after a demand read copied bytes [off, off+len) of the block out: once every segment
+ * of its valid bytes was read so, the block is consumed (see the invariants). Cannot fail. */
+void tfs_cache_release_read(struct tfs_cache *c, struct tfs_block *b, uint64_t off, uint64_t len);
 
 /* Drops every block of `file` from the cache; pinned ones die on their last release. */
 void tfs_cache_invalidate_file(struct tfs_cache *c, uint32_t file);

@@ -493,7 +493,9 @@ ssize_t tfs_engine_read(struct tfs_engine *e, struct tfs_stream *s, uint32_t fil
 		for (uint64_t k = 0; k < n; k++) {
 			uint64_t from = spans[k].blk->index * bs;
 			memcpy((char *)buf + ((from > off ? from : off) - off), spans[k].ptr, spans[k].len);
-			tfs_cache_release(e->cache, spans[k].blk);
+			tfs_cache_release_read(e->cache, spans[k].blk,
+					       (uint64_t)((const uint8_t *)spans[k].ptr - spans[k].blk->data),
+					       spans[k].len);
 		}
 	}
 	atomic_fetch_add(&e->bytes_served, len);
@@ -529,7 +531,9 @@ ssize_t tfs_engine_read_pinned(struct tfs_engine *e, struct tfs_stream *s, uint3
 void tfs_engine_release_spans(struct tfs_engine *e, struct tfs_span *spans, unsigned n)
 {
 	for (unsigned k = 0; k < n; k++)
-		tfs_cache_release(e->cache, spans[k].blk);
+		tfs_cache_release_read(e->cache, spans[k].blk,
+				       (uint64_t)((const uint8_t *)spans[k].ptr - spans[k].blk->data),
+				       spans[k].len);
 }
 
 void tfs_engine_stats(const struct tfs_engine *e, struct tfs_stats *out)

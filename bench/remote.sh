@@ -106,12 +106,14 @@ tfs_local() {
 SOURCECAT=$STATE/sourcecat
 LIBDIR=$(cd "$(dirname "$TENSORFS")" && pwd)
 # Against the static library: the shared one exports only tensorfs.h, and the source is internal.
+# The HTTP source itself is the plugin beside the library (loader/io/source.h), named explicitly
+# since sourcecat is built elsewhere.
 cc -O2 -Wall -I"$REPO/include" -I"$REPO/loader" -I"$REPO/loader/util" -o "$SOURCECAT" \
 	"$HERE/sourcecat.c" "$LIBDIR/libtensorfs.a" -pthread \
-	$(pkg-config --libs jansson libxxhash libcurl libcrypto) -ldl -lm ||
+	$(pkg-config --libs jansson libxxhash) -ldl -lm ||
 	{ echo "remote.sh: cannot build bench/sourcecat.c" >&2; exit 1; }
 tfs_source() {
-	"$SOURCECAT" "$N" "${SHARDS[@]/#/$URL/}" >/dev/null
+	TENSORFS_HTTP_PLUGIN=$LIBDIR/libtensorfs-http.so "$SOURCECAT" "$N" "${SHARDS[@]/#/$URL/}" >/dev/null
 }
 best() { # name cmd: best wall seconds of this round kept in B_<name>
 	local t0 t1 s v

@@ -5,6 +5,8 @@
 #   N curls      every shard cut into N contiguous ranges, N `curl -r` running at once
 #   N curls 2M   N curl processes at once, each GETting every N-th 2 MiB range (tensorfs' block)
 #                over one kept-alive connection (`curl -K` with `next`): tensorfs' request pattern
+#   N curls mem  N curls as above, each writing its range into a file in /dev/shm: the same transfer
+#                ending in fresh memory, as a load's does (info: curl to /dev/null writes nothing)
 #   tensorfs     `tensorfs load --device cpu --threads N URL/` (every tensor, through the engine)
 #   (local)      the same load of the shard files themselves, page-cache hot: the pipeline's own
 #                bound, not a target; tensorfs/local shows what HTTP costs on top
@@ -75,6 +77,19 @@ n_curls() {
 		done
 	done | xargs -P "$N" -n 2 sh -c 'curl -sf -o /dev/null -r "$0" "$1"' || return 1
 }
+n_curls_mem() {
+	local d rc=0
+	d=$(mktemp -d /dev/shm/tfs-remote.XXXXXX) || return 1
+	for s in "${SHARDS[@]}"; do
+		sz=$(stat -c %s "$CK/$s")
+		for ((i = 0; i < N; i++)); do
+			a=$((sz * i / N)); b=$((sz * (i + 1) / N - 1))
+			echo "$a-$b $URL/$s $d/$s.$i"
+		done
+	done | xargs -P "$N" -n 3 sh -c 'curl -sf -o "$2" -r "$0" "$1"' || rc=1
+	rm -rf "$d"
+	return $rc
+}
 # Config files for n_curls_blocks, written once: worker i takes ranges i, i+N, i+2N... of each shard.
 BLK=$((2 << 20))
 for ((i = 0; i < N; i++)); do : >"$STATE/cfg.$i"; done
@@ -123,20 +138,21 @@ best() { # name cmd: best wall seconds of this round kept in B_<name>
 	v=B_$1
 	if [ -z "${!v:-}" ] || awk -v x="$s" -v y="${!v}" 'BEGIN { exit !(x < y) }'; then printf -v "$v" %s "$s"; fi
 }
-B_stream=""; B_curls=""; B_blocks=""; B_tfs=""; B_local=""; B_source=""
+B_stream=""; B_curls=""; B_blocks=""; B_mem=""; B_tfs=""; B_local=""; B_source=""
 echo "remote.sh: $((TOTAL >> 20)) MiB in ${#SHARDS[@]} shards at $URL (limit_rate $RATE), N=$N" >&2
 for ((r = 1; r <= REPS; r++)); do
 	echo "round $r" >&2
 	best stream one_stream || exit 1
 	best curls n_curls || exit 1
 	best blocks n_curls_blocks || exit 1
+	best mem n_curls_mem || exit 1
 	best tfs tfs_load || exit 1
 	best local tfs_local || exit 1
 	best source tfs_source || exit 1
 done
 gbs() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.3f", b / s / 1e9 }'; }
 G_stream=$(gbs "$TOTAL" "$B_stream"); G_curls=$(gbs "$TOTAL" "$B_curls"); G_tfs=$(gbs "$TBYTES" "$B_tfs")
-G_blocks=$(gbs "$TOTAL" "$B_blocks"); G_local=$(gbs "$TBYTES" "$B_local"); G_source=$(gbs "$TOTAL" "$B_source")
+G_blocks=$(gbs "$TOTAL" "$B_blocks"); G_mem=$(gbs "$TOTAL" "$B_mem"); G_local=$(gbs "$TBYTES" "$B_local"); G_source=$(gbs "$TOTAL" "$B_source")
 G_ncurl=$(awk -v a="$G_curls" -v b="$G_blocks" 'BEGIN { print (a > b ? a : b) }')
 R_curls=$(awk -v a="$G_tfs" -v b="$G_ncurl" 'BEGIN { printf "%.2f", a / b }')
 R_stream=$(awk -v a="$G_tfs" -v b="$G_stream" 'BEGIN { printf "%.2f", a / b }')
@@ -147,6 +163,7 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r >= t ? "PASS" : "MISS") }'
 	printf '%-34s %8s %8s\n' "curl, one stream" "$B_stream" "$G_stream"
 	printf '%-34s %8s %8s\n' "curl, $N parallel range requests" "$B_curls" "$G_curls"
 	printf '%-34s %8s %8s\n' "curl, $N x 2 MiB ranges, keep-alive" "$B_blocks" "$G_blocks"
+	printf '%-34s %8s %8s\n' "(curl, $N ranges into /dev/shm)" "$B_mem" "$G_mem"
 	printf '%-34s %8s %8s\n' "tensorfs load --threads $N" "$B_tfs" "$G_tfs"
 	printf '%-34s %8s %8s\n' "(tensorfs load of the local files)" "$B_local" "$G_local"
 	printf '%-34s %8s %8s\n' "(HTTP byte source alone, N threads)" "$B_source" "$G_source"
@@ -155,8 +172,8 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r >= t ? "PASS" : "MISS") }'
 } | tee "$OUT/remote.txt"
 cat >"$OUT/remote.json" <<JSON
 {"bytes": $TOTAL, "tensor_bytes": $TBYTES, "shards": ${#SHARDS[@]}, "n": $N, "limit_rate": "$RATE",
- "seconds": {"curl_one_stream": $B_stream, "curl_n_ranges": $B_curls, "curl_n_2m_ranges": $B_blocks, "tensorfs_load": $B_tfs, "tensorfs_load_local": $B_local, "http_source_alone": $B_source},
- "gbps": {"curl_one_stream": $G_stream, "curl_n_ranges": $G_curls, "curl_n_2m_ranges": $G_blocks, "tensorfs_load": $G_tfs, "tensorfs_load_local": $G_local, "http_source_alone": $G_source},
+ "seconds": {"curl_one_stream": $B_stream, "curl_n_ranges": $B_curls, "curl_n_2m_ranges": $B_blocks, "curl_n_ranges_to_memory": $B_mem, "tensorfs_load": $B_tfs, "tensorfs_load_local": $B_local, "http_source_alone": $B_source},
+ "gbps": {"curl_one_stream": $G_stream, "curl_n_ranges": $G_curls, "curl_n_2m_ranges": $G_blocks, "curl_n_ranges_to_memory": $G_mem, "tensorfs_load": $G_tfs, "tensorfs_load_local": $G_local, "http_source_alone": $G_source},
  "ratio_vs_n_curls": $R_curls, "ratio_vs_one_stream": $R_stream}
 JSON
 exit 0

@@ -950,6 +950,7 @@ for k, v in (("RN", j["n"]), ("RT", s["tensorfs_load"]), ("RS", s["curl_one_stre
              ("RC", s[best]), ("GT", g["tensorfs_load"]), ("GS", g["curl_one_stream"]),
              ("GC", g[best]), ("GR", g["curl_n_ranges"]), ("GB2", g["curl_n_2m_ranges"]),
              ("GL", g["tensorfs_load_local"]), ("GSRC", g["http_source_alone"]),
+             ("GM", g.get("curl_n_ranges_to_memory", 0)),
              ("RRC", j["ratio_vs_n_curls"]), ("RRS", j["ratio_vs_one_stream"]), ("RB", j["bytes"]),
              ("RTB", j["tensor_bytes"])):
     print("%s=%s" % (k, v))
@@ -960,7 +961,7 @@ PYEOF
 		"GB/s: tensorfs $GT, best of $RN curls $GC (ranges $GR, 2 MiB keep-alive $GB2); nginx 127.0.0.1"
 	ge "$RRS" 1.0 && v=PASS || v=MISS
 	row remote_vs_stream "8 remote: tensorfs load vs one curl stream" "$RRS" x "$RS" "$RT" ">= 1.0" "$v" \
-		"GB/s: tensorfs $GT, one stream $GS; (local load $GL, HTTP source alone $GSRC)"
+		"GB/s: tensorfs $GT, one stream $GS; (local load $GL, HTTP source alone $GSRC, $RN curls into /dev/shm $GM)"
 	run_rec 8 remote remote "$RT" "$RTB" "{\"remote\": $(tr -d '\n' <"$rj")}"
 	log ""
 }

@@ -103,7 +103,7 @@ help:
 	@echo "                make test-tsan: unit tests under TSan"
 	@echo "make fuzz       libFuzzer targets (FUZZ_SECONDS each); fuzz-ci, fuzz-regress"
 	@echo "make abi        check that libtensorfs.so exports exactly what include/tensorfs.h declares"
-	@echo "make install    install to PREFIX=$(PREFIX): binary, headers, library + symlinks, CUDA plugin, tensorfs.pc"
+	@echo "make install    install to PREFIX=$(PREFIX): binary, headers, library + symlinks, HTTP and CUDA plugins, tensorfs.pc"
 
 deps:
 	@scripts/install-deps.sh

@@ -68,25 +68,23 @@ now() { date +%s%N; }
 one_stream() {
 	for s in "${SHARDS[@]}"; do curl -sf -o /dev/null "$URL/$s" || return 1; done
 }
+# n_curls [DIR]: every shard cut into N contiguous ranges, N `curl -r` at once, each writing to
+# /dev/null, or with DIR to a file of its own there.
 n_curls() {
+	local dir=${1:-} out=/dev/null
 	for s in "${SHARDS[@]}"; do
 		sz=$(stat -c %s "$CK/$s")
 		for ((i = 0; i < N; i++)); do
 			a=$((sz * i / N)); b=$((sz * (i + 1) / N - 1))
-			echo "$a-$b $URL/$s"
+			[ -n "$dir" ] && out=$dir/$s.$i
+			echo "$a-$b $URL/$s $out"
 		done
-	done | xargs -P "$N" -n 2 sh -c 'curl -sf -o /dev/null -r "$0" "$1"' || return 1
+	done | xargs -P "$N" -n 3 sh -c 'curl -sf -o "$2" -r "$0" "$1"' || return 1
 }
 n_curls_mem() {
 	local d rc=0
 	d=$(mktemp -d /dev/shm/tfs-remote.XXXXXX) || return 1
-	for s in "${SHARDS[@]}"; do
-		sz=$(stat -c %s "$CK/$s")
-		for ((i = 0; i < N; i++)); do
-			a=$((sz * i / N)); b=$((sz * (i + 1) / N - 1))
-			echo "$a-$b $URL/$s $d/$s.$i"
-		done
-	done | xargs -P "$N" -n 3 sh -c 'curl -sf -o "$2" -r "$0" "$1"' || rc=1
+	n_curls "$d" || rc=1
 	rm -rf "$d"
 	return $rc
 }

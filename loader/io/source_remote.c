@@ -50,15 +50,13 @@ static void find_http_plugin(void)
 		p->scheme = tfs_http_source_v1()->scheme;
 		return;
 	}
-	rc = tfs_plugin_open(TFS_HTTP_PLUGIN, "TENSORFS_HTTP_PLUGIN", TFS_HTTP_PLUGIN_SYMBOL,
-			     "HTTP plugin", (const void *)find_http_plugin, &pl);
-	if (rc == 0 && !(forced && *forced))
-		snprintf(p->why, sizeof(p->why), "HTTP support not available: %.330s (it is built with "
-			 "libcurl: make deps && make)", pl.why);
-	else if (rc <= 0)
+	rc = tfs_plugin_open(TFS_HTTP_PLUGIN, "TENSORFS_HTTP_PLUGIN", TFS_HTTP_PLUGIN_SYMBOL, "HTTP",
+			     "it is built with libcurl: make deps && make", (const void *)find_http_plugin,
+			     &pl);
+	if (rc <= 0) {
 		snprintf(p->why, sizeof(p->why), "%s", pl.why);
-	if (rc <= 0)
 		return;
+	}
 	*(void **)&entry = pl.entry;
 	sp = entry();
 	if (!usable(sp)) {

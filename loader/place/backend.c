@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "place/backend.h"
 #include "error.h"
@@ -28,20 +27,16 @@ static struct cuda_plugin cuda_plugin;
 static void find_cuda_plugin(void)
 {
 	struct cuda_plugin *p = &cuda_plugin;
-	const char *forced = getenv("TENSORFS_CUDA_PLUGIN");
 	struct tfs_plugin pl;
 	tfs_backend_entry_fn entry;
 	const struct tfs_backend *be;
-	int rc = tfs_plugin_open(TFS_CUDA_PLUGIN, "TENSORFS_CUDA_PLUGIN", TFS_BACKEND_SYMBOL,
-				 "CUDA plugin", (const void *)tfs_backend_get, &pl);
+	int rc = tfs_plugin_open(TFS_CUDA_PLUGIN, "TENSORFS_CUDA_PLUGIN", TFS_BACKEND_SYMBOL, "CUDA",
+				 "a build without nvcc has none", (const void *)tfs_backend_get, &pl);
 
-	if (rc == 0 && !(forced && *forced))
-		snprintf(p->why, sizeof(p->why), "CUDA support not available: %.340s (a build without "
-			 "nvcc has none)", pl.why);
-	else if (rc <= 0)
+	if (rc <= 0) {
 		snprintf(p->why, sizeof(p->why), "%s", pl.why);
-	if (rc <= 0)
 		return;
+	}
 	*(void **)&entry = pl.entry;
 	be = entry();
 	if (!be || be->abi != TFS_BACKEND_ABI || be->size != sizeof(struct tfs_backend)) {

@@ -12,7 +12,7 @@
 #include "plugin.h"
 
 /* dlopen()s path: 1 when it holds `symbol`, 0 when there is no such file, -1 otherwise. */
-static int try_path(const char *path, const char *symbol, const char *label, struct tfs_plugin *p)
+static int try_path(const char *path, const char *symbol, const char *kind, struct tfs_plugin *p)
 {
 	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 
@@ -25,14 +25,14 @@ static int try_path(const char *path, const char *symbol, const char *label, str
 		if (!strchr(path, '/') && e && strstr(e, "cannot open shared object file") &&
 		    strstr(e, path) == e)
 			return 0;
-		snprintf(p->why, sizeof(p->why), "cannot load the %s %s: %s", label, path,
+		snprintf(p->why, sizeof(p->why), "cannot load the %s plugin %s: %s", kind, path,
 			 e ? e : "unknown error");
 		return -1;
 	}
 	p->entry = dlsym(h, symbol);
 	if (!p->entry) {
-		snprintf(p->why, sizeof(p->why), "the %s %s is from another build of tensorfs (no %s)",
-			 label, path, symbol);
+		snprintf(p->why, sizeof(p->why), "the %s plugin %s is from another build of tensorfs "
+			 "(no %s)", kind, path, symbol);
 		dlclose(h);
 		return -1;
 	}
@@ -41,8 +41,8 @@ static int try_path(const char *path, const char *symbol, const char *label, str
 	return 1;
 }
 
-int tfs_plugin_open(const char *file, const char *env, const char *symbol, const char *label,
-		    const void *anchor, struct tfs_plugin *p)
+int tfs_plugin_open(const char *file, const char *env, const char *symbol, const char *kind,
+		    const char *hint, const void *anchor, struct tfs_plugin *p)
 {
 	const char *forced = env ? getenv(env) : NULL;
 	char self[PATH_MAX], dir[PATH_MAX], cand[3][PATH_MAX + 64];
@@ -52,9 +52,9 @@ int tfs_plugin_open(const char *file, const char *env, const char *symbol, const
 
 	memset(p, 0, sizeof(*p));
 	if (forced && *forced) {
-		rc = try_path(forced, symbol, label, p);
+		rc = try_path(forced, symbol, kind, p);
 		if (rc == 0)
-			snprintf(p->why, sizeof(p->why), "%s %s (%s) not found", label, forced, env);
+			snprintf(p->why, sizeof(p->why), "%s plugin %s (%s) not found", kind, forced, env);
 		return rc;
 	}
 	dir[0] = 0;
@@ -68,11 +68,12 @@ int tfs_plugin_open(const char *file, const char *env, const char *symbol, const
 	}
 	snprintf(cand[n++], sizeof(cand[0]), "%s", file);
 	for (size_t i = 0; i < n; i++) {
-		rc = try_path(cand[i], symbol, label, p);
+		rc = try_path(cand[i], symbol, kind, p);
 		if (rc != 0)
 			return rc;
 	}
-	snprintf(p->why, sizeof(p->why), "no %s in %.200s%s nor on the library path", file,
-		 dir[0] ? dir : "the library's folder", dir[0] ? " or ../lib" : "");
+	snprintf(p->why, sizeof(p->why), "%s support not available: no %s in %.200s%s nor on the "
+		 "library path (%s)", kind, file, dir[0] ? dir : "the library's folder",
+		 dir[0] ? " or ../lib" : "", hint);
 	return 0;
 }

@@ -24,13 +24,14 @@ struct tfs_plugin {
 };
 
 /*
- * Looks for `file` (see above) and resolves `symbol` in it; `label` names it in messages ("CUDA
- * plugin"). Returns 1 (p->entry, p->path, p->handle set), 0 when absent everywhere (p->why: "no
- * FILE in DIR or ../lib nor on the library path", or "LABEL PATH (ENV) not found"), or -1 when
- * present but unusable (p->why: "cannot load the LABEL PATH: REASON", or "the LABEL PATH is from
- * another build of tensorfs (no SYMBOL)"). The caller checks the entry's ABI.
+ * Looks for `file` (see above) and resolves `symbol` in it; `kind` names it in messages ("CUDA"),
+ * `hint` says how to get it. Returns 1 (p->entry, p->path, p->handle set), 0 when absent (p->why:
+ * "KIND support not available: no FILE in DIR or ../lib nor on the library path (HINT)", or
+ * "KIND plugin PATH (ENV) not found" when $ENV named it), or -1 when present but unusable (p->why:
+ * "cannot load the KIND plugin PATH: REASON", or "the KIND plugin PATH is from another build of
+ * tensorfs (no SYMBOL)"). The caller checks the entry's ABI.
  */
-int tfs_plugin_open(const char *file, const char *env, const char *symbol, const char *label,
-		    const void *anchor, struct tfs_plugin *p);
+int tfs_plugin_open(const char *file, const char *env, const char *symbol, const char *kind,
+		    const char *hint, const void *anchor, struct tfs_plugin *p);
 
 #endif

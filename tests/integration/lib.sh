@@ -136,6 +136,18 @@ print("%d %d" % (n, bad))
 PYEOF
 }
 
+# bad_plugins DIR: shared objects a plugin loader must refuse with a clear reason, for the plugin
+# tests: DIR/garbage.so (not ELF), DIR/needs.so (needs libtfsgone.so, which is gone) and DIR/gone.so
+# (loads, but has no entry point). Returns 1 when there is no C compiler (then only garbage.so).
+bad_plugins() {
+	echo "not an ELF file" >"$1/garbage.so"
+	command -v cc >/dev/null || return 1
+	echo 'int tfs_gone(void) { return 0; }' >"$1/gone.c"
+	echo 'int tfs_gone(void); int use(void) { return tfs_gone(); }' >"$1/needs.c"
+	cc -shared -fPIC -o "$1/libtfsgone.so" "$1/gone.c" && cp "$1/libtfsgone.so" "$1/gone.so" &&
+		cc -shared -fPIC -o "$1/needs.so" "$1/needs.c" -L"$1" -ltfsgone && rm "$1/libtfsgone.so"
+}
+
 tfs_done() {
 	if [ "$FAILS" -gt 0 ]; then
 		echo "$TEST_NAME: $FAILS of $CHECKS checks failed"

@@ -63,23 +63,19 @@ if [ ! -f "$PLUGIN" ]; then
 	expect_msg "build without the plugin" \
 		'^tensorfs load: cuda:0: CUDA support not available: no libtensorfs-cuda.so in .+' A=1
 fi
-# A file that is not a shared object.
-echo "not an ELF file" >"$T/garbage.so"
+# A file that is not a shared object; a plugin whose own dependency is gone (libcudart
+# uninstalled: the loader's reason is passed on); one without the entry point.
+if bad_plugins "$T"; then
+	expect_msg "plugin with a missing dependency" \
+		"^tensorfs load: cuda:0: cannot load the CUDA plugin $T/needs.so: libtfsgone.so: cannot open shared object file.*" \
+		TENSORFS_CUDA_PLUGIN="$T/needs.so"
+	expect_msg "a shared object without the entry point" \
+		"^tensorfs load: cuda:0: the CUDA plugin $T/gone.so is from another build of tensorfs \(no tfs_cuda_backend_v1\)$" \
+		TENSORFS_CUDA_PLUGIN="$T/gone.so"
+fi
 expect_msg "unloadable plugin" \
 	"^tensorfs load: cuda:0: cannot load the CUDA plugin $T/garbage.so: .+" \
 	TENSORFS_CUDA_PLUGIN="$T/garbage.so"
-# A plugin whose own dependency is gone (libcudart uninstalled): the loader's reason is passed on.
-if command -v cc >/dev/null; then
-	echo 'int tfs_gone(void) { return 0; }' >"$T/gone.c"
-	echo 'int tfs_gone(void); int use(void) { return tfs_gone(); }' >"$T/needs.c"
-	if cc -shared -fPIC -o "$T/libtfsgone.so" "$T/gone.c" &&
-		cc -shared -fPIC -o "$T/needs.so" "$T/needs.c" -L"$T" -ltfsgone; then
-		rm "$T/libtfsgone.so"
-		expect_msg "plugin with a missing dependency" \
-			"^tensorfs load: cuda:0: cannot load the CUDA plugin $T/needs.so: libtfsgone.so: cannot open shared object file.*" \
-			TENSORFS_CUDA_PLUGIN="$T/needs.so"
-	fi
-fi
 # A plugin from another build: its table has another ABI number, and must never be called.
 if command -v cc >/dev/null; then
 	cat >"$T/other.c" <<'C'

@@ -69,23 +69,18 @@ mkdir -p "$T/bin"
 cp "$TENSORFS" "$T/bin/tensorfs"
 BIN=$T/bin/tensorfs expect_msg "no plugin beside the binary" \
 	"^tensorfs load: $URL: HTTP support not available: no libtensorfs-http.so in $T/bin or ../lib nor on the library path .+" A=1
-echo "not an ELF file" >"$T/garbage.so"
+if bad_plugins "$T"; then
+	expect_msg "plugin with a missing dependency" \
+		"^tensorfs load: $URL: cannot load the HTTP plugin $T/needs.so: libtfsgone.so: cannot open shared object file.*" \
+		TENSORFS_HTTP_PLUGIN="$T/needs.so"
+	expect_msg "a shared object without the entry point" \
+		"^tensorfs load: $URL: the HTTP plugin $T/gone.so is from another build of tensorfs \(no tfs_http_source_v1\)$" \
+		TENSORFS_HTTP_PLUGIN="$T/gone.so"
+fi
 expect_msg "unloadable plugin" \
 	"^tensorfs load: $URL: cannot load the HTTP plugin $T/garbage.so: .+" \
 	TENSORFS_HTTP_PLUGIN="$T/garbage.so"
 if command -v cc >/dev/null; then
-	echo 'int tfs_gone(void) { return 0; }' >"$T/gone.c"
-	echo 'int tfs_gone(void); int use(void) { return tfs_gone(); }' >"$T/needs.c"
-	if cc -shared -fPIC -o "$T/libtfsgone.so" "$T/gone.c" && cp "$T/libtfsgone.so" "$T/gone.so" &&
-		cc -shared -fPIC -o "$T/needs.so" "$T/needs.c" -L"$T" -ltfsgone; then
-		rm "$T/libtfsgone.so"
-		expect_msg "plugin with a missing dependency" \
-			"^tensorfs load: $URL: cannot load the HTTP plugin $T/needs.so: libtfsgone.so: cannot open shared object file.*" \
-			TENSORFS_HTTP_PLUGIN="$T/needs.so"
-		expect_msg "a shared object without the entry point" \
-			"^tensorfs load: $URL: the HTTP plugin $T/gone.so is from another build of tensorfs \(no tfs_http_source_v1\)$" \
-			TENSORFS_HTTP_PLUGIN="$T/gone.so"
-	fi
 	cat >"$T/other.c" <<'C'
 struct table { int abi; unsigned long a, b, c; const void *scheme; };
 const struct table *tfs_http_source_v1(void) { static struct table t = { 999, 1, 2, 3, 0 }; return &t; }

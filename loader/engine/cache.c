@@ -627,6 +627,16 @@ void tfs_cache_invalidate_file(struct tfs_cache *c, uint32_t file)
 	free_chain(c, dead);
 }
 
+uint64_t tfs_cache_readahead_unused(struct tfs_cache *c)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&c->lock);
+	n = c->ra_unused;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
 int tfs_cache_resident(struct tfs_cache *c, uint32_t file, uint64_t index)
 {
 	struct tfs_block *b;

@@ -150,6 +150,10 @@ void tfs_cache_invalidate_file(struct tfs_cache *c, uint32_t file);
 /* 1 when block (file, index) is resident and READY; for tests and the warm-up. */
 int tfs_cache_resident(struct tfs_cache *c, uint32_t file, uint64_t index);
 
+/* Bytes of readahead (PREFETCH) blocks no demand read has touched yet: how far readahead is
+ * ahead of its readers. */
+uint64_t tfs_cache_readahead_unused(struct tfs_cache *c);
+
 void tfs_cache_stats(struct tfs_cache *c, struct tfs_cache_stats *out);
 
 /* Checks the invariants above (hash, LRU, counts, budget); returns 0 or -EFAULT. For tests. */

@@ -148,6 +148,24 @@ bad_plugins() {
 		cc -shared -fPIC -o "$1/needs.so" "$1/needs.c" -L"$1" -ltfsgone && rm "$1/libtfsgone.so"
 }
 
+# refuses_bad_plugins PREFIX KIND ENV SYMBOL: with each of bad_plugins' files named by $ENV, the
+# caller's expect_msg DESCRIPTION REGEX ENV=... must see one clear line after PREFIX ("tensorfs
+# load: cuda:0: "): the loader's reason for a missing dependency, "another build" for no SYMBOL,
+# "cannot load" for a file that is not ELF.
+refuses_bad_plugins() {
+	local pre=$1 kind=$2 env=$3 sym=$4
+	if bad_plugins "$T"; then
+		expect_msg "plugin with a missing dependency" \
+			"^${pre}cannot load the $kind plugin $T/needs.so: libtfsgone.so: cannot open shared object file.*" \
+			"$env=$T/needs.so"
+		expect_msg "a shared object without the entry point" \
+			"^${pre}the $kind plugin $T/gone.so is from another build of tensorfs \(no $sym\)$" \
+			"$env=$T/gone.so"
+	fi
+	expect_msg "unloadable plugin" "^${pre}cannot load the $kind plugin $T/garbage.so: .+" \
+		"$env=$T/garbage.so"
+}
+
 tfs_done() {
 	if [ "$FAILS" -gt 0 ]; then
 		echo "$TEST_NAME: $FAILS of $CHECKS checks failed"

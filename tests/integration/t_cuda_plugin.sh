@@ -65,17 +65,7 @@ if [ ! -f "$PLUGIN" ]; then
 fi
 # A file that is not a shared object; a plugin whose own dependency is gone (libcudart
 # uninstalled: the loader's reason is passed on); one without the entry point.
-if bad_plugins "$T"; then
-	expect_msg "plugin with a missing dependency" \
-		"^tensorfs load: cuda:0: cannot load the CUDA plugin $T/needs.so: libtfsgone.so: cannot open shared object file.*" \
-		TENSORFS_CUDA_PLUGIN="$T/needs.so"
-	expect_msg "a shared object without the entry point" \
-		"^tensorfs load: cuda:0: the CUDA plugin $T/gone.so is from another build of tensorfs \(no tfs_cuda_backend_v1\)$" \
-		TENSORFS_CUDA_PLUGIN="$T/gone.so"
-fi
-expect_msg "unloadable plugin" \
-	"^tensorfs load: cuda:0: cannot load the CUDA plugin $T/garbage.so: .+" \
-	TENSORFS_CUDA_PLUGIN="$T/garbage.so"
+refuses_bad_plugins "tensorfs load: cuda:0: " CUDA TENSORFS_CUDA_PLUGIN tfs_cuda_backend_v1
 # A plugin from another build: its table has another ABI number, and must never be called.
 if command -v cc >/dev/null; then
 	cat >"$T/other.c" <<'C'

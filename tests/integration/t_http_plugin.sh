@@ -69,17 +69,7 @@ mkdir -p "$T/bin"
 cp "$TENSORFS" "$T/bin/tensorfs"
 BIN=$T/bin/tensorfs expect_msg "no plugin beside the binary" \
 	"^tensorfs load: $URL: HTTP support not available: no libtensorfs-http.so in $T/bin or ../lib nor on the library path .+" A=1
-if bad_plugins "$T"; then
-	expect_msg "plugin with a missing dependency" \
-		"^tensorfs load: $URL: cannot load the HTTP plugin $T/needs.so: libtfsgone.so: cannot open shared object file.*" \
-		TENSORFS_HTTP_PLUGIN="$T/needs.so"
-	expect_msg "a shared object without the entry point" \
-		"^tensorfs load: $URL: the HTTP plugin $T/gone.so is from another build of tensorfs \(no tfs_http_source_v1\)$" \
-		TENSORFS_HTTP_PLUGIN="$T/gone.so"
-fi
-expect_msg "unloadable plugin" \
-	"^tensorfs load: $URL: cannot load the HTTP plugin $T/garbage.so: .+" \
-	TENSORFS_HTTP_PLUGIN="$T/garbage.so"
+refuses_bad_plugins "tensorfs load: $URL: " HTTP TENSORFS_HTTP_PLUGIN tfs_http_source_v1
 if command -v cc >/dev/null; then
 	cat >"$T/other.c" <<'C'
 struct table { int abi; unsigned long a, b, c; const void *scheme; };

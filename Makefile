@@ -55,9 +55,10 @@ endif
 B       ?= build
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
-# ABI: the SONAME's number changes when a declaration of include/tensorfs.h changes incompatibly;
-# loader/libtensorfs.map exports exactly what the header declares (scripts/check-abi.sh checks).
-ABI_MAJOR := 1
+# ABI: the SONAME's number changes when a declaration of include/tensorfs.h changes incompatibly
+# (2: tfs_load_opts gained through_cache and tfs_load_report bytes_uncached; callers allocate
+# both); loader/libtensorfs.map exports exactly what the header declares (scripts/check-abi.sh).
+ABI_MAJOR := 2
 ABI_VERSION := $(ABI_MAJOR).0.0
 
 # The HTTP(S)/S3 byte source is its own plugin, $(B)/libtensorfs-http.so, the only file that links

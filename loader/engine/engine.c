@@ -387,6 +387,13 @@ static int wait_block(struct tfs_engine *e, struct tfs_block *b, struct tfs_erro
 			     strerror(-rc));
 }
 
+void tfs_engine_note_read(struct tfs_engine *e, uint32_t file, uint64_t off, size_t len)
+{
+	tfs_profile_note(e->profile, file, off / e->bs, (off + len - 1) / e->bs + 1);
+	if (atomic_load(&e->gate) == TFS_GATE_WAIT)
+		tfs_warm_gate_observe(e, file, off / e->bs);
+}
+
 /*
  * The common start of a read: checks the file index, clamps *len to the file, refuses (-E2BIG, no
  * side effect) a range of more than max_blocks blocks, counts the read and
@@ -416,9 +423,7 @@ static int read_begin(struct tfs_engine *e, uint32_t file, uint64_t off, size_t 
 		atomic_fetch_add(&e->errors, 1);
 		return rc;
 	}
-	tfs_profile_note(e->profile, file, off / e->bs, (off + *len - 1) / e->bs + 1);
-	if (atomic_load(&e->gate) == TFS_GATE_WAIT)
-		tfs_warm_gate_observe(e, file, off / e->bs);
+	tfs_engine_note_read(e, file, off, *len);
 	return 1;
 }
 

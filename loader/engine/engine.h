@@ -70,6 +70,10 @@ struct tfs_engine {
 /* Prefetches blocks [first, end) of `file` at background priority; stops at the first refusal. */
 void tfs_engine_prefetch_blocks(struct tfs_engine *e, uint32_t file, uint64_t first, uint64_t end);
 
+/* engine.c: tells the learned-order recorder and the warm-up gate that readers asked for
+ * [off, off+len) of `file` (non-empty, inside the file); every kind of read calls it once. */
+void tfs_engine_note_read(struct tfs_engine *e, uint32_t file, uint64_t off, size_t len);
+
 /*
  * hot.c: reads [off, off+len) of `file` straight into buf, past the cache, when the cache would
  * only add a copy: the range is in the kernel's page cache, or the source is remote (or reads

@@ -18,21 +18,31 @@
 #include "error.h"
 #include "io/source.h"
 
-ssize_t tfs_engine_read_hot(struct tfs_engine *e, uint32_t file, uint64_t off, size_t len, int *fd,
-			    struct tfs_error *err)
+/* 1 when [off, off + *len) names bytes of `file`, *len then clamped to its end; 0 when it names
+ * none (a bad index, an empty range, past the end): the cached read reports those. */
+static int in_file(const struct tfs_engine *e, uint32_t file, uint64_t off, size_t *len)
 {
 	const struct tfs_file *f;
-	struct tfs_source *src;
-	uint64_t bs = e->bs;
-	int rc;
 
 	if (file >= e->n_files)
 		return 0;
 	f = e->files[file];
-	if (off >= f->size || len == 0)
+	if (off >= f->size || *len == 0)
 		return 0;
-	if (len > f->size - off)
-		len = (size_t)(f->size - off);
+	if (*len > f->size - off)
+		*len = (size_t)(f->size - off);
+	return 1;
+}
+
+ssize_t tfs_engine_read_hot(struct tfs_engine *e, uint32_t file, uint64_t off, size_t len, int *fd,
+			    struct tfs_error *err)
+{
+	struct tfs_source *src;
+	uint64_t bs = e->bs;
+	int rc;
+
+	if (!in_file(e, file, off, &len))
+		return 0;
 	/* Blocks already in our cache are as cheap to reply from, and keep their LRU place. */
 	if (tfs_cache_resident(e->cache, file, off / bs) ||
 	    tfs_cache_resident(e->cache, file, (off + len - 1) / bs))
@@ -58,9 +68,7 @@ ssize_t tfs_engine_read_hot(struct tfs_engine *e, uint32_t file, uint64_t off, s
 	atomic_fetch_add(&e->reads, 1);
 	atomic_fetch_add(&e->bytes_served, len);
 	atomic_fetch_add(&e->bytes_hot, len);
-	tfs_profile_note(e->profile, file, off / bs, (off + len - 1) / bs + 1);
-	if (atomic_load(&e->gate) == TFS_GATE_WAIT)
-		tfs_warm_gate_observe(e, file, off / bs);
+	tfs_engine_note_read(e, file, off, len);
 	return (ssize_t)len;
 }
 
@@ -99,17 +107,11 @@ void tfs_engine_hot_done(struct tfs_engine *e, uint32_t file)
 ssize_t tfs_engine_read_uncached(struct tfs_engine *e, uint32_t file, uint64_t off, void *buf,
 				 size_t len, struct tfs_error *err)
 {
-	const struct tfs_file *f;
 	ssize_t n;
 	int rc;
 
-	if (file >= e->n_files)
-		return -EAGAIN; /* the cached read says what is wrong */
-	f = e->files[file];
-	if (off >= f->size || len == 0)
+	if (!in_file(e, file, off, &len))
 		return -EAGAIN;
-	if (len > f->size - off)
-		len = (size_t)(f->size - off);
 	rc = tfs_reader_check_file(e->reader, file, err);
 	n = rc < 0 ? rc : tfs_reader_read_into(e->reader, file, off, buf, len, err);
 	if (n == -EAGAIN)
@@ -120,8 +122,6 @@ ssize_t tfs_engine_read_uncached(struct tfs_engine *e, uint32_t file, uint64_t o
 	}
 	atomic_fetch_add(&e->reads, 1);
 	atomic_fetch_add(&e->bytes_served, (uint64_t)n);
-	tfs_profile_note(e->profile, file, off / e->bs, (off + len - 1) / e->bs + 1);
-	if (atomic_load(&e->gate) == TFS_GATE_WAIT)
-		tfs_warm_gate_observe(e, file, off / e->bs);
+	tfs_engine_note_read(e, file, off, len);
 	return n;
 }

@@ -105,6 +105,33 @@ int tfs_reader_file_changed(struct tfs_reader *r, uint32_t file)
 	return atomic_load(&r->files[file].changed);
 }
 
+/*
+ * Reads [off, off+len) of `file` from its held source into buf and releases the source, keeping
+ * the rules every read keeps: counted in preads and bytes_from_disk; a read that comes back short
+ * (the file is shorter than the catalog saw) or from a file that changed meanwhile marks it
+ * changed and fails with -EIO, so those bytes are never served or cached. The source loops over
+ * short transfers itself. Returns len or -errno (a message in err when not NULL).
+ */
+static ssize_t read_checked(struct tfs_reader *r, uint32_t file, struct tfs_source *src, void *buf,
+			    size_t len, uint64_t off, unsigned flags, struct tfs_error *err)
+{
+	ssize_t n = tfs_source_read(src, buf, len, off, flags, err);
+	int rc = 0;
+
+	atomic_fetch_add(&r->preads, 1);
+	if (n >= 0 && (size_t)n == len)
+		rc = tfs_srccache_check(r->srcs, file, src, NULL);
+	tfs_srccache_put(r->srcs, file);
+	if (n < 0)
+		return n;
+	atomic_fetch_add(&r->bytes_from_disk, (uint64_t)n);
+	if ((size_t)n < len || rc < 0) {
+		mark_changed(r, file);
+		return tfs_error_set(err, -EIO, "%s: changed since it was opened", r->files[file].f->path);
+	}
+	return n;
+}
+
 /* Reads block b; returns its valid length or a negative errno. */
 static long read_block(struct tfs_reader *r, struct tfs_block *b)
 {
@@ -132,25 +159,8 @@ static long read_block(struct tfs_reader *r, struct tfs_block *b)
 		direct = 0;
 		atomic_fetch_add(&r->bytes_resident, want);
 	}
-	/* The source loops over short transfers: fewer bytes mean the file ended early. */
-	n = tfs_source_read(src, b->data, want, off, direct ? TFS_SOURCE_DIRECT : 0, NULL);
-	atomic_fetch_add(&r->preads, 1);
-	if (n >= 0 && (size_t)n == want)
-		rc = tfs_srccache_check(r->srcs, b->file, src, NULL); /* changed meanwhile: refused */
-	tfs_srccache_put(r->srcs, b->file);
-	if (n < 0)
-		return (long)n;
-	atomic_fetch_add(&r->bytes_from_disk, (uint64_t)n);
-	if ((size_t)n < want) { /* shorter than the catalog saw: it changed */
-		mark_changed(r, b->file);
-		return -EIO;
-	}
-	/* Checked after the read too: bytes read from a file that changed meanwhile are not cached. */
-	if (rc < 0) {
-		mark_changed(r, b->file);
-		return -EIO;
-	}
-	return (long)want;
+	n = read_checked(r, b->file, src, b->data, want, off, direct ? TFS_SOURCE_DIRECT : 0, NULL);
+	return (long)n;
 }
 
 static void finish(struct tfs_reader *r, struct tfs_block *b, long rc)
@@ -316,7 +326,6 @@ int tfs_reader_resident(struct tfs_reader *r, uint32_t file, uint64_t off, uint6
 ssize_t tfs_reader_read_into(struct tfs_reader *r, uint32_t file, uint64_t off, void *buf,
 			     size_t len, struct tfs_error *err)
 {
-	const char *path = r->files[file].f->path;
 	struct tfs_source *src;
 	int resident, rc;
 	ssize_t n;
@@ -329,20 +338,9 @@ ssize_t tfs_reader_read_into(struct tfs_reader *r, uint32_t file, uint64_t off, 
 		tfs_srccache_put(r->srcs, file);
 		return -EAGAIN;
 	}
-	n = tfs_source_read(src, buf, len, off, 0, err);
-	atomic_fetch_add(&r->preads, 1);
-	rc = n >= 0 && (size_t)n == len ? tfs_srccache_check(r->srcs, file, src, NULL) : 0;
-	tfs_srccache_put(r->srcs, file);
-	if (n < 0)
-		return n;
-	atomic_fetch_add(&r->bytes_from_disk, (uint64_t)n);
-	if (resident)
+	n = read_checked(r, file, src, buf, len, off, 0, err);
+	if (n >= 0 && resident)
 		atomic_fetch_add(&r->bytes_resident, (uint64_t)n);
-	/* Short: the file is shorter than the catalog saw. Either way it changed: never served. */
-	if ((size_t)n < len || rc < 0) {
-		mark_changed(r, file);
-		return tfs_error_set(err, -EIO, "%s: changed since it was opened", path);
-	}
 	return n;
 }
 

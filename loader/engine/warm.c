@@ -53,13 +53,14 @@ void tfs_warm_block_done(void *engine, struct tfs_block *b, long rc)
 	pthread_mutex_unlock(&e->warm_lock);
 }
 
-/* Waits on warm_cond for at most 100 ms, so progress keeps moving; requires warm_lock. */
-static void wait_a_bit(struct tfs_engine *e)
+/* Waits on warm_cond for at most `ms` (< 1000) milliseconds, so progress keeps moving; requires
+ * warm_lock. */
+static void wait_ms(struct tfs_engine *e, long ms)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += 100 * 1000 * 1000;
+	ts.tv_nsec += ms * 1000 * 1000;
 	if (ts.tv_nsec >= 1000000000) {
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000;
@@ -106,11 +107,11 @@ static int warm_one(struct tfs_engine *e, size_t fi, uint64_t i, int *pct, const
 	unsigned limit = e->opts.threads > 2 ? e->opts.threads : 2;
 	enum tfs_block_origin origin = TFS_ORIGIN_WARM;
 	struct tfs_block *b;
-	int rc, stop, waits = 0;
+	int rc, stop, waited_ms = 0;
 
 	pthread_mutex_lock(&e->warm_lock);
 	while (e->warm_inflight >= limit && !e->warm_stop) {
-		wait_a_bit(e);
+		wait_ms(e, 100);
 		pthread_mutex_unlock(&e->warm_lock);
 		progress(e, pct, NULL);
 		pthread_mutex_lock(&e->warm_lock);
@@ -128,36 +129,27 @@ static int warm_one(struct tfs_engine *e, size_t fi, uint64_t i, int *pct, const
 		return 0;
 	}
 	for (;;) {
-		if (origin == TFS_ORIGIN_PREFETCH &&
-		    tfs_cache_readahead_unused(e->cache) >= (uint64_t)FOLLOW_AHEAD * limit * e->bs) {
-			struct timespec ts = { 0, 2 * 1000 * 1000 };
+		/* Following past the budget: no further ahead than FOLLOW_AHEAD blocks per thread. */
+		int ahead = origin == TFS_ORIGIN_PREFETCH && tfs_cache_readahead_unused(e->cache) >=
+							     (uint64_t)FOLLOW_AHEAD * limit * e->bs;
 
-			if (++waits > 2500) { /* 5 s and the reader took none of it */
-				*note = " (stopped: readers left the learned order)\n";
-				return 1;
+		if (!ahead) {
+			rc = tfs_cache_lookup(e->cache, (uint32_t)fi, i, origin, &b);
+			if (rc != -ENOSPC || !follow)
+				break;
+			if (origin == TFS_ORIGIN_WARM) {
+				origin = TFS_ORIGIN_PREFETCH;
+				continue;
 			}
-			pthread_mutex_lock(&e->warm_lock);
-			stop = e->warm_stop;
-			pthread_mutex_unlock(&e->warm_lock);
-			if (stop)
-				return 1;
-			nanosleep(&ts, NULL);
-			continue;
 		}
-		rc = tfs_cache_lookup(e->cache, (uint32_t)fi, i, origin, &b);
-		if (rc != -ENOSPC || !follow)
-			break;
-		if (origin == TFS_ORIGIN_WARM) {
-			origin = TFS_ORIGIN_PREFETCH;
-			continue;
-		}
-		waits += 50;
-		if (waits > 2500) { /* 5 s without room: nobody reads what we bring */
+		/* Ahead of the readers, or no room until they read: wait for them. */
+		waited_ms += ahead ? 2 : 100;
+		if (waited_ms > 5000) { /* 5 s: nobody reads what we bring */
 			*note = " (stopped: readers left the learned order)\n";
 			return 1;
 		}
 		pthread_mutex_lock(&e->warm_lock);
-		wait_a_bit(e);
+		wait_ms(e, ahead ? 2 : 100);
 		stop = e->warm_stop;
 		pthread_mutex_unlock(&e->warm_lock);
 		if (stop)
@@ -198,7 +190,7 @@ static void *warm_main(void *arg)
 	/* auto: wait until the first reader shows whether it follows the learned order. */
 	pthread_mutex_lock(&e->warm_lock);
 	while (atomic_load(&e->gate) == TFS_GATE_WAIT && !e->warm_stop)
-		wait_a_bit(e);
+		wait_ms(e, 100);
 	stop = e->warm_stop || atomic_load(&e->gate) == TFS_GATE_SHUT;
 	pthread_mutex_unlock(&e->warm_lock);
 	if (atomic_load(&e->gate) == TFS_GATE_SHUT)
@@ -226,7 +218,7 @@ static void *warm_main(void *arg)
 	}
 	pthread_mutex_lock(&e->warm_lock);
 	while (e->warm_inflight && !e->warm_stop) {
-		wait_a_bit(e);
+		wait_ms(e, 100);
 		pthread_mutex_unlock(&e->warm_lock);
 		progress(e, &pct, NULL);
 		pthread_mutex_lock(&e->warm_lock);

@@ -1,25 +1,28 @@
-# fault_lib.sh - sourced by t_fault_*.sh after lib.sh: a pristine checkpoint, tensor picking by
-# shard, and reading a mounted tensor into one of four outcomes.
+# fault_lib.sh - sourced by t_fault_*.sh and t_stale_after_change.sh after lib.sh: tensor picking
+# by shard, and reading mounted tensors into one of four outcomes.
 #
-# outcome MNT PATH SHA256 prints: ok (exact bytes), eio (read failed with EIO), err:N (another
+# outcomes MNT < "PATH SHA256" lines: reads each tensor through the mount (one process for all)
+# and prints one outcome a line: ok (exact bytes), eio (read failed with EIO), err:N (another
 # errno), wrong (the read succeeded with bytes that are not the tensor's): "wrong" is never allowed.
-
-outcome() {
-	$PY - "$1/$2" "$3" <<'PYEOF'
-import errno, hashlib, sys
-try:
-    with open(sys.argv[1], "rb", buffering=0) as f:
-        h = hashlib.sha256()
-        while True:
-            b = f.read(1 << 20)
-            if not b:
-                break
-            h.update(b)
-    print("ok" if h.hexdigest() == sys.argv[2] else "wrong")
-except OSError as e:
-    print("eio" if e.errno == errno.EIO else "err:%s" % errno.errorcode.get(e.errno, e.errno))
+# outcome MNT PATH SHA256: the same for one tensor.
+cat >"$T/outcomes.py" <<'PYEOF'
+import errno, hashlib, os, sys
+for line in sys.stdin.read().splitlines():
+    path, sha = line.split()
+    try:
+        with open(os.path.join(sys.argv[1], path), "rb", buffering=0) as f:
+            h = hashlib.sha256()
+            while True:
+                b = f.read(1 << 20)
+                if not b:
+                    break
+                h.update(b)
+        print("ok" if h.hexdigest() == sha else "wrong")
+    except OSError as e:
+        print("eio" if e.errno == errno.EIO else "err:%s" % errno.errorcode.get(e.errno, e.errno))
 PYEOF
-}
+outcomes() { $PY "$T/outcomes.py" "$1"; }
+outcome() { printf '%s %s\n' "$2" "$3" | outcomes "$1"; }
 
 # pick MANIFEST SHARD_INDEX N SKIP: "path sha256" of N non-empty tensors of the shard-th shard
 # (in shard order), skipping the first SKIP of them; SKIP -1: the last N.

@@ -136,6 +136,51 @@ print("%d %d" % (n, bad))
 PYEOF
 }
 
+# second_user: the permission tests' second, unprivileged user $U (created when missing and
+# removed at exit), `as_user CMD...` to run as it, and $T made traversable for it (search only,
+# no listing). Skips the test when not root or when useradd fails. Replaces the EXIT trap.
+U=tfs-it-user
+made_user=0
+fuse_mode=""
+second_user_cleanup() {
+	[ -n "$fuse_mode" ] && chmod "$fuse_mode" /dev/fuse
+	cleanup
+	[ $made_user = 1 ] && userdel "$U" 2>/dev/null
+}
+as_user() { runuser -u "$U" -- "$@"; }
+second_user() {
+	local d=$T
+	trap second_user_cleanup EXIT
+	if [ "$(id -u)" != 0 ]; then
+		echo "SKIP: needs root (to create a second user)"
+		tfs_done
+	fi
+	if ! id "$U" >/dev/null 2>&1; then
+		useradd -M -r -s /usr/sbin/nologin "$U" || { echo "SKIP: useradd failed"; tfs_done; }
+		made_user=1
+	fi
+	while [ "$d" != / ] && [ "$d" != /tmp ] && [ "$(stat -c %u "$d")" = 0 ]; do
+		chmod o+x "$d"
+		d=$(dirname "$d")
+	done
+}
+
+# user_can_fuse: whether $U can open /dev/fuse (Debian's default mode is 0666); where it cannot
+# and TFS_IT_CHMOD_FUSE=1, opens it for the duration of the test (the mode comes back at exit).
+user_can_fuse() {
+	as_user test -r /dev/fuse -a -w /dev/fuse && return 0
+	[ "${TFS_IT_CHMOD_FUSE:-}" = 1 ] || return 1
+	fuse_mode=$(stat -c %a /dev/fuse)
+	chmod 666 /dev/fuse
+}
+
+# shim NAME: builds the LD_PRELOAD fault shim tests/integration/NAME.c into $T/NAME.so and sets
+# SHIM to it; a build failure fails and ends the test.
+shim() {
+	SHIM=$T/$1.so
+	cc -shared -fPIC -O1 -o "$SHIM" "$IT_DIR/$1.c" -ldl || { fail "cannot build the $1 shim"; tfs_done; }
+}
+
 # bad_plugins DIR: shared objects a plugin loader must refuse with a clear reason, for the plugin
 # tests: DIR/garbage.so (not ELF), DIR/needs.so (needs libtfsgone.so, which is gone) and DIR/gone.so
 # (loads, but has no entry point). Returns 1 when there is no C compiler (then only garbage.so).

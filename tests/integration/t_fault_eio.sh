@@ -10,8 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fault_lib.sh"
 
-SHIM=$T/fault_preload.so
-cc -shared -fPIC -O1 -o "$SHIM" "$IT_DIR/fault_preload.c" -ldl || { fail "cannot build the fault shim"; tfs_done; }
+shim fault_preload
 
 CK=$T/ck
 $GEN sharded "$CK" --tensors 60 --shards 3 --seed 11 --size-mb 6 -q || { fail "gen_ckpt"; tfs_done; }

@@ -7,31 +7,7 @@
 # /dev/fuse for the duration of the test).
 . "$(dirname "$0")/lib.sh"
 
-U=tfs-it-user
-made_user=0
-fuse_mode=""
-priv_cleanup() {
-	[ -n "$fuse_mode" ] && chmod "$fuse_mode" /dev/fuse
-	cleanup
-	[ $made_user = 1 ] && userdel "$U" 2>/dev/null
-}
-trap priv_cleanup EXIT
-
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP: needs root (to create a second user)"
-	tfs_done
-fi
-if ! id "$U" >/dev/null 2>&1; then
-	useradd -M -r -s /usr/sbin/nologin "$U" || { echo "SKIP: useradd failed"; tfs_done; }
-	made_user=1
-fi
-as_user() { runuser -u "$U" -- "$@"; }
-# Let the other user reach our temp dir (mode 0700 by default): traverse only, no listing.
-d=$T
-while [ "$d" != / ] && [ "$d" != /tmp ] && [ "$(stat -c %u "$d")" = 0 ]; do
-	chmod o+x "$d"
-	d=$(dirname "$d")
-done
+second_user
 
 CK=$T/ck
 $GEN single "$CK.safetensors" --tensors 8 --seed 5 -q || { fail "gen_ckpt"; tfs_done; }
@@ -73,14 +49,9 @@ check "allow_other: another user cannot write" eval "! as_user touch '$MNT/x' 2>
 tfs_unmount "$MNT"
 
 # 3. a non-root user's mount
-if ! as_user test -r /dev/fuse -a -w /dev/fuse; then
-	if [ "${TFS_IT_CHMOD_FUSE:-}" = 1 ]; then
-		fuse_mode=$(stat -c %a /dev/fuse)
-		chmod 666 /dev/fuse
-	else
-		echo "SKIP non-root mount: /dev/fuse is mode $(stat -c %a /dev/fuse) here, $U cannot open it (Debian's default is 0666; TFS_IT_CHMOD_FUSE=1 opens it for this test)"
-		tfs_done
-	fi
+if ! user_can_fuse; then
+	echo "SKIP non-root mount: /dev/fuse is mode $(stat -c %a /dev/fuse) here, $U cannot open it (Debian's default is 0666; TFS_IT_CHMOD_FUSE=1 opens it for this test)"
+	tfs_done
 fi
 UM=$T/umnt
 mkdir -p "$UM"

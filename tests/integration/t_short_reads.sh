@@ -12,8 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fault_lib.sh"
 
-SHIM=$T/short_preload.so
-cc -shared -fPIC -O1 -o "$SHIM" "$IT_DIR/short_preload.c" -ldl || { fail "cannot build the short-read shim"; tfs_done; }
+shim short_preload
 
 CK=$T/ck
 $GEN sharded "$CK" --tensors 24 --shards 2 --seed 5 --size-mb 6 -q || { fail "gen_ckpt"; tfs_done; }

@@ -16,25 +16,6 @@ $GEN sharded "$PRISTINE" --tensors 60 --shards 3 --seed 7 --size-mb 6 -q || { fa
 MF=$PRISTINE.manifest.json
 VICTIM=$(shard_name "$MF" 1)
 
-# outcomes MNT < "path sha256" lines: one outcome (as fault_lib's outcome) per line, one process
-cat >"$T/outcomes.py" <<'PYEOF'
-import errno, hashlib, os, sys
-for line in sys.stdin.read().splitlines():
-    path, sha = line.split()
-    try:
-        with open(os.path.join(sys.argv[1], path), "rb", buffering=0) as f:
-            h = hashlib.sha256()
-            while True:
-                b = f.read(1 << 20)
-                if not b:
-                    break
-                h.update(b)
-        print("ok" if h.hexdigest() == sha else "wrong")
-    except OSError as e:
-        print("eio" if e.errno == errno.EIO else "err:%s" % errno.errorcode.get(e.errno, e.errno))
-PYEOF
-outcomes() { $PY "$T/outcomes.py" "$1"; }
-
 all_of_shard() { # all_of_shard INDEX: "path sha256" of every non-empty tensor of that shard
 	pick "$MF" "$1" 1000 0
 }

@@ -4,29 +4,7 @@
 # they must skip what cannot be read, with a warning naming it, and serve the checkpoint.
 . "$(dirname "$0")/lib.sh"
 
-U=tfs-it-user
-made_user=0
-fuse_mode=""
-sub_cleanup() {
-	[ -n "$fuse_mode" ] && chmod "$fuse_mode" /dev/fuse
-	cleanup
-	[ $made_user = 1 ] && userdel "$U" 2>/dev/null
-}
-trap sub_cleanup EXIT
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP: needs root (to create a second user)"
-	tfs_done
-fi
-if ! id "$U" >/dev/null 2>&1; then
-	useradd -M -r -s /usr/sbin/nologin "$U" || { echo "SKIP: useradd failed"; tfs_done; }
-	made_user=1
-fi
-as_user() { runuser -u "$U" -- "$@"; }
-d=$T
-while [ "$d" != / ] && [ "$d" != /tmp ] && [ "$(stat -c %u "$d")" = 0 ]; do
-	chmod o+x "$d"
-	d=$(dirname "$d")
-done
+second_user
 
 CK=$T/ck
 $GEN sharded "$CK" --tensors 6 --shards 2 --seed 9 --size-mb 1 -q || { fail "gen_ckpt"; tfs_done; }
@@ -44,13 +22,8 @@ check "ls as $U succeeds (rc $rc): $(echo "$out" | grep -m1 -i 'cannot')" test "
 check "ls warns about lost+found" grep -q "lost+found: skipped" <<<"$out"
 check "ls warns about secret.txt" grep -q "secret.txt: skipped" <<<"$out"
 
-# The mount part needs /dev/fuse open to other users (Debian's default); TFS_IT_CHMOD_FUSE=1 opens
-# it for the duration of the test, as t_privileges.sh does.
-if [ "$(stat -c %a /dev/fuse)" != 666 ] && [ "${TFS_IT_CHMOD_FUSE:-}" = 1 ]; then
-	fuse_mode=$(stat -c %a /dev/fuse)
-	chmod 666 /dev/fuse
-fi
-if [ "$(stat -c %a /dev/fuse)" != 666 ]; then
+# The mount part needs /dev/fuse open to other users (Debian's default).
+if ! user_can_fuse; then
 	echo "SKIP (mount part): /dev/fuse is not open to other users here (TFS_IT_CHMOD_FUSE=1 opens it)"
 	tfs_done
 fi

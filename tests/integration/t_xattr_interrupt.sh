@@ -7,8 +7,7 @@
 # path in .tensorfs/index.json is not empty.
 . "$(dirname "$0")/lib.sh"
 
-SHIM=$T/short_preload.so
-cc -shared -fPIC -O1 -o "$SHIM" "$IT_DIR/short_preload.c" -ldl || { fail "cannot build the shim"; tfs_done; }
+shim short_preload
 CK=$T/ck
 $GEN sharded "$CK" --tensors 2 --shards 1 --seed 4 --size-mb 64 -q || { fail "gen_ckpt"; tfs_done; }
 MF=$CK.manifest.json

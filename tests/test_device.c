@@ -577,6 +577,53 @@ static void test_host_backend(void **state)
 	assert_int_equal(tfs_backend_get(TFS_DEVICE_DISK, &be, &err), -EINVAL);
 }
 
+/* 1 when the mapping holding p says "THPeligible: 1" in /proc/self/smaps. */
+static int thp_eligible(const void *p)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[256];
+	int in = 0, yes = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) /* a mapping's first line */
+			in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+		else if (in && strncmp(line, "THPeligible:", 12) == 0)
+			yes = atoi(line + 12) == 1;
+	}
+	fclose(f);
+	return yes;
+}
+
+/* Tensors of a huge page or more land in memory aligned to one and marked for transparent huge
+ * pages: a load writes each byte once into fresh memory, and 4 KiB faults cost more than that. */
+static void test_host_alloc_huge_pages(void **state)
+{
+	const struct tfs_backend *be = tfs_backend_host();
+	struct tfs_error err;
+	char mode[128] = "";
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	void *big = NULL, *small = NULL;
+
+	if (f) {
+		if (!fgets(mode, sizeof(mode), f))
+			mode[0] = 0;
+		fclose(f);
+	}
+	assert_int_equal(be->host_alloc(5u << 20, &big, &err), 0);
+	assert_int_equal(be->host_alloc(8192, &small, &err), 0);
+	assert_int_equal((uintptr_t)big % (2u << 20), 0);
+	memset(big, 1, 5u << 20);
+	if (!f || strstr(mode, "[never]"))
+		fprintf(stderr, "note: transparent huge pages off here: eligibility not checked\n");
+	else
+		assert_true(thp_eligible(big));
+	be->free(0, big);
+	be->free(0, small);
+}
+
 /* CUDA from a test binary: the plugin is not next to it, so the answer is -ENODEV with a reason
  * (or a table, when TENSORFS_CUDA_PLUGIN names a real plugin). Asked twice: the search runs once. */
 static void test_cuda_backend_missing(void **state)
@@ -626,6 +673,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_engine_error_fails_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_readers_few_slots_never_hang, setup, teardown),
 		cmocka_unit_test(test_host_backend),
+		cmocka_unit_test(test_host_alloc_huge_pages),
 		cmocka_unit_test(test_cuda_backend_missing),
 		cmocka_unit_test(test_struct_size),
 	};

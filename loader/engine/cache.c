@@ -16,6 +16,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <link.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,22 +78,37 @@ static int have_cap_ipc_lock(void)
 	return (caps >> 14) & 1;
 }
 
+/* dl_iterate_phdr callback: copies the path of a loaded CUDA runtime (libcudart.so*) into ctx. */
+static int find_cudart(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+	const char *name = info->dlpi_name, *base = strrchr(name, '/');
+
+	base = base ? base + 1 : name;
+	if (strncmp(base, "libcudart.so", 12) != 0)
+		return 0;
+	snprintf(ctx, PATH_MAX, "%s", name);
+	return 1;
+}
+
 /*
  * CUDA pinned memory makes later host-to-device copies DMA straight from the cache. Only a CUDA
- * runtime already in the process is used (RTLD_NOLOAD): libtensorfs loads CUDA only when a CUDA
- * device is asked for (loader/place/backend.h), and starting it here would make every cpu-only
- * user pay its start-up. A caller that will load to a GPU asks for the GPU first (tensorfs load
- * does; torch has loaded its runtime already); otherwise the cache is pinned with mlock.
+ * runtime already in the process is used: libtensorfs loads CUDA only when a CUDA device is asked
+ * for (loader/place/backend.h), and starting it here would make every cpu-only user pay its
+ * start-up. A caller that will load to a GPU asks for the GPU first (tensorfs load does; torch
+ * has loaded its runtime already); otherwise the cache is pinned with mlock.
+ * The loaded objects are looked at in memory: dlopen(RTLD_NOLOAD) by soname would search the
+ * library path and read each candidate's ELF header to compare, a disk read at every mount
+ * (~0.1 s after a cache drop on a throttled disk) on a machine that has no CUDA at all.
  */
 static int try_cuda(struct tfs_cache *c)
 {
-	static const char *names[] = { "libcudart.so", "libcudart.so.13", "libcudart.so.12",
-				       "libcudart.so.11.0" };
+	char path[PATH_MAX];
 	int (*count)(int *);
 	int n = 0;
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && !c->cudart; i++)
-		c->cudart = dlopen(names[i], RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+	if (!dl_iterate_phdr(find_cudart, path))
+		return 0;
+	c->cudart = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
 	if (!c->cudart)
 		return 0;
 	*(void **)&count = dlsym(c->cudart, "cudaGetDeviceCount");

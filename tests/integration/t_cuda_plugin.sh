@@ -28,6 +28,9 @@ check "load --device cpu loaded the tensors" grep -q '^loaded 12 tensors' "$T/ou
 check "LD_DEBUG saw the start-up (the check below can fail)" eval 'opened "$T/ld" | grep -q libc'
 check "load --device cpu does not load the CUDA plugin" eval '! opened "$T/ld" | grep -q libtensorfs-cuda'
 check "load --device cpu does not load libcudart" eval '! opened "$T/ld" | grep -q libcudart'
+# Not even a probe: dlopen(RTLD_NOLOAD) by name reads each candidate file's ELF header (a disk read
+# per start on a machine without CUDA); the cache looks at the loaded objects instead.
+check "load --device cpu does not look for libcudart on disk" eval '! grep -q "file=libcudart" "$T/ld"'
 
 gpu=0
 nvidia-smi -L >/dev/null 2>&1 && gpu=1

@@ -380,6 +380,79 @@ static void test_huge_page_blocks(void **state)
 	tfs_cache_close(c);
 }
 
+/* Windows (cache.h): a block filled for part of its range holds that part; a lookup that needs
+ * more grows it by the adjacent piece while the window stays readable; a failed growth leaves
+ * the block to its holders and the next lookup reads afresh. */
+static void test_windows_grow(void **state)
+{
+	enum { BIG = 64 * 1024 };
+	struct tfs_cache *c = NULL;
+	struct tfs_block *b, *w, *again;
+	struct tfs_error err;
+
+	assert_int_equal(tfs_cache_open(BIG, 4 * BIG, &c, &err), 0);
+	/* Need [9000, 12000), fill from 8192 to 16384: the fill starts on a page. */
+	assert_int_equal(tfs_cache_lookup_range(c, 0, 0, TFS_ORIGIN_DEMAND, 9000, 12000, 9000, 16384,
+						&b), TFS_CACHE_FILL);
+	assert_int_equal(b->flo, 8192);
+	assert_int_equal(b->fhi, 16384);
+	assert_int_equal(tfs_cache_fill_begin(c, b), 0);
+	memset(b->data + b->flo, 7, b->fhi - b->flo);
+	tfs_cache_fill_done(c, b, b->fhi - b->flo);
+	assert_true(tfs_cache_holds(c, b, 8192, 16384));
+	assert_false(tfs_cache_holds(c, b, 16384, 16385));
+	tfs_cache_release(c, b);
+	/* Inside the window: a hit. */
+	assert_int_equal(tfs_cache_lookup_range(c, 0, 0, TFS_ORIGIN_DEMAND, 8192, 9000, 0, BIG, &b),
+			 TFS_CACHE_HIT);
+	/* Past it: the block grows by [16384, 32768) while b still reads the window. */
+	assert_int_equal(tfs_cache_lookup_range(c, 0, 0, TFS_ORIGIN_DEMAND, 20000, 21000, 16384,
+						32768, &w), TFS_CACHE_FILL);
+	assert_ptr_equal(w, b);
+	assert_int_equal(w->flo, 16384);
+	assert_int_equal(w->fhi, 32768);
+	assert_int_equal(b->data[9000], 7);
+	/* A third reader of the new part waits for the growth. */
+	assert_int_equal(tfs_cache_lookup_range(c, 0, 0, TFS_ORIGIN_DEMAND, 16384, 16400, 16384,
+						32768, &again), TFS_CACHE_LOADING);
+	memset(w->data + w->flo, 8, w->fhi - w->flo);
+	tfs_cache_fill_done(c, w, w->fhi - w->flo);
+	assert_int_equal(tfs_cache_wait(c, again), 0);
+	assert_true(tfs_cache_holds(c, again, 8192, 32768));
+	assert_int_equal(again->data[20000], 8);
+	tfs_cache_release(c, again);
+	tfs_cache_release(c, w);
+	/* Before it: grows leftwards, from the page holding the need up to the window. */
+	assert_int_equal(tfs_cache_lookup_range(c, 0, 0, TFS_ORIGIN_DEMAND, 100, 200, 100, BIG, &w),
+			 TFS_CACHE_FILL);
+	assert_int_equal(w->flo, 0);
+	assert_int_equal(w->fhi, 8192);
+	tfs_cache_fill_done(c, w, 8192);
+	assert_true(tfs_cache_holds(c, w, 0, 32768));
+	tfs_cache_release(c, w);
+	assert_int_equal(tfs_cache_check(c), 0);
+	/* A growth that fails: waiters get the error, the holder keeps its window, and the block is
+	 * found no more. */
+	assert_int_equal(tfs_cache_lookup_range(c, 0, 0, TFS_ORIGIN_DEMAND, 40000, 40001, 32768, BIG,
+						&w), TFS_CACHE_FILL);
+	assert_int_equal(tfs_cache_lookup_range(c, 0, 0, TFS_ORIGIN_DEMAND, 40000, 40001, 32768, BIG,
+						&again), TFS_CACHE_LOADING);
+	tfs_cache_fill_done(c, w, -EIO);
+	assert_int_equal(tfs_cache_wait(c, again), -EIO);
+	assert_int_equal(b->data[9000], 7);
+	tfs_cache_release(c, again);
+	tfs_cache_release(c, w);
+	tfs_cache_release(c, b);
+	assert_int_equal(tfs_cache_lookup_range(c, 0, 0, TFS_ORIGIN_DEMAND, 0, 10, 0, BIG, &b),
+			 TFS_CACHE_FILL);
+	assert_int_equal(b->flo, 0);
+	assert_int_equal(b->fhi, BIG);
+	tfs_cache_fill_done(c, b, BIG);
+	tfs_cache_release(c, b);
+	assert_int_equal(tfs_cache_check(c), 0);
+	tfs_cache_close(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -393,6 +466,7 @@ int main(void)
 		cmocka_unit_test(test_invalidate_file),
 		cmocka_unit_test(test_pinning_reported),
 		cmocka_unit_test(test_huge_page_blocks),
+		cmocka_unit_test(test_windows_grow),
 	};
 	return cmocka_run_group_tests_name("cache", tests, NULL, NULL);
 }

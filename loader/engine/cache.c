@@ -182,6 +182,17 @@ static uint64_t block_charge(const struct tfs_cache *c, uint32_t file, uint64_t 
 	return tfs_cache_charge(c, off < size ? size - off : 0);
 }
 
+/* Bytes of `file` that block `index` covers: block_size, less at the end, 0 past it. */
+static uint64_t block_extent(const struct tfs_cache *c, uint32_t file, uint64_t index)
+{
+	uint64_t size, off = index * c->bs;
+
+	if (!c->files || file >= c->n_files)
+		return c->bs;
+	size = c->files[file]->size;
+	return off >= size ? 0 : size - off < c->bs ? size - off : c->bs;
+}
+
 void tfs_cache_set_files(struct tfs_cache *c, const struct tfs_file *const *files, size_t n)
 {
 	c->files = files;
@@ -345,7 +356,7 @@ static void lru_push_head(struct tfs_cache *c, struct tfs_block *b)
 static void forget_block(struct tfs_cache *c, struct tfs_block *b)
 {
 	if (b->unused_prefetch && b->state == TFS_BLOCK_READY)
-		c->prefetched_unused += b->len;
+		c->prefetched_unused += b->hi - b->lo;
 	if (b->unused_prefetch && b->origin == TFS_ORIGIN_PREFETCH)
 		c->ra_unused -= b->cap;
 	c->n_blocks--;
@@ -442,10 +453,27 @@ static int make_room(struct tfs_cache *c, enum tfs_block_origin origin, uint64_t
 int tfs_cache_lookup(struct tfs_cache *c, uint32_t file, uint64_t index,
 		     enum tfs_block_origin origin, struct tfs_block **out)
 {
+	return tfs_cache_lookup_range(c, file, index, origin, 0, c->bs, 0, c->bs, out);
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+int tfs_cache_lookup_range(struct tfs_cache *c, uint32_t file, uint64_t index,
+			   enum tfs_block_origin origin, uint64_t need_lo, uint64_t need_hi,
+			   uint64_t fill_lo, uint64_t fill_hi, struct tfs_block **out)
+{
 	struct tfs_block *b, *victims = NULL, *reuse = NULL, **pp;
-	uint64_t need = block_charge(c, file, index);
+	uint64_t need = block_charge(c, file, index), ext = block_extent(c, file, index);
 	int rc;
 
+	/* Clamp to the block's bytes; the fill covers the need and starts on a page (O_DIRECT). */
+	need_hi = min_u64(need_hi, ext);
+	need_lo = min_u64(need_lo, need_hi);
+	fill_lo = min_u64(fill_lo, need_lo) & ~4095ull;
+	fill_hi = min_u64(fill_hi > need_hi ? fill_hi : need_hi, ext);
 	pthread_mutex_lock(&c->lock);
 	b = hash_find(c, file, index);
 	if (b) {
@@ -453,15 +481,29 @@ int tfs_cache_lookup(struct tfs_cache *c, uint32_t file, uint64_t index,
 			pthread_mutex_unlock(&c->lock);
 			return -EEXIST;
 		}
-		if (b->state == TFS_BLOCK_READY) {
+		if (b->state == TFS_BLOCK_READY && !b->growing && b->lo <= need_lo &&
+		    need_hi <= b->hi) {
 			c->hits++;
 			rc = TFS_CACHE_HIT;
-			if (b->refs == 0)
-				lru_unlink(c, b);
+		} else if (b->state == TFS_BLOCK_READY && !b->growing) {
+			/* The piece next to the window on the side that lacks bytes, the right first
+			 * (fills start and end on pages or at the block's end, so both ends are). */
+			c->misses++;
+			if (need_hi > b->hi) {
+				b->flo = b->hi;
+				b->fhi = (uint32_t)fill_hi;
+			} else {
+				b->flo = (uint32_t)fill_lo;
+				b->fhi = b->lo;
+			}
+			b->growing = 1;
+			rc = TFS_CACHE_FILL;
 		} else {
 			c->misses++;
 			rc = TFS_CACHE_LOADING;
 		}
+		if (b->refs == 0)
+			lru_unlink(c, b);
 		b->refs++;
 		if (b->unused_prefetch && b->origin == TFS_ORIGIN_PREFETCH)
 			c->ra_unused -= b->cap;
@@ -494,6 +536,8 @@ int tfs_cache_lookup(struct tfs_cache *c, uint32_t file, uint64_t index,
 	b->cap = need;
 	b->file = file;
 	b->index = index;
+	b->flo = (uint32_t)fill_lo;
+	b->fhi = (uint32_t)fill_hi;
 	tfs_list_init(&b->lru);
 	tfs_list_init(&b->rq);
 	b->origin = origin;
@@ -532,13 +576,25 @@ void tfs_cache_hold(struct tfs_cache *c, struct tfs_block *b)
 void tfs_cache_fill_done(struct tfs_cache *c, struct tfs_block *b, long rc)
 {
 	pthread_mutex_lock(&c->lock);
-	if (rc >= 0) {
-		b->len = (size_t)rc;
+	if (rc >= 0 && b->growing) {
+		uint32_t end = b->flo + (uint32_t)rc;
+
+		if (b->flo < b->lo)
+			b->lo = b->flo;
+		if (end > b->hi)
+			b->hi = end;
+		b->growing = 0;
+	} else if (rc >= 0) {
+		b->lo = b->flo;
+		b->hi = b->flo + (uint32_t)rc;
 		b->state = TFS_BLOCK_READY;
 		if (b->origin != TFS_ORIGIN_DEMAND)
 			c->prefetched += (uint64_t)rc;
 	} else {
-		b->state = TFS_BLOCK_FAILED;
+		/* A growing block keeps its window for its holders, but is found no more. */
+		if (!b->growing)
+			b->state = TFS_BLOCK_FAILED;
+		b->growing = 0;
 		b->err = (int)rc;
 		if (b->in_hash) /* not cached: the next lookup reads again */
 			hash_remove(c, b);
@@ -552,11 +608,21 @@ int tfs_cache_wait(struct tfs_cache *c, struct tfs_block *b)
 	int rc;
 
 	pthread_mutex_lock(&c->lock);
-	while (b->state == TFS_BLOCK_LOADING)
+	while (b->state == TFS_BLOCK_LOADING || b->growing)
 		pthread_cond_wait(&c->filled, &c->lock);
-	rc = b->state == TFS_BLOCK_FAILED ? b->err : 0;
+	rc = b->err; /* 0 unless its first fill, or a fill growing it, failed */
 	pthread_mutex_unlock(&c->lock);
 	return rc;
+}
+
+int tfs_cache_holds(struct tfs_cache *c, struct tfs_block *b, uint64_t lo, uint64_t hi)
+{
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	r = b->state == TFS_BLOCK_READY && b->lo <= lo && hi <= b->hi;
+	pthread_mutex_unlock(&c->lock);
+	return r;
 }
 
 /* Bits of the 64 segments that bytes [off, off+len) of a block overlap (none when len is 0). */
@@ -585,7 +651,7 @@ static void release(struct tfs_cache *c, struct tfs_block *b, uint64_t bits)
 			forget_block(c, b);
 			dead = b;
 		} else {
-			uint64_t all = seg_bits(c, 0, b->len);
+			uint64_t all = seg_bits(c, b->lo, b->hi - b->lo);
 
 			if (all && (b->touched & all) == all) {
 				b->stamp = 0;   /* consumed: the next victim */

@@ -19,8 +19,14 @@
  *    A block with refs > 0 (pinned: being copied out, or being read) is never evicted or reused.
  *  - After every call returns: bytes <= budget, or the LRU is empty (all resident blocks pinned).
  *    So the budget is exceeded by at most the pinned blocks.
- *  - A block's data and len are written only by its filler while LOADING; once READY they never
- *    change until the block is freed, so a holder of a reference reads them without the lock.
+ *  - A block holds the bytes [lo, hi) of its range of the file, its "window" (offsets in the block).
+ *    A fill reads [flo, fhi): the first makes the window, a later one (growing) extends it by an
+ *    adjacent piece, so a reader of one tensor reads only that tensor's part of the blocks at its
+ *    edges and a neighbour's read adds its own part later (without this, a shuffled reader read the
+ *    whole block at both edges of every tensor: 1.36x the checkpoint from disk).
+ *  - Bytes inside the window are written only by the fill that brought them; once there they never
+ *    change until the block is freed, so a holder of a reference reads them without the lock. A
+ *    growing fill writes outside the window only, while other holders read inside it.
  *  - A block removed from the hash (failed read, invalidated file) is "dead": it is freed on its last
  *    release and never found again.
  */
@@ -43,7 +49,11 @@ struct tfs_block {
 	uint32_t file;                  /* immutable */
 	uint64_t index;                 /* block number in the file: bytes [index*bs, index*bs+len) */
 	uint8_t *data;                  /* block_size bytes (NULL until fill_begin); filler writes it */
-	size_t len;                     /* valid bytes (short at end of file); set by fill_done */
+	uint32_t lo, hi;                /* the window: valid bytes [lo, hi) (see above); cache->lock */
+	uint32_t flo, fhi;              /* what the pending fill reads; set under cache->lock before the
+					 * job is queued, read by the filler */
+	unsigned char growing;          /* READY, and a fill extending the window is pending;
+					 * cache->lock */
 	uint64_t cap;                   /* buffer bytes and budget charge; immutable */
 	enum tfs_block_origin origin;   /* immutable */
 	enum tfs_block_state state;     /* protected by cache->lock */
@@ -118,6 +128,24 @@ const char *tfs_cache_huge_pages(const struct tfs_cache *c);
 int tfs_cache_lookup(struct tfs_cache *c, uint32_t file, uint64_t index,
 		     enum tfs_block_origin origin, struct tfs_block **out);
 
+/*
+ * The same for part of a block: the caller needs bytes [need_lo, need_hi) of it (offsets in the
+ * block, clamped to its end in the file) and would read [fill_lo, fill_hi) (a superset; fill_lo a
+ * multiple of 4096) when a read is needed. A new block is filled with that range only.
+ *  - A READY block whose window holds the need is a HIT. One that does not, and is not growing,
+ *    starts growing: TFS_CACHE_FILL with the piece of fill range next to its window in
+ *    [flo, fhi) (its other holders keep reading the window meanwhile).
+ *  - LOADING is returned for a block being filled or grown: after tfs_cache_wait() the caller
+ *    checks tfs_cache_holds() and, if the need is still not there, releases and looks up again.
+ * tfs_cache_lookup() is this with the whole block as need and fill range.
+ */
+int tfs_cache_lookup_range(struct tfs_cache *c, uint32_t file, uint64_t index,
+			   enum tfs_block_origin origin, uint64_t need_lo, uint64_t need_hi,
+			   uint64_t fill_lo, uint64_t fill_hi, struct tfs_block **out);
+
+/* 1 when a held block's window holds bytes [lo, hi) (offsets in the block). */
+int tfs_cache_holds(struct tfs_cache *c, struct tfs_block *b, uint64_t lo, uint64_t hi);
+
 /* Gives a FILL block its buffer (a victim's reused one, or a fresh pinned one): the filler calls it
  * before writing data, off the lookup caller's path. 0, or -ENOMEM: then fill_done(-ENOMEM). */
 int tfs_cache_fill_begin(struct tfs_cache *c, struct tfs_block *b);
@@ -126,13 +154,14 @@ int tfs_cache_fill_begin(struct tfs_cache *c, struct tfs_block *b);
 void tfs_cache_hold(struct tfs_cache *c, struct tfs_block *b);
 
 /*
- * Ends the fill of a LOADING block: rc >= 0 is the valid length (READY), rc < 0 a negative errno
- * (FAILED: the block leaves the hash so the next lookup reads again; waiters get rc). Wakes waiters.
- * The filler's reference stays held.
+ * Ends the fill of a LOADING or growing block: rc >= 0 is the bytes read from flo (the window
+ * becomes or grows by [flo, flo + rc); READY), rc < 0 a negative errno (the block leaves the hash
+ * so the next lookup reads again, and waiters get rc; a growing block's window stays readable by
+ * its holders). Wakes waiters. The filler's reference stays held.
  */
 void tfs_cache_fill_done(struct tfs_cache *c, struct tfs_block *b, long rc);
 
-/* Waits until a held block is no longer LOADING; returns 0 (READY) or its negative errno. */
+/* Waits until a held block is neither LOADING nor growing; returns 0 (READY) or its negative errno. */
 int tfs_cache_wait(struct tfs_cache *c, struct tfs_block *b);
 
 /*

@@ -301,19 +301,31 @@ struct tfs_cache *tfs_engine_cache(struct tfs_engine *e)
 	return e->cache;
 }
 
-void tfs_engine_prefetch_blocks(struct tfs_engine *e, uint32_t file, uint64_t first, uint64_t end)
+/* The end of block `index`'s fill when fills stay below `limit` (a file offset): offset in the
+ * block, a page multiple (the cache clamps it to the file's end). */
+static uint64_t fill_end(const struct tfs_engine *e, uint64_t index, uint64_t limit)
+{
+	uint64_t bstart = index * e->bs;
+
+	if (limit >= bstart + e->bs)
+		return e->bs;
+	return limit > bstart ? (limit - bstart + 4095) & ~4095ull : 0;
+}
+
+void tfs_engine_prefetch_blocks(struct tfs_engine *e, uint32_t file, uint64_t first, uint64_t end,
+				uint64_t limit)
 {
 	for (uint64_t i = first; i < end; i++) {
-		uint64_t size = e->files[file]->size, off = i * e->bs;
+		uint64_t size = e->files[file]->size, off = i * e->bs, hi = fill_end(e, i, limit);
 		struct tfs_block *b;
 		int rc;
 
 		/* A range the page cache holds is spliced or copied from there when asked for;
 		 * prefetching it would add a copy and spend budget for nothing. */
 		if (off < size && tfs_reader_resident(e->reader, file, off,
-						      size - off < e->bs ? size - off : e->bs))
+						      size - off < hi ? size - off : hi))
 			continue;
-		rc = tfs_cache_lookup(e->cache, file, i, TFS_ORIGIN_PREFETCH, &b);
+		rc = tfs_cache_lookup_range(e->cache, file, i, TFS_ORIGIN_PREFETCH, 0, hi, 0, hi, &b);
 		if (rc == -EEXIST)
 			continue;
 		if (rc < 0)
@@ -359,10 +371,20 @@ static void auto_observe(struct tfs_engine *e, int note, uint32_t file, uint64_t
 	}
 }
 
-/* Pins block `index` of `file` for a demand read, queueing or promoting its read as needed. */
-static int pin_block(struct tfs_engine *e, uint32_t file, uint64_t index, struct tfs_block **b)
+/*
+ * Pins block `index` of `file` for a demand read of [off, end), queueing or promoting its read as
+ * needed. A read fills only what lies inside [bound_lo, bound_hi) of the file (the tensor a handle
+ * reads: tfs_stream_fill_bound), so the block a tensor shares with its neighbours is not read
+ * for them now (cache.h: windows).
+ */
+static int pin_block(struct tfs_engine *e, uint32_t file, uint64_t index, uint64_t off,
+		     uint64_t end, uint64_t bound_lo, uint64_t bound_hi, struct tfs_block **b)
 {
-	int rc = tfs_cache_lookup(e->cache, file, index, TFS_ORIGIN_DEMAND, b);
+	uint64_t bstart = index * e->bs;
+	uint64_t from = off > bstart ? off : bstart, to = end < bstart + e->bs ? end : bstart + e->bs;
+	uint64_t fill_lo = bound_lo > bstart ? bound_lo - bstart : 0;
+	int rc = tfs_cache_lookup_range(e->cache, file, index, TFS_ORIGIN_DEMAND, from - bstart,
+					to - bstart, fill_lo, fill_end(e, index, bound_hi), b);
 
 	if (rc == TFS_CACHE_FILL)
 		tfs_reader_submit(e->reader, *b, 1);
@@ -377,8 +399,6 @@ static int wait_block(struct tfs_engine *e, struct tfs_block *b, struct tfs_erro
 	const struct tfs_file *f = e->files[b->file];
 	int rc = tfs_cache_wait(e->cache, b);
 
-	if (rc == 0 && b->len == 0)
-		rc = -EIO; /* a block past the end the file had at open */
 	if (rc == 0)
 		return 0;
 	if (tfs_reader_file_changed(e->reader, b->file))
@@ -427,45 +447,79 @@ static int read_begin(struct tfs_engine *e, uint32_t file, uint64_t off, size_t 
 	return 1;
 }
 
+/* Where a read's fills may reach: the file offsets [lo, hi). */
+struct bound {
+	uint64_t lo, hi;
+};
+
+/* A block filled, or grown, for another reader's part may still lack ours; each retry grows it
+ * by a piece (cache.h), so a few always do unless reads keep failing. */
+#define PIN_TRIES 16
+
 /*
  * Pins blocks [first, first+n) of `file` and describes their part of [off, end) in spans[0..n),
  * waiting for each. The prefetch [*pf_first, *pf_end) is queued after the demand jobs, so they go
  * first, and then cleared so a read issues it once. On error nothing stays pinned.
  */
 static int pin_spans(struct tfs_engine *e, uint32_t file, uint64_t first, uint64_t n, uint64_t off,
-		     uint64_t end, struct tfs_span *spans, uint64_t *pf_first, uint64_t *pf_end,
-		     struct tfs_error *err)
+		     uint64_t end, struct bound bd, struct tfs_span *spans, uint64_t *pf_first,
+		     uint64_t *pf_end, struct tfs_error *err)
 {
 	const struct tfs_file *f = e->files[file];
 	uint64_t bs = e->bs, got = 0;
 	int rc = 0;
 
 	for (; got < n; got++) {
-		rc = pin_block(e, file, first + got, &spans[got].blk);
+		rc = pin_block(e, file, first + got, off, end, bd.lo, bd.hi, &spans[got].blk);
 		if (rc < 0) {
 			rc = tfs_error_set(err, rc, "%s: cache: %s", f->path, strerror(-rc));
 			break;
 		}
 	}
 	if (*pf_end > *pf_first) {
-		tfs_engine_prefetch_blocks(e, file, *pf_first, *pf_end);
+		tfs_engine_prefetch_blocks(e, file, *pf_first, *pf_end, bd.hi);
 		*pf_first = *pf_end = 0;
 	}
 	for (uint64_t k = 0; k < got && rc == 0; k++) {
-		struct tfs_block *b = spans[k].blk;
-		uint64_t bstart = b->index * bs;
+		uint64_t index = first + k, bstart = index * bs;
 		uint64_t from = off > bstart ? off : bstart, to = end < bstart + bs ? end : bstart + bs;
 
-		rc = wait_block(e, b, err);
-		if (rc == 0 && to > bstart + b->len)
-			rc = tfs_error_set(err, -EIO, "%s: short block at %" PRIu64, f->path, bstart);
-		spans[k].ptr = b->data + (from - bstart);
-		spans[k].len = (size_t)(to - from);
+		for (int tries = 1; rc == 0; tries++) {
+			rc = wait_block(e, spans[k].blk, err);
+			if (rc < 0 || tfs_cache_holds(e->cache, spans[k].blk, from - bstart, to - bstart))
+				break;
+			tfs_cache_release(e->cache, spans[k].blk);
+			spans[k].blk = NULL;
+			if (tries == PIN_TRIES) {
+				rc = tfs_error_set(err, -EIO, "%s: short block at %" PRIu64, f->path,
+						   bstart);
+			} else {
+				rc = pin_block(e, file, index, off, end, bd.lo, bd.hi, &spans[k].blk);
+				if (rc < 0)
+					rc = tfs_error_set(err, rc, "%s: cache: %s", f->path,
+							   strerror(-rc));
+			}
+		}
+		if (rc == 0) {
+			spans[k].ptr = spans[k].blk->data + (from - bstart);
+			spans[k].len = (size_t)(to - from);
+		}
 	}
 	if (rc < 0)
 		for (uint64_t k = 0; k < got; k++)
-			tfs_cache_release(e->cache, spans[k].blk);
+			if (spans[k].blk)
+				tfs_cache_release(e->cache, spans[k].blk);
 	return rc;
+}
+
+/* The bound of fills for a read through s (none without a stream). */
+static struct bound read_bound(struct tfs_stream *s, uint32_t file)
+{
+	struct bound bd = { 0, UINT64_MAX };
+
+	if (s)
+		tfs_stream_fill_bound(s, file, &bd.lo, &bd.hi);
+	return bd;
 }
 
 ssize_t tfs_engine_read(struct tfs_engine *e, struct tfs_stream *s, uint32_t file, uint64_t off,
@@ -474,6 +528,7 @@ ssize_t tfs_engine_read(struct tfs_engine *e, struct tfs_stream *s, uint32_t fil
 	struct tfs_span spans[MAX_PINNED_PER_READ];
 	uint64_t bs = e->bs, end, last, pf_first = 0, pf_end = 0, per_batch;
 	int rc = read_begin(e, file, off, &len, UINT64_MAX, err);
+	struct bound bd;
 
 	if (rc <= 0)
 		return rc;
@@ -481,6 +536,7 @@ ssize_t tfs_engine_read(struct tfs_engine *e, struct tfs_stream *s, uint32_t fil
 	last = (end - 1) / bs;
 	if (s)
 		auto_observe(e, tfs_stream_note(s, file, off, end, &pf_first, &pf_end), file, off, len);
+	bd = read_bound(s, file);
 	/* Pin at most half the budget per batch so one huge read cannot starve the cache. */
 	per_batch = e->opts.cache_bytes / bs / 2;
 	if (per_batch < 1)
@@ -490,7 +546,7 @@ ssize_t tfs_engine_read(struct tfs_engine *e, struct tfs_stream *s, uint32_t fil
 	for (uint64_t i = off / bs; i <= last; i += per_batch) {
 		uint64_t n = last - i + 1 < per_batch ? last - i + 1 : per_batch;
 
-		rc = pin_spans(e, file, i, n, off, end, spans, &pf_first, &pf_end, err);
+		rc = pin_spans(e, file, i, n, off, end, bd, spans, &pf_first, &pf_end, err);
 		if (rc < 0) {
 			atomic_fetch_add(&e->errors, 1);
 			return rc;
@@ -522,8 +578,8 @@ ssize_t tfs_engine_read_pinned(struct tfs_engine *e, struct tfs_stream *s, uint3
 	first = off / bs;
 	if (s)
 		auto_observe(e, tfs_stream_note(s, file, off, end, &pf_first, &pf_end), file, off, len);
-	rc = pin_spans(e, file, first, (end - 1) / bs - first + 1, off, end, spans, &pf_first,
-		       &pf_end, err);
+	rc = pin_spans(e, file, first, (end - 1) / bs - first + 1, off, end, read_bound(s, file),
+		       spans, &pf_first, &pf_end, err);
 	if (rc < 0) {
 		atomic_fetch_add(&e->errors, 1);
 		return rc;

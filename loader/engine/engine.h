@@ -67,8 +67,10 @@ struct tfs_engine {
 	atomic_uint_fast64_t warm_skipped; /* of warm_done: resident in the page cache, not read */
 };
 
-/* Prefetches blocks [first, end) of `file` at background priority; stops at the first refusal. */
-void tfs_engine_prefetch_blocks(struct tfs_engine *e, uint32_t file, uint64_t first, uint64_t end);
+/* Prefetches blocks [first, end) of `file` at background priority, filling none past the file
+ * offset `limit` (UINT64_MAX: whole blocks); stops at the first refusal. */
+void tfs_engine_prefetch_blocks(struct tfs_engine *e, uint32_t file, uint64_t first, uint64_t end,
+				uint64_t limit);
 
 /* engine.c: tells the learned-order recorder and the warm-up gate that readers asked for
  * [off, off+len) of `file` (non-empty, inside the file); every kind of read calls it once. */
@@ -94,6 +96,10 @@ struct tfs_cache *tfs_engine_cache(struct tfs_engine *e);
 enum { TFS_NOTE_SEQ = 1, TFS_NOTE_FIRST = 2 };
 int tfs_stream_note(struct tfs_stream *s, uint32_t file, uint64_t off, uint64_t end,
 		    uint64_t *first, uint64_t *last);
+/* stream.c: the file offsets [*lo, *hi) fills for reads through s may bring in: the stream's
+ * extent (the one tensor a FUSE handle reads) unless its reader walks on past it in file order,
+ * else all of the file. */
+void tfs_stream_fill_bound(struct tfs_stream *s, uint32_t file, uint64_t *lo, uint64_t *hi);
 
 /* warm.c: starts the warm-up thread (eager); stops and joins it; reader callback for its blocks. */
 int tfs_warm_start(struct tfs_engine *e, struct tfs_error *err);

@@ -132,13 +132,14 @@ static ssize_t read_checked(struct tfs_reader *r, uint32_t file, struct tfs_sour
 	return n;
 }
 
-/* Reads block b; returns its valid length or a negative errno. */
+/* Reads the range [flo, fhi) of block b that its fill asks for (cache.h); returns the bytes read
+ * or a negative errno. */
 static long read_block(struct tfs_reader *r, struct tfs_block *b)
 {
 	struct rfile *rf = &r->files[b->file];
-	uint64_t off = b->index * r->bs;
+	uint64_t off = b->index * r->bs + b->flo;
 	struct tfs_source *src;
-	size_t want;
+	size_t want = b->fhi - b->flo;
 	ssize_t n;
 	int rc, direct;
 
@@ -147,9 +148,10 @@ static long read_block(struct tfs_reader *r, struct tfs_block *b)
 	rc = tfs_cache_fill_begin(r->cache, b);
 	if (rc < 0)
 		return rc;
-	if (off >= rf->f->size)
+	if (off >= rf->f->size || want == 0)
 		return 0;
-	want = rf->f->size - off < r->bs ? (size_t)(rf->f->size - off) : (size_t)r->bs;
+	if (want > rf->f->size - off)
+		want = (size_t)(rf->f->size - off);
 	rc = tfs_reader_hold_source(r, b->file, &src, NULL);
 	if (rc < 0)
 		return rc;
@@ -159,7 +161,8 @@ static long read_block(struct tfs_reader *r, struct tfs_block *b)
 		direct = 0;
 		atomic_fetch_add(&r->bytes_resident, want);
 	}
-	n = read_checked(r, b->file, src, b->data, want, off, direct ? TFS_SOURCE_DIRECT : 0, NULL);
+	n = read_checked(r, b->file, src, b->data + b->flo, want, off,
+			 direct ? TFS_SOURCE_DIRECT : 0, NULL);
 	return (long)n;
 }
 

@@ -66,6 +66,19 @@ void tfs_stream_close(struct tfs_stream *s)
 	free(s);
 }
 
+void tfs_stream_fill_bound(struct tfs_stream *s, uint32_t file, uint64_t *lo, uint64_t *hi)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->ext_end && s->ext_file == file && !s->crossing) {
+		*lo = s->ext_start;
+		*hi = s->ext_end;
+	} else {
+		*lo = 0;
+		*hi = UINT64_MAX;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
 	return a < b ? a : b;

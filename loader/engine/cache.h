@@ -71,6 +71,9 @@ struct tfs_block {
 	/* Reader queue links (loader/reader.c); protected by reader->lock, not cache->lock. */
 	struct tfs_list rq;
 	unsigned char rq_queued, rq_high, rq_boost;
+	struct tfs_block *chain;        /* the next block of the same read job, or NULL */
+	struct tfs_block *chain_head;   /* the job's first block (queued for it) while queued or
+					 * being read; NULL otherwise */
 };
 
 struct tfs_cache;

@@ -200,12 +200,18 @@ int tfs_engine_open(const struct tfs_catalog *cat, const struct tfs_engine_opts 
 	e->n_files = tfs_catalog_file_count(cat);
 	e->files = calloc(e->n_files ? e->n_files : 1, sizeof(*e->files));
 	e->seq_end = calloc(e->n_files ? e->n_files : 1, sizeof(*e->seq_end));
-	if (!e->files || !e->seq_end) {
+	e->tensor_first = calloc(e->n_files + 1, sizeof(*e->tensor_first));
+	if (!e->files || !e->seq_end || !e->tensor_first) {
 		rc = tfs_error_set(err, -ENOMEM, "engine: out of memory");
 		goto fail;
 	}
 	for (size_t i = 0; i < e->n_files; i++)
 		e->files[i] = tfs_catalog_file(cat, i);
+	/* The catalog sorts tensors by (file, offset): each file's are one run of it. */
+	for (size_t i = 0, n = tfs_catalog_tensor_count(cat); i < n; i++)
+		e->tensor_first[tfs_catalog_tensor(cat, i)->file + 1]++;
+	for (size_t f = 0; f < e->n_files; f++)
+		e->tensor_first[f + 1] += e->tensor_first[f];
 	rc = tfs_profile_open(e->opts.profile_path, e->files, e->n_files, e->bs, &e->profile, err);
 	if (rc < 0)
 		goto fail;
@@ -250,6 +256,7 @@ void tfs_engine_close(struct tfs_engine *e)
 	pthread_cond_destroy(&e->warm_cond);
 	pthread_mutex_destroy(&e->warm_lock);
 	free(e->seq_end);
+	free(e->tensor_first);
 	free(e->change_told);
 	free(e->files);
 	free(e);
@@ -301,6 +308,33 @@ struct tfs_cache *tfs_engine_cache(struct tfs_engine *e)
 	return e->cache;
 }
 
+void tfs_engine_region(const struct tfs_engine *e, uint32_t file, uint64_t off, uint64_t *lo,
+		       uint64_t *hi)
+{
+	size_t a = e->tensor_first[file], z = e->tensor_first[file + 1];
+	const struct tfs_tensor *t = NULL;
+
+	/* The last tensor starting at or before off. */
+	while (a < z) {
+		size_t mid = a + (z - a) / 2;
+
+		if (tfs_catalog_tensor(e->cat, mid)->offset <= off)
+			a = mid + 1;
+		else
+			z = mid;
+	}
+	if (a > e->tensor_first[file])
+		t = tfs_catalog_tensor(e->cat, a - 1);
+	if (t && off < t->offset + t->length) {
+		*lo = t->offset;
+		*hi = t->offset + t->length;
+		return;
+	}
+	*lo = t ? t->offset + t->length : 0;
+	*hi = a < e->tensor_first[file + 1] ? tfs_catalog_tensor(e->cat, a)->offset
+					     : e->files[file]->size;
+}
+
 /* The end of block `index`'s fill when fills stay below `limit` (a file offset): offset in the
  * block, a page multiple (the cache clamps it to the file's end). */
 static uint64_t fill_end(const struct tfs_engine *e, uint64_t index, uint64_t limit)
@@ -312,27 +346,80 @@ static uint64_t fill_end(const struct tfs_engine *e, uint64_t index, uint64_t li
 	return limit > bstart ? (limit - bstart + 4095) & ~4095ull : 0;
 }
 
-void tfs_engine_prefetch_blocks(struct tfs_engine *e, uint32_t file, uint64_t first, uint64_t end,
-				uint64_t limit)
+/*
+ * One read job takes at most this many bytes of consecutive blocks: one disk request where it
+ * would be one per block (a tensor of 2 MiB spans two or three 2 MiB blocks), and on a
+ * throttled disk each request counts against its I/O rate. 4 MiB: one request on this VM's disk
+ * (max_sectors_kb 4096); more would be split anyway.
+ */
+#define CHAIN_BYTES (4ull << 20)
+
+/*
+ * Queues the fills of blocks b[0..n) (each TFS_CACHE_FILL), consecutive blocks whose fill ranges
+ * meet going into one job of at most CHAIN_BYTES; a job holding any of b[0..n_high) is a demand
+ * job (high priority).
+ */
+static void submit_fills(struct tfs_engine *e, struct tfs_block **b, unsigned n, unsigned n_high)
 {
+	unsigned i = 0;
+
+	while (i < n) {
+		unsigned j = i + 1;
+		uint64_t bytes = b[i]->fhi - b[i]->flo;
+
+		while (j < n && j - i < TFS_READER_CHAIN_MAX && b[j]->index == b[j - 1]->index + 1 &&
+		       b[j - 1]->fhi == e->bs && b[j]->flo == 0 &&
+		       bytes + (b[j]->fhi - b[j]->flo) <= CHAIN_BYTES) {
+			bytes += b[j]->fhi - b[j]->flo;
+			j++;
+		}
+		tfs_reader_submit_chain(e->reader, b + i, j - i, i < n_high);
+		i = j;
+	}
+}
+
+/*
+ * Queues the demand fills lead[0..n_lead) (blocks of `file` in order, each TFS_CACHE_FILL, pinned
+ * by the caller) and prefetches blocks [first, end) at background priority, filling none past
+ * the file offset `limit`, and stopping at the first refusal. Prefetched blocks that follow the
+ * last demand fill go into the same job: one disk request for a reader's block and the next ones.
+ */
+static void fill_and_prefetch(struct tfs_engine *e, uint32_t file, struct tfs_block **lead,
+			      unsigned n_lead, uint64_t first, uint64_t end, uint64_t limit)
+{
+	struct tfs_block *run[MAX_PINNED_PER_READ + TFS_READER_CHAIN_MAX];
+	unsigned n = n_lead; /* run[0..n): to queue; those from n_lead on are held here */
+
+	memcpy(run, lead, n_lead * sizeof(*run));
 	for (uint64_t i = first; i < end; i++) {
 		uint64_t size = e->files[file]->size, off = i * e->bs, hi = fill_end(e, i, limit);
 		struct tfs_block *b;
 		int rc;
 
+		if (hi == 0)
+			break; /* past the limit */
 		/* A range the page cache holds is spliced or copied from there when asked for;
 		 * prefetching it would add a copy and spend budget for nothing. */
 		if (off < size && tfs_reader_resident(e->reader, file, off,
 						      size - off < hi ? size - off : hi))
-			continue;
-		rc = tfs_cache_lookup_range(e->cache, file, i, TFS_ORIGIN_PREFETCH, 0, hi, 0, hi, &b);
-		if (rc == -EEXIST)
-			continue;
-		if (rc < 0)
-			return; /* no room prefetch may take: the rest would be refused too */
-		tfs_reader_submit(e->reader, b, 0);
-		tfs_cache_release(e->cache, b);
+			rc = -EEXIST;
+		else
+			rc = tfs_cache_lookup_range(e->cache, file, i, TFS_ORIGIN_PREFETCH, 0, hi, 0,
+						    hi, &b);
+		if (rc == TFS_CACHE_FILL)
+			run[n++] = b;
+		if (rc < 0 || n == sizeof(run) / sizeof(run[0])) { /* this run of new blocks ends */
+			submit_fills(e, run, n, n_lead);
+			while (n > n_lead)
+				tfs_cache_release(e->cache, run[--n]);
+			n = n_lead = 0;
+		}
+		if (rc < 0 && rc != -EEXIST)
+			break; /* no room prefetch may take: the rest would be refused too */
 	}
+	submit_fills(e, run, n, n_lead);
+	while (n > n_lead)
+		tfs_cache_release(e->cache, run[--n]);
 }
 
 #define AUTO_SAMPLE 16  /* first reads of streams that decide auto's eager-or-streaming */
@@ -372,10 +459,10 @@ static void auto_observe(struct tfs_engine *e, int note, uint32_t file, uint64_t
 }
 
 /*
- * Pins block `index` of `file` for a demand read of [off, end), queueing or promoting its read as
- * needed. A read fills only what lies inside [bound_lo, bound_hi) of the file (the tensor a handle
- * reads: tfs_stream_fill_bound), so the block a tensor shares with its neighbours is not read
- * for them now (cache.h: windows).
+ * Pins block `index` of `file` for a demand read of [off, end); returns the lookup's result (a
+ * FILL is the caller's to submit) or -errno. A read fills only what lies inside
+ * [bound_lo, bound_hi) of the file (the tensor a handle reads: tfs_stream_fill_bound), so the
+ * block a tensor shares with its neighbours is not read for them now (cache.h: windows).
  */
 static int pin_block(struct tfs_engine *e, uint32_t file, uint64_t index, uint64_t off,
 		     uint64_t end, uint64_t bound_lo, uint64_t bound_hi, struct tfs_block **b)
@@ -386,11 +473,9 @@ static int pin_block(struct tfs_engine *e, uint32_t file, uint64_t index, uint64
 	int rc = tfs_cache_lookup_range(e->cache, file, index, TFS_ORIGIN_DEMAND, from - bstart,
 					to - bstart, fill_lo, fill_end(e, index, bound_hi), b);
 
-	if (rc == TFS_CACHE_FILL)
-		tfs_reader_submit(e->reader, *b, 1);
-	else if (rc == TFS_CACHE_LOADING)
+	if (rc == TFS_CACHE_LOADING)
 		tfs_reader_promote(e->reader, *b);
-	return rc < 0 ? rc : 0;
+	return rc;
 }
 
 /* Waits for a pinned block; on failure formats the message. */
@@ -466,20 +551,23 @@ static int pin_spans(struct tfs_engine *e, uint32_t file, uint64_t first, uint64
 		     uint64_t *pf_end, struct tfs_error *err)
 {
 	const struct tfs_file *f = e->files[file];
+	struct tfs_block *fills[MAX_PINNED_PER_READ];
 	uint64_t bs = e->bs, got = 0;
+	unsigned n_fills = 0;
 	int rc = 0;
 
 	for (; got < n; got++) {
 		rc = pin_block(e, file, first + got, off, end, bd.lo, bd.hi, &spans[got].blk);
+		if (rc == TFS_CACHE_FILL)
+			fills[n_fills++] = spans[got].blk;
 		if (rc < 0) {
 			rc = tfs_error_set(err, rc, "%s: cache: %s", f->path, strerror(-rc));
 			break;
 		}
+		rc = 0;
 	}
-	if (*pf_end > *pf_first) {
-		tfs_engine_prefetch_blocks(e, file, *pf_first, *pf_end, bd.hi);
-		*pf_first = *pf_end = 0;
-	}
+	fill_and_prefetch(e, file, fills, n_fills, *pf_first, *pf_end, bd.hi);
+	*pf_first = *pf_end = 0;
 	for (uint64_t k = 0; k < got && rc == 0; k++) {
 		uint64_t index = first + k, bstart = index * bs;
 		uint64_t from = off > bstart ? off : bstart, to = end < bstart + bs ? end : bstart + bs;
@@ -495,9 +583,13 @@ static int pin_spans(struct tfs_engine *e, uint32_t file, uint64_t first, uint64
 						   bstart);
 			} else {
 				rc = pin_block(e, file, index, off, end, bd.lo, bd.hi, &spans[k].blk);
+				if (rc == TFS_CACHE_FILL)
+					tfs_reader_submit(e->reader, spans[k].blk, 1);
 				if (rc < 0)
 					rc = tfs_error_set(err, rc, "%s: cache: %s", f->path,
 							   strerror(-rc));
+				else
+					rc = 0;
 			}
 		}
 		if (rc == 0) {
@@ -512,7 +604,7 @@ static int pin_spans(struct tfs_engine *e, uint32_t file, uint64_t first, uint64
 	return rc;
 }
 
-/* The bound of fills for a read through s (none without a stream). */
+/* The bound of fills for a read through s, after tfs_stream_note (none without a stream). */
 static struct bound read_bound(struct tfs_stream *s, uint32_t file)
 {
 	struct bound bd = { 0, UINT64_MAX };

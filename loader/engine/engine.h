@@ -31,6 +31,7 @@ struct tfs_engine {
 	struct tfs_cache *cache;
 	struct tfs_reader *reader;
 	atomic_uint_fast64_t *seq_end;    /* per file: end of its last read through any stream, 0 none */
+	size_t *tensor_first;             /* file f's tensors are the catalog's [f], [f+1]); immutable */
 	atomic_uint_fast64_t reads, bytes_served, errors;
 	atomic_uint_fast64_t bytes_hot;   /* served by tfs_engine_read_hot (hot.c) */
 
@@ -67,10 +68,11 @@ struct tfs_engine {
 	atomic_uint_fast64_t warm_skipped; /* of warm_done: resident in the page cache, not read */
 };
 
-/* Prefetches blocks [first, end) of `file` at background priority, filling none past the file
- * offset `limit` (UINT64_MAX: whole blocks); stops at the first refusal. */
-void tfs_engine_prefetch_blocks(struct tfs_engine *e, uint32_t file, uint64_t first, uint64_t end,
-				uint64_t limit);
+/* The region of `file` holding offset `off` (inside the file): the tensor there, or the bytes
+ * between two tensors (a header, padding). [*lo, *hi) are file offsets. */
+void tfs_engine_region(const struct tfs_engine *e, uint32_t file, uint64_t off, uint64_t *lo,
+		       uint64_t *hi);
+
 
 /* engine.c: tells the learned-order recorder and the warm-up gate that readers asked for
  * [off, off+len) of `file` (non-empty, inside the file); every kind of read calls it once. */
@@ -96,9 +98,10 @@ struct tfs_cache *tfs_engine_cache(struct tfs_engine *e);
 enum { TFS_NOTE_SEQ = 1, TFS_NOTE_FIRST = 2 };
 int tfs_stream_note(struct tfs_stream *s, uint32_t file, uint64_t off, uint64_t end,
 		    uint64_t *first, uint64_t *last);
-/* stream.c: the file offsets [*lo, *hi) fills for reads through s may bring in: the stream's
- * extent (the one tensor a FUSE handle reads) unless its reader walks on past it in file order,
- * else all of the file. */
+/* stream.c: the file offsets [*lo, *hi) fills for the read tfs_stream_note() was last told may
+ * bring in: the stream's extent (the one tensor a FUSE handle reads), or without one the regions
+ * the read touches (tfs_engine_region), unless its reader walks the file in order (then all of
+ * it); prefetch stays inside it too. */
 void tfs_stream_fill_bound(struct tfs_stream *s, uint32_t file, uint64_t *lo, uint64_t *hi);
 
 /* warm.c: starts the warm-up thread (eager); stops and joins it; reader callback for its blocks. */

@@ -112,11 +112,18 @@ int tfs_reader_file_changed(struct tfs_reader *r, uint32_t file)
  * changed and fails with -EIO, so those bytes are never served or cached. The source loops over
  * short transfers itself. Returns len or -errno (a message in err when not NULL).
  */
-static ssize_t read_checked(struct tfs_reader *r, uint32_t file, struct tfs_source *src, void *buf,
-			    size_t len, uint64_t off, unsigned flags, struct tfs_error *err)
+static ssize_t read_checked(struct tfs_reader *r, uint32_t file, struct tfs_source *src,
+			    const struct iovec *iov, int n_iov, uint64_t off, unsigned flags,
+			    struct tfs_error *err)
 {
-	ssize_t n = tfs_source_read(src, buf, len, off, flags, err);
+	size_t len = 0;
+	ssize_t n;
 	int rc = 0;
+
+	for (int i = 0; i < n_iov; i++)
+		len += iov[i].iov_len;
+	n = n_iov == 1 ? tfs_source_read(src, iov[0].iov_base, len, off, flags, err)
+		       : tfs_source_readv(src, iov, n_iov, off, flags, err);
 
 	atomic_fetch_add(&r->preads, 1);
 	if (n >= 0 && (size_t)n == len)
@@ -132,38 +139,57 @@ static ssize_t read_checked(struct tfs_reader *r, uint32_t file, struct tfs_sour
 	return n;
 }
 
-/* Reads the range [flo, fhi) of block b that its fill asks for (cache.h); returns the bytes read
- * or a negative errno. */
-static long read_block(struct tfs_reader *r, struct tfs_block *b)
+/*
+ * Reads the ranges [flo, fhi) that the fills of b[0..n) ask for (cache.h), one request for all
+ * (a chain: tfs_reader_submit_chain), into rc[i]: the bytes read into b[i], or a negative errno.
+ */
+static void read_blocks(struct tfs_reader *r, struct tfs_block **b, unsigned n, long *rc)
 {
-	struct rfile *rf = &r->files[b->file];
-	uint64_t off = b->index * r->bs + b->flo;
+	struct rfile *rf = &r->files[b[0]->file];
+	uint64_t off = b[0]->index * r->bs + b[0]->flo, end = off;
+	struct iovec iov[TFS_READER_CHAIN_MAX];
 	struct tfs_source *src;
-	size_t want = b->fhi - b->flo;
-	ssize_t n;
-	int rc, direct;
+	unsigned k = 0;
+	ssize_t got;
+	int err = 0, direct;
 
+	for (unsigned i = 0; i < n; i++)
+		rc[i] = 0;
 	if (atomic_load(&rf->changed))
-		return -EIO;
-	rc = tfs_cache_fill_begin(r->cache, b);
-	if (rc < 0)
-		return rc;
-	if (off >= rf->f->size || want == 0)
-		return 0;
-	if (want > rf->f->size - off)
-		want = (size_t)(rf->f->size - off);
-	rc = tfs_reader_hold_source(r, b->file, &src, NULL);
-	if (rc < 0)
-		return rc;
-	/* Bytes RAM already holds are a copy away: O_DIRECT would read them from the disk again. */
-	direct = r->direct;
-	if (direct && tfs_source_splice_fd(src, off, want) >= 0) {
-		direct = 0;
-		atomic_fetch_add(&r->bytes_resident, want);
+		err = -EIO;
+	for (unsigned i = 0; i < n && !err; i++)
+		err = tfs_cache_fill_begin(r->cache, b[i]);
+	/* The pieces inside the file; past its end a block reads nothing (its window stays empty). */
+	for (unsigned i = 0; i < n && !err; i++) {
+		uint64_t at = b[i]->index * r->bs + b[i]->flo, len = b[i]->fhi - b[i]->flo;
+
+		if (at >= rf->f->size || len == 0)
+			break;
+		if (len > rf->f->size - at)
+			len = rf->f->size - at;
+		iov[k].iov_base = b[i]->data + b[i]->flo;
+		iov[k].iov_len = (size_t)len;
+		rc[i] = (long)len;
+		end = at + len;
+		k++;
 	}
-	n = read_checked(r, b->file, src, b->data + b->flo, want, off,
-			 direct ? TFS_SOURCE_DIRECT : 0, NULL);
-	return (long)n;
+	if (!err && k)
+		err = tfs_reader_hold_source(r, b[0]->file, &src, NULL);
+	if (!err && k) {
+		/* Bytes RAM holds are a copy away: a direct read would go to the disk again. */
+		direct = r->direct;
+		if (direct && tfs_source_splice_fd(src, off, end - off) >= 0) {
+			direct = 0;
+			atomic_fetch_add(&r->bytes_resident, end - off);
+		}
+		got = read_checked(r, b[0]->file, src, iov, (int)k, off, direct ? TFS_SOURCE_DIRECT : 0,
+				   NULL);
+		if (got < 0)
+			err = (int)got;
+	}
+	if (err)
+		for (unsigned i = 0; i < n; i++)
+			rc[i] = err;
 }
 
 static void finish(struct tfs_reader *r, struct tfs_block *b, long rc)
@@ -174,27 +200,57 @@ static void finish(struct tfs_reader *r, struct tfs_block *b, long rc)
 	tfs_cache_release(r->cache, b); /* the job's reference */
 }
 
+/* Ends a job: unlinks its chain (reader->lock held by the caller), then finishes each block
+ * without the lock. */
+static void finish_job(struct tfs_reader *r, struct tfs_block **b, unsigned n, const long *rc)
+{
+	for (unsigned i = 0; i < n; i++) {
+		b[i]->chain = NULL;
+		b[i]->chain_head = NULL;
+	}
+	pthread_mutex_unlock(&r->lock);
+	for (unsigned i = 0; i < n; i++)
+		finish(r, b[i], rc[i]);
+	pthread_mutex_lock(&r->lock);
+}
+
+/* Takes a queued job's blocks out of the queue into b; requires reader->lock. */
+static unsigned take_job(struct tfs_block *head, struct tfs_block **b)
+{
+	unsigned n = 0;
+
+	tfs_list_remove(&head->rq);
+	head->rq_queued = 0;
+	for (struct tfs_block *x = head; x && n < TFS_READER_CHAIN_MAX; x = x->chain)
+		b[n++] = x;
+	return n;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct tfs_reader *r = w->r;
 	int demand_only = w->id == 0 && r->n_workers > 1;
+	struct tfs_block *b[TFS_READER_CHAIN_MAX];
+	long rc[TFS_READER_CHAIN_MAX];
 
 	pthread_mutex_lock(&r->lock);
 	for (;;) {
-		struct tfs_block *b = NULL;
+		struct tfs_block *head;
+		unsigned n;
+
 		while (!r->stop && tfs_list_empty(&r->high) && (demand_only || tfs_list_empty(&r->low)))
 			pthread_cond_wait(&r->work, &r->lock);
 		if (r->stop)
 			break;
-		b = q_first(&r->high);
-		if (!b)
-			b = q_first(&r->low);
-		tfs_list_remove(&b->rq);
-		b->rq_queued = 0;
+		head = q_first(&r->high);
+		if (!head)
+			head = q_first(&r->low);
+		n = take_job(head, b);
 		pthread_mutex_unlock(&r->lock);
-		finish(r, b, read_block(r, b));
+		read_blocks(r, b, n, rc);
 		pthread_mutex_lock(&r->lock);
+		finish_job(r, b, n, rc);
 	}
 	pthread_mutex_unlock(&r->lock);
 	return NULL;
@@ -263,9 +319,15 @@ void tfs_reader_close(struct tfs_reader *r)
 		pthread_join(r->workers[i].thread, NULL);
 	/* Workers are gone: the queues are ours alone now. */
 	while ((b = q_first(&r->high)) || (b = q_first(&r->low))) {
-		tfs_list_remove(&b->rq);
-		b->rq_queued = 0;
-		finish(r, b, -ECANCELED);
+		struct tfs_block *job[TFS_READER_CHAIN_MAX];
+		long rc[TFS_READER_CHAIN_MAX];
+		unsigned n = take_job(b, job);
+
+		for (unsigned i = 0; i < n; i++)
+			rc[i] = -ECANCELED;
+		pthread_mutex_lock(&r->lock);
+		finish_job(r, job, n, rc);
+		pthread_mutex_unlock(&r->lock);
 	}
 	tfs_srccache_close(r->srcs);
 	free(r->files);
@@ -277,17 +339,28 @@ void tfs_reader_close(struct tfs_reader *r)
 
 void tfs_reader_submit(struct tfs_reader *r, struct tfs_block *b, int high)
 {
-	tfs_cache_hold(r->cache, b);
+	tfs_reader_submit_chain(r, &b, 1, high);
+}
+
+void tfs_reader_submit_chain(struct tfs_reader *r, struct tfs_block **b, unsigned n, int high)
+{
+	for (unsigned i = 0; i < n; i++)
+		tfs_cache_hold(r->cache, b[i]);
 	pthread_mutex_lock(&r->lock);
 	if (r->stop) {
 		pthread_mutex_unlock(&r->lock);
-		finish(r, b, -ECANCELED);
+		for (unsigned i = 0; i < n; i++)
+			finish(r, b[i], -ECANCELED);
 		return;
 	}
-	high |= b->rq_boost;
-	b->rq_high = (unsigned char)high;
-	b->rq_queued = 1;
-	tfs_list_push_back(high ? &r->high : &r->low, &b->rq);
+	for (unsigned i = 0; i < n; i++) {
+		b[i]->chain = i + 1 < n ? b[i + 1] : NULL;
+		b[i]->chain_head = b[0];
+		high |= b[i]->rq_boost;
+	}
+	b[0]->rq_high = (unsigned char)high;
+	b[0]->rq_queued = 1;
+	tfs_list_push_back(high ? &r->high : &r->low, &b[0]->rq);
 	/* Broadcast: a signal could wake only the demand-only worker for a background job. */
 	pthread_cond_broadcast(&r->work);
 	pthread_mutex_unlock(&r->lock);
@@ -297,6 +370,8 @@ void tfs_reader_promote(struct tfs_reader *r, struct tfs_block *b)
 {
 	pthread_mutex_lock(&r->lock);
 	b->rq_boost = 1; /* in case it is not submitted yet: submit will honour it */
+	if (b->chain_head) /* queued as part of another block's job */
+		b = b->chain_head;
 	if (b->rq_queued && !b->rq_high) {
 		tfs_list_remove(&b->rq);
 		tfs_list_push_back(&r->high, &b->rq);
@@ -341,7 +416,7 @@ ssize_t tfs_reader_read_into(struct tfs_reader *r, uint32_t file, uint64_t off, 
 		tfs_srccache_put(r->srcs, file);
 		return -EAGAIN;
 	}
-	n = read_checked(r, file, src, buf, len, off, 0, err);
+	n = read_checked(r, file, src, &(struct iovec){ buf, len }, 1, off, 0, err);
 	if (n >= 0 && resident)
 		atomic_fetch_add(&r->bytes_resident, (uint64_t)n);
 	return n;

@@ -39,6 +39,11 @@ void tfs_reader_close(struct tfs_reader *r);
 /* Queues a LOADING block (the caller got TFS_CACHE_FILL) for reading; the job takes its own
  * reference, so the caller may release its one at once. high: a caller waits for it. */
 void tfs_reader_submit(struct tfs_reader *r, struct tfs_block *b, int high);
+/* The same for n blocks read as one request (one disk I/O): consecutive blocks of one file whose
+ * fill ranges meet (each but the last fills to its block's end, each but the first from its
+ * start). n <= TFS_READER_CHAIN_MAX. */
+#define TFS_READER_CHAIN_MAX 16
+void tfs_reader_submit_chain(struct tfs_reader *r, struct tfs_block **b, unsigned n, int high);
 
 /* A caller waits on b: move it to the demand queue if it sits in the background one. */
 void tfs_reader_promote(struct tfs_reader *r, struct tfs_block *b);

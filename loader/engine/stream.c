@@ -16,6 +16,9 @@
  *    next block): then the reader is walking the shard in file order and the window runs on into
  *    the next tensors. So a loader
  *    reading 1 tensor in 10 prefetches nothing it will not read, and `cat` in shard order streams.
+ *  - Fills stay inside a bound too (bound_locked): a tensor file's extent, or for a checkpoint
+ *    file the tensors the read touches, until its reader walks on past them in file order. A
+ *    block shared with a neighbour is then read only in part (cache.h: windows).
  *  - It is issued asynchronously when less than half a window is left ahead of the reader; the
  *    window starts at engine->ra_init and doubles per trigger up to engine->ra_max (see engine.c
  *    for the per-strategy values).
@@ -36,6 +39,11 @@ struct tfs_stream {
 	uint64_t ext_start, ext_end;
 	int crossing;              /* s->lock: began where the file's last read ended: may run past
 				    * ext_end */
+	uint64_t run_lo, run_hi;   /* s->lock: the current run of sequential reads began at run_lo;
+				    * its anchor region ends at run_hi, the next region at
+				    * run_next_hi (bound_locked; all 0: a walker) */
+	uint64_t run_next_hi;
+	uint64_t b_lo, b_hi;       /* s->lock: the fill bound of the last read (bound_locked) */
 };
 
 void tfs_stream_set_extent(struct tfs_stream *s, uint32_t file, uint64_t start, uint64_t end)
@@ -66,16 +74,51 @@ void tfs_stream_close(struct tfs_stream *s)
 	free(s);
 }
 
+/*
+ * The fill bound of the read [off, end) of `file`, into s->b_lo, s->b_hi; requires s->lock. With
+ * an extent and not crossing: the extent. Without one (a checkpoint file read or mmapped through
+ * the mount), a reader that jumps from tensor to tensor reads each in a run of its own, which
+ * the kernel's readahead around the first page fault may start a little before the tensor and
+ * carry a little past its end. So a run's "anchor" is the region holding the middle of its first
+ * read: fills reach from where the run began to the anchor's end; past it, only what a read asks
+ * for; and a run that went on past the region after the anchor is a reader walking the file
+ * (cat), whose fills and readahead take whole blocks.
+ */
+static void bound_locked(struct tfs_stream *s, uint32_t file, uint64_t off, uint64_t end,
+			 int new_run)
+{
+	uint64_t lo, size = s->e->files[file]->size;
+
+	if (s->ext_end && s->ext_file == file && !s->crossing) {
+		s->b_lo = s->ext_start;
+		s->b_hi = s->ext_end;
+		return;
+	}
+	s->b_lo = 0;
+	s->b_hi = UINT64_MAX;
+	if (s->ext_end || end <= off)
+		return;
+	if (new_run) {
+		s->run_lo = off & ~4095ull;
+		tfs_engine_region(s->e, file, off + (end - off) / 2, &lo, &s->run_hi);
+		s->run_next_hi = s->run_hi;
+		if (s->run_hi < size)
+			tfs_engine_region(s->e, file, s->run_hi, &lo, &s->run_next_hi);
+	}
+	if (end <= s->run_hi) {
+		s->b_lo = s->run_lo;
+		s->b_hi = s->run_hi;
+	} else if (off < s->run_next_hi) {
+		s->b_lo = off & ~4095ull;
+		s->b_hi = end;
+	}
+}
+
 void tfs_stream_fill_bound(struct tfs_stream *s, uint32_t file, uint64_t *lo, uint64_t *hi)
 {
 	pthread_mutex_lock(&s->lock);
-	if (s->ext_end && s->ext_file == file && !s->crossing) {
-		*lo = s->ext_start;
-		*hi = s->ext_end;
-	} else {
-		*lo = 0;
-		*hi = UINT64_MAX;
-	}
+	*lo = s->have && s->file == file ? s->b_lo : 0;
+	*hi = s->have && s->file == file ? s->b_hi : UINT64_MAX;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -103,9 +146,14 @@ int tfs_stream_note(struct tfs_stream *s, uint32_t file, uint64_t off, uint64_t 
 	seq = prev != 0 && (off / bs == prev / bs || off / bs == prev / bs + 1);
 	if (!s->have) /* judged like any sequential read: requests may land slightly out of order */
 		s->crossing = !same && seq;
-	if (s->ext_end && s->ext_file == file && !s->crossing && size > s->ext_end)
-		size = s->ext_end; /* prefetch stays inside the extent */
-	if (!seq || !e->ra_max) {
+	if (seq && !s->have) /* continues another stream's run: a walker */
+		s->run_lo = s->run_hi = s->run_next_hi = 0;
+	bound_locked(s, file, off, end, !seq);
+	if (size > s->b_hi)
+		size = s->b_hi; /* prefetch stays inside the bound too */
+	/* A tensor file's reader starts at its start and reads it all: readahead from there on. */
+	if ((!seq && !(was_first && s->ext_end && s->ext_file == file && off == s->ext_start)) ||
+	    !e->ra_max) {
 		s->window = 0;
 		s->ra_end = 0;
 	} else {

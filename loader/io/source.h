@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "tensorfs.h"
 
@@ -55,6 +56,13 @@ struct tfs_source_ops {
 	 * is in the kernel's page cache; -1 when not (or unknown). Valid until close. */
 	int (*splice_fd)(struct tfs_source *s, uint64_t off, uint64_t len);
 	void (*close)(struct tfs_source *s);
+	/* Optional (NULL: read() per piece). read() of [off, off + total) into the n pieces of iov
+	 * in order, as one request where the source can (one disk I/O for a range that spans several
+	 * cache blocks). With TFS_SOURCE_DIRECT every piece is 4 KiB-aligned, all but the last a
+	 * multiple of 4 KiB long, and the last has room up to its next 4 KiB. Returns the bytes
+	 * read, as read() does. */
+	ssize_t (*readv)(struct tfs_source *s, const struct iovec *iov, int n, uint64_t off,
+			 unsigned flags, struct tfs_error *err);
 };
 
 /* The common head of every source; implementations embed it first. */
@@ -115,6 +123,26 @@ static inline ssize_t tfs_source_read(struct tfs_source *s, void *buf, size_t le
 				      unsigned flags, struct tfs_error *err)
 {
 	return s->ops->read(s, buf, len, off, flags, err);
+}
+
+/* As tfs_source_read, into the n pieces of iov (see ops.readv). */
+static inline ssize_t tfs_source_readv(struct tfs_source *s, const struct iovec *iov, int n,
+				       uint64_t off, unsigned flags, struct tfs_error *err)
+{
+	size_t done = 0;
+
+	if (s->ops->readv)
+		return s->ops->readv(s, iov, n, off, flags, err);
+	for (int i = 0; i < n; i++) {
+		ssize_t r = s->ops->read(s, iov[i].iov_base, iov[i].iov_len, off + done, flags, err);
+
+		if (r < 0)
+			return r;
+		done += (size_t)r;
+		if ((size_t)r < iov[i].iov_len)
+			break; /* end of file */
+	}
+	return (ssize_t)done;
 }
 
 static inline int tfs_source_check(struct tfs_source *s, struct tfs_error *err)

@@ -112,6 +112,36 @@ static void test_exact_bytes(void **state)
 	rig_close(&r);
 }
 
+/* A chain: consecutive blocks read as one request (one pread counted), each with its bytes, the
+ * last one short at the end of the file; direct reads of an evicted file, then buffered. */
+static void test_chain_one_request(void **state)
+{
+	struct rig r;
+	struct tfs_block *b[TFS_READER_CHAIN_MAX];
+	uint64_t nb, preads, disk, resident;
+
+	rig_open(&r, 2, 10000, 64); /* ~30 KB: 8 blocks, the last one short */
+	tfs_reader_enable_direct(r.reader);
+	nb = (r.fx.size + BS - 1) / BS;
+	assert_true(nb <= TFS_READER_CHAIN_MAX);
+	for (uint64_t i = 0; i < nb; i++)
+		assert_int_equal(tfs_cache_lookup(r.cache, r.fx.file, i, TFS_ORIGIN_DEMAND, &b[i]),
+				 TFS_CACHE_FILL);
+	tfs_reader_submit_chain(r.reader, b, (unsigned)nb, 1);
+	for (uint64_t i = 0; i < nb; i++) {
+		uint64_t want = r.fx.size - i * BS < BS ? r.fx.size - i * BS : BS;
+
+		assert_int_equal(tfs_cache_wait(r.cache, b[i]), 0);
+		assert_true(tfs_cache_holds(r.cache, b[i], 0, want));
+		assert_memory_equal(b[i]->data, r.fx.bytes + i * BS, want);
+		tfs_cache_release(r.cache, b[i]);
+	}
+	tfs_reader_stats(r.reader, &preads, &disk, &resident);
+	assert_int_equal(preads, 1);
+	assert_int_equal(disk, r.fx.size);
+	rig_close(&r);
+}
+
 struct hammer {
 	struct rig *r;
 	pthread_barrier_t *start;
@@ -335,6 +365,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exact_bytes),
+		cmocka_unit_test(test_chain_one_request),
 		cmocka_unit_test(test_one_pread_per_block),
 		cmocka_unit_test(test_resident_blocks_read_buffered),
 		cmocka_unit_test(test_demand_jumps_queue),

@@ -242,6 +242,44 @@ static void test_direct_exact(void **state)
 	ck_rmrf(dir);
 }
 
+/* readv: one range into pieces in separate buffers (cache blocks), direct and buffered, the tail
+ * short at the end of the file, and looped over short transfers like read. */
+static void test_readv_pieces(void **state)
+{
+	char *dir = ck_tmpdir();
+	const size_t size = 5 * 4096 + 123;
+	const char *p = pattern_file(dir, "v.bin", size);
+	unsigned char *a = NULL, *b = NULL, *c = NULL;
+	struct tfs_source *s;
+	struct tfs_error err;
+
+	assert_int_equal(posix_memalign((void **)&a, 4096, 2 * 4096), 0);
+	assert_int_equal(posix_memalign((void **)&b, 4096, 2 * 4096), 0);
+	assert_int_equal(posix_memalign((void **)&c, 4096, 2 * 4096), 0);
+	assert_int_equal(tfs_source_open(p, NULL, &s, &err), 0);
+	for (int pass = 0; pass < 3; pass++) {
+		unsigned flags = pass == 1 ? TFS_SOURCE_DIRECT : 0;
+		/* From page 1 to the end: 2 pages, 1 page, then the tail (asked for 2 pages). */
+		struct iovec v[3] = { { a, 2 * 4096 }, { b, 4096 }, { c, 2 * 4096 } };
+
+		if (pass == 2)
+			tfs_source_file_limit_io(s, 7);
+		memset(a, 0, 2 * 4096);
+		memset(b, 0, 2 * 4096);
+		memset(c, 0, 2 * 4096);
+		assert_int_equal(tfs_source_readv(s, v, 3, 4096, flags, &err),
+				 (ssize_t)(size - 4096));
+		expect_pattern(a, 2 * 4096, 4096);
+		expect_pattern(b, 4096, 3 * 4096);
+		expect_pattern(c, 4096 + 123, 4 * 4096);
+	}
+	tfs_source_close(s);
+	free(a);
+	free(b);
+	free(c);
+	ck_rmrf(dir);
+}
+
 /* A range the page cache holds may be offered for splicing: the descriptor reads the same bytes. */
 static void test_splice_fd(void **state)
 {
@@ -300,6 +338,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replaced_before_open, setup, teardown),
 		cmocka_unit_test(test_short_reads_looped),
 		cmocka_unit_test(test_direct_exact),
+		cmocka_unit_test(test_readv_pieces),
 		cmocka_unit_test(test_splice_fd),
 		cmocka_unit_test(test_not_a_file),
 	};

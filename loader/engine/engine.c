@@ -361,13 +361,14 @@ static uint64_t fill_end(const struct tfs_engine *e, uint64_t index, uint64_t li
  */
 static void submit_fills(struct tfs_engine *e, struct tfs_block **b, unsigned n, unsigned n_high)
 {
-	unsigned i = 0;
+	unsigned i = 0, chains = n > 1 && tfs_reader_chains(e->reader, b[0]->file);
 
 	while (i < n) {
 		unsigned j = i + 1;
 		uint64_t bytes = b[i]->fhi - b[i]->flo;
 
-		while (j < n && j - i < TFS_READER_CHAIN_MAX && b[j]->index == b[j - 1]->index + 1 &&
+		while (chains && j < n && j - i < TFS_READER_CHAIN_MAX &&
+		       b[j]->index == b[j - 1]->index + 1 &&
 		       b[j - 1]->fhi == e->bs && b[j]->flo == 0 &&
 		       bytes + (b[j]->fhi - b[j]->flo) <= CHAIN_BYTES) {
 			bytes += b[j]->fhi - b[j]->flo;

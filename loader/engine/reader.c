@@ -389,6 +389,18 @@ void tfs_reader_stats(struct tfs_reader *r, uint64_t *preads, uint64_t *bytes_fr
 	*bytes_resident = atomic_load(&r->bytes_resident);
 }
 
+int tfs_reader_chains(struct tfs_reader *r, uint32_t file)
+{
+	struct tfs_source *src;
+	int yes;
+
+	if (tfs_reader_hold_source(r, file, &src, NULL) < 0)
+		return 0; /* the reads that follow report the error */
+	yes = src->ops->readv != NULL;
+	tfs_reader_put_source(r, file);
+	return yes;
+}
+
 int tfs_reader_resident(struct tfs_reader *r, uint32_t file, uint64_t off, uint64_t len)
 {
 	struct tfs_source *src;

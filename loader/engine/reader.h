@@ -44,6 +44,9 @@ void tfs_reader_submit(struct tfs_reader *r, struct tfs_block *b, int high);
  * start). n <= TFS_READER_CHAIN_MAX. */
 #define TFS_READER_CHAIN_MAX 16
 void tfs_reader_submit_chain(struct tfs_reader *r, struct tfs_block **b, unsigned n, int high);
+/* 1 when `file`'s source reads a chain as one request (io/source.h: readv); for the others
+ * (remote sources) a chain would only serialise requests that run in parallel as single jobs. */
+int tfs_reader_chains(struct tfs_reader *r, uint32_t file);
 
 /* A caller waits on b: move it to the demand queue if it sits in the background one. */
 void tfs_reader_promote(struct tfs_reader *r, struct tfs_block *b);

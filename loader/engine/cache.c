@@ -763,6 +763,7 @@ int tfs_cache_check(struct tfs_cache *c)
 			ok &= slot(c, b->file, b->index) == i && b->in_hash &&
 			      b->state != TFS_BLOCK_FAILED;
 			ok &= tfs_list_linked(&b->lru) == (b->refs == 0);
+			ok &= b->state != TFS_BLOCK_READY || (b->lo <= b->hi && b->hi <= b->cap);
 		}
 	for (struct tfs_list *l = c->lru.next; l != &c->lru; l = l->next) {
 		struct tfs_block *b = tfs_list_entry(l, struct tfs_block, lru);

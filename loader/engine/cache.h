@@ -188,7 +188,7 @@ uint64_t tfs_cache_readahead_unused(struct tfs_cache *c);
 
 void tfs_cache_stats(struct tfs_cache *c, struct tfs_cache_stats *out);
 
-/* Checks the invariants above (hash, LRU, counts, budget); returns 0 or -EFAULT. For tests. */
+/* Checks the invariants above (hash, LRU, counts, budget, windows); returns 0 or -EFAULT. For tests. */
 int tfs_cache_check(struct tfs_cache *c);
 
 #endif

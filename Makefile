@@ -25,8 +25,9 @@ LIB_LIBS    = $(shell $(PKG) --libs $(LIB_PKGS) 2>/dev/null || echo -ljansson -l
 HTTP_LIBS   = $(shell $(PKG) --libs $(HTTP_PKGS) 2>/dev/null || echo -lcurl -lcrypto)
 # The tensorfs executable links jansson and xxhash statically where their archives are installed
 # (Debian's -dev packages ship them): each shared library is one more file to look up and page in
-# at every start, and after a cache drop on the throttled disk a mount's start took 0.60 s with
-# them and 0.40 s without (200 -> 127 reads). libtensorfs.so links them as shared libraries.
+# at every start, and after a cache drop on the throttled disk a mount's start took 0.70 s with
+# them and 0.50 s without (200 -> 126 reads; both binaries in one folder, libc already cached).
+# libtensorfs.so links them as shared libraries.
 comma := ,
 STATIC_DEPS = $(and $(filter /%,$(shell $(CC) -print-file-name=libjansson.a)),$(filter /%,$(shell $(CC) -print-file-name=libxxhash.a)))
 EXE_LIB_LIBS = $(if $(STATIC_DEPS),-Wl$(comma)-Bstatic -ljansson -lxxhash -Wl$(comma)-Bdynamic -ldl -lm,$(LIB_LIBS))

@@ -296,8 +296,8 @@ struct tfs_span {
  * For front ends that reply without copying (FUSE): like tfs_engine_read() (same readahead, stats
  * and errors) but pins the cache blocks covering [off, off+len) and describes them in
  * spans[0..*n_spans) instead of copying. Returns the bytes covered (less than len only at the end of
- * the file), or -E2BIG with no side effect when more than max_spans blocks would be needed (read
- * with tfs_engine_read() instead). Release with tfs_engine_release_spans() once the bytes are
+ * the file), or -E2BIG with no side effect when more than max_spans blocks, or more than 64, would
+ * be needed (read with tfs_engine_read() instead). Release with tfs_engine_release_spans() once the bytes are
  * consumed; on error nothing stays pinned.
  */
 ssize_t tfs_engine_read_pinned(struct tfs_engine *e, struct tfs_stream *s, uint32_t file,

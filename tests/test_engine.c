@@ -655,6 +655,20 @@ static void test_read_pinned(void **state)
 	assert_int_equal(tfs_cache_check(tfs_engine_cache(e)), 0);
 	tfs_engine_close(e);
 	fx_free(&fx);
+	/* Nor more than 64 blocks, however many spans the caller has room for. */
+	struct tfs_span many[100];
+
+	fx_open(&fx, 1, 80 * BS);
+	e = fx_engine(&fx, TFS_STRATEGY_LAZY, BS, 128 * BS, 0, 2);
+	assert_int_equal(tfs_engine_read_pinned(e, NULL, fx.file, 0, 70 * BS, many, 100, &n, &err),
+			 -E2BIG);
+	assert_int_equal(n, 0);
+	assert_int_equal(tfs_engine_read_pinned(e, NULL, fx.file, 0, 60 * BS, many, 100, &n, &err),
+			 60 * BS);
+	tfs_engine_release_spans(e, many, n);
+	assert_int_equal(tfs_cache_check(tfs_engine_cache(e)), 0);
+	tfs_engine_close(e);
+	fx_free(&fx);
 }
 
 static void test_stats_json(void **state)

@@ -664,7 +664,10 @@ ssize_t tfs_engine_read_pinned(struct tfs_engine *e, struct tfs_stream *s, uint3
 	int rc;
 
 	*n_spans = 0;
-	rc = read_begin(e, file, off, &len, max_spans, err);
+	/* No more blocks than one batch of pin_spans either: -E2BIG sends the caller to
+	 * tfs_engine_read. */
+	rc = read_begin(e, file, off, &len,
+			max_spans < MAX_PINNED_PER_READ ? max_spans : MAX_PINNED_PER_READ, err);
 	if (rc <= 0)
 		return rc;
 	end = off + len;

@@ -741,6 +741,79 @@ static void *stress_main(void *arg)
 	return NULL;
 }
 
+/* Readers of whole tensors, each through a stream told its extent (a tensor file), and readers of
+ * runs of the shard without one (an mmap), on 64 KiB blocks that tensors share, under a budget of
+ * four blocks: windows are filled, grown from both sides and evicted while others read them. */
+static void *stress_windows_main(void *arg)
+{
+	struct stress *t = arg;
+	size_t n_t = tfs_catalog_tensor_count(t->fx->cat);
+	uint8_t *buf = malloc(64 * 1024);
+	double stop = now() + 1.5;
+
+	while (now() < stop && !t->bad) {
+		const struct tfs_tensor *tn = tfs_catalog_tensor(t->fx->cat,
+								 (size_t)rand_r(&t->seed) % n_t);
+		struct tfs_stream *s = tfs_stream_open(t->e);
+		int extent = rand_r(&t->seed) % 2;
+		uint64_t off = tn->offset, end = tn->offset + tn->length;
+
+		if (extent) {
+			tfs_stream_set_extent(s, t->fx->file, tn->offset, end);
+		} else { /* a run starting a little before the tensor, ending a little past it */
+			off = off > 5000 ? off - 5000 : 0;
+			end = end + 7000 < t->fx->size ? end + 7000 : t->fx->size;
+		}
+		while (off < end && !t->bad) {
+			size_t len = 1 + (size_t)rand_r(&t->seed) % 20000;
+			struct tfs_error err;
+			ssize_t n, want;
+
+			if (len > end - off)
+				len = (size_t)(end - off);
+			n = tfs_engine_read(t->e, s, t->fx->file, off, buf, len, &err);
+			want = (ssize_t)len;
+			if (n != want || memcmp(buf, t->fx->bytes + off, (size_t)want) != 0) {
+				fprintf(stderr, "stress: read %llu+%zu gave %zd: %s\n",
+					(unsigned long long)off, len, n, n < 0 ? err.msg : "bad bytes");
+				t->bad = 1;
+			}
+			off += len;
+			t->reads++;
+		}
+		tfs_stream_close(s);
+	}
+	free(buf);
+	return NULL;
+}
+
+static void test_stress_windows(void **state)
+{
+	struct stress t[8];
+	pthread_t th[8];
+	struct tfs_stats st;
+	struct tfs_engine *e;
+	struct fx fx;
+
+	fx_open(&fx, 24, 40 * 1024 + 777); /* tensors straddle the 64 KiB blocks at odd offsets */
+	e = fx_engine(&fx, TFS_STRATEGY_STREAMING, 64 * 1024, 4 * 64 * 1024, 2 * 64 * 1024, 4);
+	for (int i = 0; i < 8; i++) {
+		t[i] = (struct stress){ .fx = &fx, .e = e, .seed = 4321u + (unsigned)i };
+		pthread_create(&th[i], NULL, stress_windows_main, &t[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		assert_false(t[i].bad);
+	}
+	tfs_engine_stats(e, &st);
+	assert_int_equal(st.errors, 0);
+	assert_true(st.evictions > 0);
+	assert_true(st.cache_bytes <= st.cache_budget);
+	assert_int_equal(tfs_cache_check(tfs_engine_cache(e)), 0);
+	tfs_engine_close(e);
+	fx_free(&fx);
+}
+
 static void test_stress(void **state)
 {
 	struct stress t[8];
@@ -796,6 +869,7 @@ int main(void)
 		cmocka_unit_test(test_read_pinned),
 		cmocka_unit_test(test_stats_json),
 		cmocka_unit_test(test_stress),
+		cmocka_unit_test(test_stress_windows),
 		cmocka_unit_test(test_shuffled_tensors_read_once),
 	};
 	return cmocka_run_group_tests_name("engine", tests, NULL, NULL);

@@ -23,7 +23,7 @@
  *    A fill reads [flo, fhi): the first makes the window, a later one (growing) extends it by an
  *    adjacent piece, so a reader of one tensor reads only that tensor's part of the blocks at its
  *    edges and a neighbour's read adds its own part later (without this, a shuffled reader read the
- *    whole block at both edges of every tensor: 1.36x the checkpoint from disk).
+ *    whole block at both edges of every tensor: 1.43x the checkpoint from disk).
  *  - Bytes inside the window are written only by the fill that brought them; once there they never
  *    change until the block is freed, so a holder of a reference reads them without the lock. A
  *    growing fill writes outside the window only, while other holders read inside it.

@@ -787,24 +787,35 @@ static void *stress_windows_main(void *arg)
 	return NULL;
 }
 
-static void test_stress_windows(void **state)
+/* Runs fn on 8 threads (seeds from `seed`); fails the test if any read a wrong byte. Returns the
+ * reads they made. */
+static uint64_t run_stress(struct fx *fx, struct tfs_engine *e, unsigned seed, void *(*fn)(void *))
 {
 	struct stress t[8];
 	pthread_t th[8];
+	uint64_t total = 0;
+
+	for (int i = 0; i < 8; i++) {
+		t[i] = (struct stress){ .fx = fx, .e = e, .seed = seed + (unsigned)i };
+		pthread_create(&th[i], NULL, fn, &t[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		assert_false(t[i].bad);
+		total += t[i].reads;
+	}
+	return total;
+}
+
+static void test_stress_windows(void **state)
+{
 	struct tfs_stats st;
 	struct tfs_engine *e;
 	struct fx fx;
 
 	fx_open(&fx, 24, 40 * 1024 + 777); /* tensors straddle the 64 KiB blocks at odd offsets */
 	e = fx_engine(&fx, TFS_STRATEGY_STREAMING, 64 * 1024, 4 * 64 * 1024, 2 * 64 * 1024, 4);
-	for (int i = 0; i < 8; i++) {
-		t[i] = (struct stress){ .fx = &fx, .e = e, .seed = 4321u + (unsigned)i };
-		pthread_create(&th[i], NULL, stress_windows_main, &t[i]);
-	}
-	for (int i = 0; i < 8; i++) {
-		pthread_join(th[i], NULL);
-		assert_false(t[i].bad);
-	}
+	run_stress(&fx, e, 4321u, stress_windows_main);
 	tfs_engine_stats(e, &st);
 	assert_int_equal(st.errors, 0);
 	assert_true(st.evictions > 0);
@@ -816,24 +827,14 @@ static void test_stress_windows(void **state)
 
 static void test_stress(void **state)
 {
-	struct stress t[8];
-	pthread_t th[8];
 	struct tfs_stats st;
 	struct tfs_engine *e;
 	struct fx fx;
-	uint64_t total = 0;
+	uint64_t total;
 
 	fx_open(&fx, 8, 8 * BS + 123); /* ~64 blocks, odd tensor boundaries */
 	e = fx_engine(&fx, TFS_STRATEGY_STREAMING, BS, 8 * BS, 4 * BS, 4);
-	for (int i = 0; i < 8; i++) {
-		t[i] = (struct stress){ .fx = &fx, .e = e, .seed = 1234u + (unsigned)i };
-		pthread_create(&th[i], NULL, stress_main, &t[i]);
-	}
-	for (int i = 0; i < 8; i++) {
-		pthread_join(th[i], NULL);
-		assert_false(t[i].bad);
-		total += t[i].reads;
-	}
+	total = run_stress(&fx, e, 1234u, stress_main);
 	tfs_engine_stats(e, &st);
 	if (getenv("TFS_TEST_VERBOSE")) {
 		char js[2048];

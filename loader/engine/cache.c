@@ -171,18 +171,8 @@ uint64_t tfs_cache_charge(const struct tfs_cache *c, uint64_t valid)
 	return pages == 0 ? 4096 : pages < c->bs ? pages : c->bs;
 }
 
-/* What block (file, index) will hold, page-rounded: its buffer size and what it costs the budget. */
-static uint64_t block_charge(const struct tfs_cache *c, uint32_t file, uint64_t index)
-{
-	uint64_t size, off = index * c->bs;
-
-	if (!c->files || file >= c->n_files)
-		return c->bs;
-	size = c->files[file]->size;
-	return tfs_cache_charge(c, off < size ? size - off : 0);
-}
-
-/* Bytes of `file` that block `index` covers: block_size, less at the end, 0 past it. */
+/* Bytes of `file` that block `index` covers: block_size, less at the end, 0 past it (block_size
+ * when the files are not known). */
 static uint64_t block_extent(const struct tfs_cache *c, uint32_t file, uint64_t index)
 {
 	uint64_t size, off = index * c->bs;
@@ -191,6 +181,12 @@ static uint64_t block_extent(const struct tfs_cache *c, uint32_t file, uint64_t 
 		return c->bs;
 	size = c->files[file]->size;
 	return off >= size ? 0 : size - off < c->bs ? size - off : c->bs;
+}
+
+/* What block (file, index) will hold, page-rounded: its buffer size and what it costs the budget. */
+static uint64_t block_charge(const struct tfs_cache *c, uint32_t file, uint64_t index)
+{
+	return tfs_cache_charge(c, block_extent(c, file, index));
 }
 
 void tfs_cache_set_files(struct tfs_cache *c, const struct tfs_file *const *files, size_t n)

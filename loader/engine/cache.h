@@ -47,7 +47,7 @@ enum tfs_block_origin { TFS_ORIGIN_DEMAND, TFS_ORIGIN_PREFETCH, TFS_ORIGIN_WARM 
 
 struct tfs_block {
 	uint32_t file;                  /* immutable */
-	uint64_t index;                 /* block number in the file: bytes [index*bs, index*bs+len) */
+	uint64_t index;                 /* block number in the file: bytes [index*bs, (index+1)*bs) */
 	uint8_t *data;                  /* block_size bytes (NULL until fill_begin); filler writes it */
 	uint32_t lo, hi;                /* the window: valid bytes [lo, hi) (see above); cache->lock */
 	uint32_t flo, fhi;              /* what the pending fill reads; set under cache->lock before the

@@ -73,7 +73,6 @@ struct tfs_engine {
 void tfs_engine_region(const struct tfs_engine *e, uint32_t file, uint64_t off, uint64_t *lo,
 		       uint64_t *hi);
 
-
 /* engine.c: tells the learned-order recorder and the warm-up gate that readers asked for
  * [off, off+len) of `file` (non-empty, inside the file); every kind of read calls it once. */
 void tfs_engine_note_read(struct tfs_engine *e, uint32_t file, uint64_t off, size_t len);

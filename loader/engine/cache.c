@@ -27,6 +27,7 @@
 
 #include "engine/cache.h"
 #include "fmt.h"
+#include "minmax.h"
 #include "error.h"
 
 enum { BUF_MMAP, BUF_LOCKED, BUF_CUDA };
@@ -452,11 +453,6 @@ int tfs_cache_lookup(struct tfs_cache *c, uint32_t file, uint64_t index,
 	return tfs_cache_lookup_range(c, file, index, origin, 0, c->bs, 0, c->bs, out);
 }
 
-static uint64_t min_u64(uint64_t a, uint64_t b)
-{
-	return a < b ? a : b;
-}
-
 int tfs_cache_lookup_range(struct tfs_cache *c, uint32_t file, uint64_t index,
 			   enum tfs_block_origin origin, uint64_t need_lo, uint64_t need_hi,
 			   uint64_t fill_lo, uint64_t fill_hi, struct tfs_block **out)
@@ -466,10 +462,10 @@ int tfs_cache_lookup_range(struct tfs_cache *c, uint32_t file, uint64_t index,
 	int rc;
 
 	/* Clamp to the block's bytes; the fill covers the need and starts on a page (O_DIRECT). */
-	need_hi = min_u64(need_hi, ext);
-	need_lo = min_u64(need_lo, need_hi);
-	fill_lo = min_u64(fill_lo, need_lo) & ~4095ull;
-	fill_hi = min_u64(fill_hi > need_hi ? fill_hi : need_hi, ext);
+	need_hi = tfs_min_u64(need_hi, ext);
+	need_lo = tfs_min_u64(need_lo, need_hi);
+	fill_lo = tfs_min_u64(fill_lo, need_lo) & ~4095ull;
+	fill_hi = tfs_min_u64(fill_hi > need_hi ? fill_hi : need_hi, ext);
 	pthread_mutex_lock(&c->lock);
 	b = hash_find(c, file, index);
 	if (b) {

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 
 #include "engine/engine.h"
+#include "minmax.h"
 
 struct tfs_stream {
 	struct tfs_engine *e;
@@ -122,11 +123,6 @@ void tfs_stream_fill_bound(struct tfs_stream *s, uint32_t file, uint64_t *lo, ui
 	pthread_mutex_unlock(&s->lock);
 }
 
-static uint64_t min_u64(uint64_t a, uint64_t b)
-{
-	return a < b ? a : b;
-}
-
 int tfs_stream_note(struct tfs_stream *s, uint32_t file, uint64_t off, uint64_t end,
 		    uint64_t *first, uint64_t *last)
 {
@@ -164,12 +160,12 @@ int tfs_stream_note(struct tfs_stream *s, uint32_t file, uint64_t off, uint64_t 
 		if (s->ra_end < end)
 			s->ra_end = end;
 		if (s->ra_end < size && s->ra_end - end < s->window / 2 + 1) {
-			uint64_t to = min_u64(end + s->window, size);
-			to = min_u64((to + bs - 1) / bs * bs, size);
+			uint64_t to = tfs_min_u64(end + s->window, size);
+			to = tfs_min_u64((to + bs - 1) / bs * bs, size);
 			*first = (s->ra_end + bs - 1) / bs; /* the block holding `end` is read by demand */
 			*last = (to + bs - 1) / bs;
 			s->ra_end = to;
-			s->window = min_u64(s->window * 2, e->ra_max);
+			s->window = tfs_min_u64(s->window * 2, e->ra_max);
 		}
 	}
 	s->have = 1;

@@ -459,24 +459,45 @@ static void auto_observe(struct tfs_engine *e, int note, uint32_t file, uint64_t
 	}
 }
 
+/* The part [*from, *to) of the read [off, end) that block `index` holds (file offsets). */
+static void block_part(const struct tfs_engine *e, uint64_t index, uint64_t off, uint64_t end,
+		       uint64_t *from, uint64_t *to)
+{
+	uint64_t bstart = index * e->bs;
+
+	*from = off > bstart ? off : bstart;
+	*to = end < bstart + e->bs ? end : bstart + e->bs;
+}
+
 /*
  * Pins block `index` of `file` for a demand read of [off, end); returns the lookup's result (a
- * FILL is the caller's to submit) or -errno. A read fills only what lies inside
+ * FILL is the caller's to submit) or -errno with a message. A read fills only what lies inside
  * [bound_lo, bound_hi) of the file (the tensor a handle reads: tfs_stream_fill_bound), so the
  * block a tensor shares with its neighbours is not read for them now (cache.h: windows).
  */
 static int pin_block(struct tfs_engine *e, uint32_t file, uint64_t index, uint64_t off,
-		     uint64_t end, uint64_t bound_lo, uint64_t bound_hi, struct tfs_block **b)
+		     uint64_t end, uint64_t bound_lo, uint64_t bound_hi, struct tfs_block **b,
+		     struct tfs_error *err)
 {
-	uint64_t bstart = index * e->bs;
-	uint64_t from = off > bstart ? off : bstart, to = end < bstart + e->bs ? end : bstart + e->bs;
+	uint64_t bstart = index * e->bs, from, to;
 	uint64_t fill_lo = bound_lo > bstart ? bound_lo - bstart : 0;
-	int rc = tfs_cache_lookup_range(e->cache, file, index, TFS_ORIGIN_DEMAND, from - bstart,
-					to - bstart, fill_lo, fill_end(e, index, bound_hi), b);
+	int rc;
 
+	block_part(e, index, off, end, &from, &to);
+	rc = tfs_cache_lookup_range(e->cache, file, index, TFS_ORIGIN_DEMAND, from - bstart,
+				    to - bstart, fill_lo, fill_end(e, index, bound_hi), b);
 	if (rc == TFS_CACHE_LOADING)
 		tfs_reader_promote(e->reader, *b);
+	if (rc < 0)
+		return tfs_error_set(err, rc, "%s: cache: %s", e->files[file]->path, strerror(-rc));
 	return rc;
+}
+
+/* Releases a span's block once its bytes were copied out (they count as read: cache.h). */
+static void release_span(struct tfs_engine *e, const struct tfs_span *sp)
+{
+	tfs_cache_release_read(e->cache, sp->blk,
+			       (uint64_t)((const uint8_t *)sp->ptr - sp->blk->data), sp->len);
 }
 
 /* Waits for a pinned block; on failure formats the message. */
@@ -558,21 +579,19 @@ static int pin_spans(struct tfs_engine *e, uint32_t file, uint64_t first, uint64
 	int rc = 0;
 
 	for (; got < n; got++) {
-		rc = pin_block(e, file, first + got, off, end, bd.lo, bd.hi, &spans[got].blk);
+		rc = pin_block(e, file, first + got, off, end, bd.lo, bd.hi, &spans[got].blk, err);
+		if (rc < 0)
+			break;
 		if (rc == TFS_CACHE_FILL)
 			fills[n_fills++] = spans[got].blk;
-		if (rc < 0) {
-			rc = tfs_error_set(err, rc, "%s: cache: %s", f->path, strerror(-rc));
-			break;
-		}
 		rc = 0;
 	}
 	fill_and_prefetch(e, file, fills, n_fills, *pf_first, *pf_end, bd.hi);
 	*pf_first = *pf_end = 0;
 	for (uint64_t k = 0; k < got && rc == 0; k++) {
-		uint64_t index = first + k, bstart = index * bs;
-		uint64_t from = off > bstart ? off : bstart, to = end < bstart + bs ? end : bstart + bs;
+		uint64_t index = first + k, bstart = index * bs, from, to;
 
+		block_part(e, index, off, end, &from, &to);
 		for (int tries = 1; rc == 0; tries++) {
 			rc = wait_block(e, spans[k].blk, err);
 			if (rc < 0 || tfs_cache_holds(e->cache, spans[k].blk, from - bstart, to - bstart))
@@ -583,13 +602,11 @@ static int pin_spans(struct tfs_engine *e, uint32_t file, uint64_t first, uint64
 				rc = tfs_error_set(err, -EIO, "%s: short block at %" PRIu64, f->path,
 						   bstart);
 			} else {
-				rc = pin_block(e, file, index, off, end, bd.lo, bd.hi, &spans[k].blk);
+				rc = pin_block(e, file, index, off, end, bd.lo, bd.hi, &spans[k].blk,
+					       err);
 				if (rc == TFS_CACHE_FILL)
 					tfs_reader_submit(e->reader, spans[k].blk, 1);
-				if (rc < 0)
-					rc = tfs_error_set(err, rc, "%s: cache: %s", f->path,
-							   strerror(-rc));
-				else
+				if (rc > 0)
 					rc = 0;
 			}
 		}
@@ -645,11 +662,11 @@ ssize_t tfs_engine_read(struct tfs_engine *e, struct tfs_stream *s, uint32_t fil
 			return rc;
 		}
 		for (uint64_t k = 0; k < n; k++) {
-			uint64_t from = spans[k].blk->index * bs;
-			memcpy((char *)buf + ((from > off ? from : off) - off), spans[k].ptr, spans[k].len);
-			tfs_cache_release_read(e->cache, spans[k].blk,
-					       (uint64_t)((const uint8_t *)spans[k].ptr - spans[k].blk->data),
-					       spans[k].len);
+			uint64_t from, to;
+
+			block_part(e, spans[k].blk->index, off, end, &from, &to);
+			memcpy((char *)buf + (from - off), spans[k].ptr, spans[k].len);
+			release_span(e, &spans[k]);
 		}
 	}
 	atomic_fetch_add(&e->bytes_served, len);
@@ -688,9 +705,7 @@ ssize_t tfs_engine_read_pinned(struct tfs_engine *e, struct tfs_stream *s, uint3
 void tfs_engine_release_spans(struct tfs_engine *e, struct tfs_span *spans, unsigned n)
 {
 	for (unsigned k = 0; k < n; k++)
-		tfs_cache_release_read(e->cache, spans[k].blk,
-				       (uint64_t)((const uint8_t *)spans[k].ptr - spans[k].blk->data),
-				       spans[k].len);
+		release_span(e, &spans[k]);
 }
 
 void tfs_engine_stats(const struct tfs_engine *e, struct tfs_stats *out)

@@ -125,14 +125,13 @@ static inline ssize_t tfs_source_read(struct tfs_source *s, void *buf, size_t le
 	return s->ops->read(s, buf, len, off, flags, err);
 }
 
-/* As tfs_source_read, into the n pieces of iov (see ops.readv). */
-static inline ssize_t tfs_source_readv(struct tfs_source *s, const struct iovec *iov, int n,
-				       uint64_t off, unsigned flags, struct tfs_error *err)
+/* ops.readv done by a read() per piece, in order: for sources without a readv, and for one that
+ * cannot make a range one request. */
+static inline ssize_t tfs_source_read_pieces(struct tfs_source *s, const struct iovec *iov, int n,
+					     uint64_t off, unsigned flags, struct tfs_error *err)
 {
 	size_t done = 0;
 
-	if (s->ops->readv)
-		return s->ops->readv(s, iov, n, off, flags, err);
 	for (int i = 0; i < n; i++) {
 		ssize_t r = s->ops->read(s, iov[i].iov_base, iov[i].iov_len, off + done, flags, err);
 
@@ -143,6 +142,15 @@ static inline ssize_t tfs_source_readv(struct tfs_source *s, const struct iovec 
 			break; /* end of file */
 	}
 	return (ssize_t)done;
+}
+
+/* As tfs_source_read, into the n pieces of iov (see ops.readv). */
+static inline ssize_t tfs_source_readv(struct tfs_source *s, const struct iovec *iov, int n,
+				       uint64_t off, unsigned flags, struct tfs_error *err)
+{
+	if (s->ops->readv)
+		return s->ops->readv(s, iov, n, off, flags, err);
+	return tfs_source_read_pieces(s, iov, n, off, flags, err);
 }
 
 static inline int tfs_source_check(struct tfs_source *s, struct tfs_error *err)

@@ -134,12 +134,12 @@ static ssize_t file_read(struct tfs_source *s, void *buf, size_t len, uint64_t o
 #define MAX_IOV 16
 
 /* One O_DIRECT preadv for the whole range (the disk sees one request where it would see one per
- * cache block); buffered, or after a short direct read, a file_read per remaining piece. */
+ * cache block); where that cannot be, or it came back short, a file_read per piece. */
 static ssize_t file_readv(struct tfs_source *s, const struct iovec *iov, int n, uint64_t off,
 			  unsigned flags, struct tfs_error *err)
 {
 	struct file_source *f = fsrc(s);
-	size_t total = 0, done = 0, pos = 0;
+	size_t total = 0;
 	int dfd = -1;
 
 	for (int i = 0; i < n; i++)
@@ -165,26 +165,10 @@ static ssize_t file_readv(struct tfs_source *s, const struct iovec *iov, int n, 
 					     strerror(errno));
 		if ((size_t)r >= total)
 			return (ssize_t)total;
-		done = (size_t)r;
+		flags = 0; /* short: the file ends inside the range, or shrank; read it buffered */
 		break;
 	}
-	for (int i = 0; i < n; i++) {
-		size_t len = iov[i].iov_len, skip = done > pos ? done - pos : 0;
-		ssize_t r;
-
-		if (skip >= len) {
-			pos += len;
-			continue;
-		}
-		r = file_read(s, (char *)iov[i].iov_base + skip, len - skip, off + pos + skip, 0, err);
-		if (r < 0)
-			return r;
-		pos += skip + (size_t)r;
-		done = pos;
-		if ((size_t)r < len - skip)
-			break; /* end of file */
-	}
-	return (ssize_t)done;
+	return tfs_source_read_pieces(s, iov, n, off, flags, err);
 }
 
 static int file_check(struct tfs_source *s, struct tfs_error *err)

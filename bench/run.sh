@@ -156,6 +156,7 @@ log() { printf '%s\n' "$*" | tee -a "$LOG" >&2; }
 die() { log "bench: $*"; exit 1; }
 now_ns() { date +%s%N; }
 ms_since() { echo $(( ($(now_ns) - $1) / 1000000 )); }
+secs_since() { awk -v n="$(( $(now_ns) - $1 ))" 'BEGIN { printf "%.6f", n / 1e9 }'; }
 # shellcheck source=bench/throttle.sh
 . "$HERE/throttle.sh"
 
@@ -319,7 +320,7 @@ time_cat() {
 	mapfile -t files < <(cut -f3- "$1")
 	t0=$(now_ns)
 	cat "${files[@]}" >/dev/null || return 1
-	R_SECS=$(awk -v n="$(( $(now_ns) - t0 ))" 'BEGIN { printf "%.6f", n / 1e9 }')
+	R_SECS=$(secs_since "$t0")
 }
 
 min() { awk 'BEGIN { m = ""; for (i = 1; i < ARGC; i++) if (ARGV[i] != "" && (m == "" || ARGV[i] + 0 < m)) m = ARGV[i] + 0; print m }' "$@"; }
@@ -625,14 +626,14 @@ read_one() {
 	pread)   # R_WALL: the whole command, like bulk's
 		local t0=$(now_ns)
 		preadcat -k "$LISTS/rand.dir" &&
-			R_WALL=$(awk -v n="$(( $(now_ns) - t0 ))" 'BEGIN { printf "%.6f", n / 1e9 }') ;;
+			R_WALL=$(secs_since "$t0") ;;
 	mmap)    preadcat -m "$LISTS/rand.dir" ;;
 	bulk)    # R_WALL: the whole command, start-up included, for `tensorfs load` (timed the same way)
 		local files t0
 		mapfile -t files < <(cut -f3 "$LISTS/shards.lst")
 		t0=$(now_ns)
 		out=$("$BULK" -t 8 -b $((16 << 20)) "${files[@]}" 2>>"$LOG") && parse_out "$out" &&
-			R_WALL=$(awk -v n="$(( $(now_ns) - t0 ))" 'BEGIN { printf "%.6f", n / 1e9 }') ;;
+			R_WALL=$(secs_since "$t0") ;;
 	bindfs)  bindfs_cat ;;
 	tfs_first)
 		if [ "$prof" = warm ]; then
@@ -649,7 +650,7 @@ read_one() {
 		local t0=$(now_ns)
 		# shellcheck disable=SC2086
 		out=$("$TENSORFS" load --device cpu --cache-size "$CACHE" $LOAD_OPTS --json "$CKPT" 2>>"$LOG") || return 1
-		R_SECS=$(awk -v n="$(( $(now_ns) - t0 ))" 'BEGIN { printf "%.6f", n / 1e9 }')
+		R_SECS=$(secs_since "$t0")
 		R_BYTES=$(sed -n 's/.*"bytes": \([0-9]*\).*/\1/p' <<<"$out" | head -1) ;;
 	st_load_file|st_safe_open|runai|fastsafetensors)
 		[ -n "$VPY" ] || return 2

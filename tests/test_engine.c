@@ -282,6 +282,62 @@ static void test_shuffled_tensors_read_once(void **state)
 	fx_free(&fx);
 }
 
+/* Waits (bounded, no timing assertion) for block `index` to hold bytes; returns whether it does. */
+static int wait_resident(struct tfs_engine *e, uint32_t file, uint64_t index)
+{
+	for (int i = 0; i < 2000 && !tfs_cache_resident(tfs_engine_cache(e), file, index); i++)
+		usleep(1000);
+	return tfs_cache_resident(tfs_engine_cache(e), file, index);
+}
+
+/*
+ * An mmap of the shard through the mount, copied out tensor by tensor in the consumer's order:
+ * a fault at a tensor's first page brings the kernel's read-around, requests that end at that
+ * page and one that begins with it, in either order. Either one opens readahead over the rest of
+ * that tensor (one disk request with the demand fill, not one per kernel request), and nothing
+ * past the tensor. A run that begins inside a tensor prefetches nothing (stream.c: run_anchor).
+ */
+static void test_fault_at_tensor_start(void **state)
+{
+	enum { N = 16, TSIZE = 200 * 1024 + 512, BIG = 64 * 1024 };
+	const struct tfs_tensor *t;
+	struct tfs_engine *e;
+	struct tfs_stream *s;
+	struct tfs_stats before, after;
+	uint64_t page, end;
+	struct fx fx;
+
+	fx_open(&fx, N, TSIZE);
+	e = fx_engine(&fx, TFS_STRATEGY_STREAMING, BIG, 64 * BIG, 16 * BIG, 2);
+	s = tfs_stream_open(e); /* one handle, no extent: the mapped shard */
+	/* t5: the request that ends at the fault's page comes first. */
+	t = tfs_catalog_find(fx.cat, "t5");
+	page = t->offset & ~4095ull;
+	end = t->offset + t->length;
+	check_read(&fx, e, s, page - BIG, BIG);
+	assert_true(wait_resident(e, fx.file, (end - 1) / BIG));
+	usleep(20000);
+	assert_false(tfs_cache_resident(tfs_engine_cache(e), fx.file, (end - 1) / BIG + 2));
+	/* t11: the request that begins with the fault's page comes first. */
+	t = tfs_catalog_find(fx.cat, "t11");
+	page = t->offset & ~4095ull;
+	end = t->offset + t->length;
+	check_read(&fx, e, s, page, BIG);
+	assert_true(wait_resident(e, fx.file, (end - 1) / BIG));
+	usleep(20000);
+	assert_false(tfs_cache_resident(tfs_engine_cache(e), fx.file, (end - 1) / BIG + 2));
+	/* A jump into the middle of t2: only what was asked for. */
+	t = tfs_catalog_find(fx.cat, "t2");
+	tfs_engine_stats(e, &before);
+	check_read(&fx, e, s, t->offset + 2 * BIG, 4096);
+	usleep(20000);
+	tfs_engine_stats(e, &after);
+	assert_int_equal(after.bytes_prefetched, before.bytes_prefetched);
+	tfs_stream_close(s);
+	tfs_engine_close(e);
+	fx_free(&fx);
+}
+
 static void wait_warm(struct tfs_engine *e, struct tfs_stats *st)
 {
 	for (int i = 0; i < 5000; i++) {
@@ -872,6 +928,7 @@ int main(void)
 		cmocka_unit_test(test_stress),
 		cmocka_unit_test(test_stress_windows),
 		cmocka_unit_test(test_shuffled_tensors_read_once),
+		cmocka_unit_test(test_fault_at_tensor_start),
 	};
 	return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }

@@ -76,32 +76,63 @@ void tfs_stream_close(struct tfs_stream *s)
 }
 
 /*
+ * The region [*lo, *hi) anchoring a new run that begins with the read [off, end) of a checkpoint
+ * file (no extent). A reader that faults at a tensor's start (an mmap consumer copying tensors
+ * out in its own order) gets the kernel's read-around of that page: page-cache requests (whole
+ * pages) that end at the page, and one that begins with it, in either order. So for such a
+ * request a region starting in its first page, or else in the page after it, anchors the run
+ * (returns 1); otherwise the region holding the read's middle does (returns 0).
+ */
+static int run_anchor(const struct tfs_engine *e, uint32_t file, uint64_t off, uint64_t end,
+		      uint64_t *lo, uint64_t *hi)
+{
+	uint64_t size = e->files[file]->size;
+
+	/* The region holding a page's last byte is the last one starting in that page, if any. */
+	if (off % 4096 == 0 && (end % 4096 == 0 || end == size)) {
+		tfs_engine_region(e, file, tfs_min_u64(off + 4095, size - 1), lo, hi);
+		if (*lo >= off)
+			return 1;
+		if (end < size) {
+			tfs_engine_region(e, file, tfs_min_u64(end + 4095, size - 1), lo, hi);
+			if (*lo >= end)
+				return 1;
+		}
+	}
+	tfs_engine_region(e, file, off + (end - off) / 2, lo, hi);
+	return 0;
+}
+
+/*
  * The fill bound of the read [off, end) of `file`, into s->b_lo, s->b_hi; requires s->lock. With
  * an extent and not crossing: the extent. Without one (a checkpoint file read or mmapped through
  * the mount), a reader that jumps from tensor to tensor reads each in a run of its own, which
  * the kernel's readahead around the first page fault may start a little before the tensor and
- * carry a little past its end. So a run's "anchor" is the region holding the middle of its first
- * read: fills reach from where the run began to the anchor's end; past it, only what a read asks
- * for; and a run that went on past the region after the anchor is a reader walking the file
- * (cat), whose fills and readahead take whole blocks.
+ * carry a little past its end. So a run has an "anchor" region (run_anchor): fills reach from
+ * where the run began to the anchor's end; past it, only what a read asks for; and a run that
+ * went on past the region after the anchor is a reader walking the file (cat), whose fills and
+ * readahead take whole blocks. Returns 1 when a new run begins at its anchor's start (the reader
+ * is about to read that tensor from its start: tfs_stream_note opens the readahead window, as for
+ * a tensor file's first read).
  */
-static void bound_locked(struct tfs_stream *s, uint32_t file, uint64_t off, uint64_t end,
-			 int new_run)
+static int bound_locked(struct tfs_stream *s, uint32_t file, uint64_t off, uint64_t end,
+			int new_run)
 {
 	uint64_t lo, size = s->e->files[file]->size;
+	int at_start = 0;
 
 	if (s->ext_end && s->ext_file == file && !s->crossing) {
 		s->b_lo = s->ext_start;
 		s->b_hi = s->ext_end;
-		return;
+		return 0;
 	}
 	s->b_lo = 0;
 	s->b_hi = UINT64_MAX;
 	if (s->ext_end || end <= off)
-		return;
+		return 0;
 	if (new_run) {
 		s->run_lo = off & ~4095ull;
-		tfs_engine_region(s->e, file, off + (end - off) / 2, &lo, &s->run_hi);
+		at_start = run_anchor(s->e, file, off, end, &lo, &s->run_hi);
 		s->run_next_hi = s->run_hi;
 		if (s->run_hi < size)
 			tfs_engine_region(s->e, file, s->run_hi, &lo, &s->run_next_hi);
@@ -113,6 +144,7 @@ static void bound_locked(struct tfs_stream *s, uint32_t file, uint64_t off, uint
 		s->b_lo = off & ~4095ull;
 		s->b_hi = end;
 	}
+	return at_start;
 }
 
 void tfs_stream_fill_bound(struct tfs_stream *s, uint32_t file, uint64_t *lo, uint64_t *hi)
@@ -128,7 +160,7 @@ int tfs_stream_note(struct tfs_stream *s, uint32_t file, uint64_t off, uint64_t 
 {
 	struct tfs_engine *e = s->e;
 	uint64_t bs = e->bs, size = e->files[file]->size, prev;
-	int same = 0, seq, was_first;
+	int same = 0, seq, was_first, at_start;
 
 	*first = *last = 0;
 	pthread_mutex_lock(&s->lock);
@@ -144,16 +176,18 @@ int tfs_stream_note(struct tfs_stream *s, uint32_t file, uint64_t off, uint64_t 
 		s->crossing = !same && seq;
 	if (seq && !s->have) /* continues another stream's run: a walker */
 		s->run_lo = s->run_hi = s->run_next_hi = 0;
-	bound_locked(s, file, off, end, !seq);
+	at_start = bound_locked(s, file, off, end, !seq);
 	if (size > s->b_hi)
 		size = s->b_hi; /* prefetch stays inside the bound too */
-	/* A tensor file's reader starts at its start and reads it all: readahead from there on. */
-	if ((!seq && !(was_first && s->ext_end && s->ext_file == file && off == s->ext_start)) ||
-	    !e->ra_max) {
+	/* A tensor file's reader starts at its start and reads it all: readahead from there on;
+	 * the same for a run of a checkpoint file that begins at a tensor's start. */
+	if (was_first && s->ext_end && s->ext_file == file && off == s->ext_start)
+		at_start = 1;
+	if ((!seq && !at_start) || !e->ra_max) {
 		s->window = 0;
 		s->ra_end = 0;
 	} else {
-		if (!same || s->window == 0) { /* a new sequential run */
+		if (!same || s->window == 0 || !seq) { /* a new run */
 			s->window = e->ra_init;
 			s->ra_end = 0;
 		}

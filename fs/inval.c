@@ -2,14 +2,16 @@
  * inval.c - a checkpoint file changed under the mount: drop every copy of its bytes the kernel
  * holds, so no reader is served them again.
  *
- * Data flow: the engine's watch (loader/io/watch.c) sees the change and refuses the file from then
- * on; it calls tfs_mount_file_changed() on its own thread, which invalidates the page cache and
+ * Data flow: the engine's watch (loader/io/watch.c) sees the change, or a fetch of a remote file
+ * finds its ETag changed and reports it there, and the file is refused from then on; the watch
+ * calls tfs_mount_file_changed() on its own thread, which invalidates the page cache and
  * attributes of each node whose bytes come from that file (its tensors, and the file itself
  * where the tree shows it) and forgets their cached digests. The next read of any of them reaches
  * the daemon and fails with EIO. The consistency a reader gets is in docs/FUSE-NOTES.md.
  */
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
+#include <string.h>
 
 #include "log.h"
 #include "mount.h"
@@ -18,6 +20,7 @@ void tfs_mount_file_changed(void *ctx, uint32_t file)
 {
 	struct tfs_mount *m = ctx;
 	size_t n = tfs_tree_count(m->tree), dropped = 0;
+	const char *path = tfs_catalog_file(m->cat, file)->path;
 
 	tfs_pt_refuse(m, file);
 
@@ -37,6 +40,6 @@ void tfs_mount_file_changed(void *ctx, uint32_t file)
 		fuse_lowlevel_notify_inval_inode(m->se, (fuse_ino_t)id + 1, 0, 0);
 		dropped++;
 	}
-	tfs_log(m->log, "%s changed on disk: refused from now on; dropped the kernel's cache of %zu "
-		"files", tfs_catalog_file(m->cat, file)->path, dropped);
+	tfs_log(m->log, "%s changed %s: refused from now on; dropped the kernel's cache of %zu files",
+		path, strstr(path, "://") ? "on the server" : "on disk", dropped);
 }

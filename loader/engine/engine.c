@@ -123,6 +123,19 @@ static uint64_t file_charge(const struct tfs_engine *e, uint64_t size)
 	return size / e->bs * e->bs + (tail ? tfs_cache_charge(e->cache, tail) : 0);
 }
 
+/* On the thread that found `file` changed: the watch thread tells the front end (as for an event),
+ * so a change only a fetch can see (a remote file's) drops the kernel's copies too. Never on this
+ * thread: it may be serving a read the front end's invalidation would wait for. */
+static void on_reader_changed(void *ctx, uint32_t file)
+{
+	struct tfs_engine *e = ctx;
+
+	pthread_mutex_lock(&e->watch_lock);
+	if (e->watch)
+		tfs_watch_report(e->watch, file);
+	pthread_mutex_unlock(&e->watch_lock);
+}
+
 /* Resolves auto and sets the readahead window bounds (see the file header). */
 static void pick_strategy(struct tfs_engine *e)
 {
@@ -193,6 +206,7 @@ int tfs_engine_open(const struct tfs_catalog *cat, const struct tfs_engine_opts 
 	else
 		tfs_engine_opts_init(&e->opts);
 	pthread_mutex_init(&e->warm_lock, NULL);
+	pthread_mutex_init(&e->watch_lock, NULL);
 	pthread_cond_init(&e->warm_cond, NULL);
 	rc = resolve_opts(e, err);
 	if (rc < 0)
@@ -225,6 +239,7 @@ int tfs_engine_open(const struct tfs_catalog *cat, const struct tfs_engine_opts 
 			     tfs_warm_block_done, e, &e->reader, err);
 	if (rc < 0)
 		goto fail;
+	tfs_reader_on_changed(e->reader, on_reader_changed, e);
 	if (!e->opts.buffered_io)
 		tfs_reader_enable_direct(e->reader);
 	if (e->strategy == TFS_STRATEGY_EAGER) {
@@ -255,6 +270,7 @@ void tfs_engine_close(struct tfs_engine *e)
 	tfs_profile_close(e->profile); /* writes what this engine's readers taught it */
 	pthread_cond_destroy(&e->warm_cond);
 	pthread_mutex_destroy(&e->warm_lock);
+	pthread_mutex_destroy(&e->watch_lock);
 	free(e->seq_end);
 	free(e->tensor_first);
 	free(e->change_told);
@@ -277,6 +293,7 @@ static void on_watch_event(void *ctx, uint32_t file)
 
 int tfs_engine_watch(struct tfs_engine *e, tfs_change_fn fn, void *ctx, struct tfs_error *err)
 {
+	struct tfs_watch *w;
 	int rc;
 
 	if (e->watch)
@@ -287,20 +304,28 @@ int tfs_engine_watch(struct tfs_engine *e, tfs_change_fn fn, void *ctx, struct t
 		return tfs_error_set(err, -ENOMEM, "engine: out of memory");
 	e->change_fn = fn;
 	e->change_ctx = ctx;
-	rc = tfs_watch_open(e->files, e->n_files, on_watch_event, e, &e->watch, err);
+	rc = tfs_watch_open(e->files, e->n_files, on_watch_event, e, &w, err);
 	if (rc < 0)
-		e->watch = NULL;
-	else
-		tfs_reader_watched(e->reader, 1); /* reads stop stat'ing their file each time */
-	return rc;
+		return rc;
+	pthread_mutex_lock(&e->watch_lock);
+	e->watch = w;
+	pthread_mutex_unlock(&e->watch_lock);
+	tfs_reader_watched(e->reader, 1); /* reads stop stat'ing their file each time */
+	return 0;
 }
 
 void tfs_engine_unwatch(struct tfs_engine *e)
 {
-	if (e->watch)
-		tfs_reader_watched(e->reader, 0);
-	tfs_watch_close(e->watch);
+	struct tfs_watch *w = e->watch;
+
+	if (!w)
+		return;
+	tfs_reader_watched(e->reader, 0);
+	/* Detached first: its thread may be waiting for the lock in on_reader_changed. */
+	pthread_mutex_lock(&e->watch_lock);
 	e->watch = NULL;
+	pthread_mutex_unlock(&e->watch_lock);
+	tfs_watch_close(w);
 }
 
 struct tfs_cache *tfs_engine_cache(struct tfs_engine *e)

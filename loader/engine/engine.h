@@ -35,8 +35,11 @@ struct tfs_engine {
 	atomic_uint_fast64_t reads, bytes_served, errors;
 	atomic_uint_fast64_t bytes_hot;   /* served by tfs_engine_read_hot (hot.c) */
 
-	/* change watch (tfs_engine_watch): fn runs on the watch's thread; set before it starts */
-	struct tfs_watch *watch;          /* owner thread only */
+	/* change watch (tfs_engine_watch): fn runs on the watch's thread; set before it starts.
+	 * watch is set and cleared by the owner thread under watch_lock, which reader threads take
+	 * to report a change the watch cannot see (a remote file's; engine.c, on_reader_changed). */
+	pthread_mutex_t watch_lock;
+	struct tfs_watch *watch;          /* watch_lock for writes and for others' reads */
 	tfs_change_fn change_fn;
 	void *change_ctx;
 	atomic_uchar *change_told;        /* per file: change_fn was called for it */

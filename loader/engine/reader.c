@@ -46,6 +46,8 @@ struct tfs_reader {
 	struct tfs_srccache *srcs;       /* each file's source, opened on first use (io/srccache.h) */
 	tfs_reader_done_fn done;
 	void *ctx;
+	tfs_reader_changed_fn changed_fn; /* set before any read (tfs_reader_on_changed) */
+	void *changed_ctx;
 	pthread_mutex_t lock;
 	pthread_cond_t work;             /* signalled on submit, promote and stop */
 	struct tfs_list high, low;       /* queued blocks by their rq link, oldest first; reader->lock */
@@ -68,8 +70,17 @@ static struct tfs_block *q_first(struct tfs_list *q)
 
 static void mark_changed(struct tfs_reader *r, uint32_t file)
 {
-	if (!atomic_exchange(&r->files[file].changed, 1))
-		tfs_cache_invalidate_file(r->cache, file);
+	if (atomic_exchange(&r->files[file].changed, 1))
+		return;
+	tfs_cache_invalidate_file(r->cache, file);
+	if (r->changed_fn)
+		r->changed_fn(r->changed_ctx, file);
+}
+
+void tfs_reader_on_changed(struct tfs_reader *r, tfs_reader_changed_fn fn, void *ctx)
+{
+	r->changed_fn = fn;
+	r->changed_ctx = ctx;
 }
 
 int tfs_reader_check_file(struct tfs_reader *r, uint32_t file, struct tfs_error *err)
@@ -108,8 +119,8 @@ int tfs_reader_file_changed(struct tfs_reader *r, uint32_t file)
 /*
  * Reads [off, off+len) of `file` from its held source into buf and releases the source, keeping
  * the rules every read keeps: counted in preads and bytes_from_disk; a read that comes back short
- * (the file is shorter than the catalog saw) or from a file that changed meanwhile marks it
- * changed and fails with -EIO, so those bytes are never served or cached. The source loops over
+ * (the file is shorter than the catalog saw) or from a file that changed meanwhile, or fails
+ * because it changed (a remote file's validators), marks it changed and fails with -EIO, so those bytes are never served or cached. The source loops over
  * short transfers itself. Returns len or -errno (a message in err when not NULL).
  */
 static ssize_t read_checked(struct tfs_reader *r, uint32_t file, struct tfs_source *src,
@@ -128,6 +139,8 @@ static ssize_t read_checked(struct tfs_reader *r, uint32_t file, struct tfs_sour
 	atomic_fetch_add(&r->preads, 1);
 	if (n >= 0 && (size_t)n == len)
 		rc = tfs_srccache_check(r->srcs, file, src, NULL);
+	else if (n < 0 && tfs_source_check(src, NULL) < 0)
+		mark_changed(r, file); /* it failed because the file changed (a remote file's ETag) */
 	tfs_srccache_put(r->srcs, file);
 	if (n < 0)
 		return n;

@@ -62,6 +62,12 @@ int tfs_reader_check_file(struct tfs_reader *r, uint32_t file, struct tfs_error 
  */
 void tfs_reader_watched(struct tfs_reader *r, int on);
 void tfs_reader_suspect(struct tfs_reader *r, uint32_t file);
+
+/* fn(ctx, file) runs once per file, on whichever thread first finds it changed (a worker, a
+ * reader's check, the watch thread), after its cached blocks were dropped. It must not block.
+ * Set before any read. */
+typedef void (*tfs_reader_changed_fn)(void *ctx, uint32_t file);
+void tfs_reader_on_changed(struct tfs_reader *r, tfs_reader_changed_fn fn, void *ctx);
 /* 1 once `file` was seen changed. */
 int tfs_reader_file_changed(struct tfs_reader *r, uint32_t file);
 

@@ -7,7 +7,9 @@
  * basename) in a table sorted once at open, so a flood of write events costs a binary search each.
  * The thread also polls /proc/self/mountinfo, which the kernel flags (POLLPRI | POLLERR) after any
  * change of the mount table: inotify never reports a mount over a watched name, so every file is
- * reported then and the checks compare each path's inode with the open one.
+ * reported then and the checks compare each path's inode with the open one. A third descriptor,
+ * the report pipe, carries file indexes from tfs_watch_report (remote files, which have no
+ * folder to watch), one uint32_t each (a pipe write that small is atomic).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "io/source.h"
 #include "io/watch.h"
 
 /* Every event that can mean "the bytes behind this name are not the ones we saw". */
@@ -39,6 +42,8 @@ struct tfs_watch {
 	int ifd;               /* inotify; immutable */
 	int mfd;               /* /proc/self/mountinfo, or -1 when it will not open; immutable */
 	int stop[2];           /* a byte written to stop[1] ends the thread */
+	int rep[2];            /* tfs_watch_report: file indexes; both ends non-blocking */
+	size_t n_files;        /* files given at open; immutable */
 	struct entry *ents;    /* sorted by (wd, base); immutable after open */
 	size_t n;              /* entries: one per file, two for a link (its folder and its target's) */
 	pthread_t thread;
@@ -81,6 +86,24 @@ static void dispatch_all(struct tfs_watch *w)
 		w->fn(w->ctx, w->ents[i].file);
 }
 
+/* Calls fn for each file tfs_watch_report queued. */
+static void drain_reports(struct tfs_watch *w)
+{
+	uint32_t files[256];
+	ssize_t n;
+
+	while ((n = read(w->rep[0], files, sizeof(files))) > 0)
+		for (size_t i = 0; i < (size_t)n / sizeof(files[0]); i++)
+			if (files[i] < w->n_files)
+				w->fn(w->ctx, files[i]);
+}
+
+void tfs_watch_report(struct tfs_watch *w, uint32_t file)
+{
+	while (write(w->rep[1], &file, sizeof(file)) < 0 && errno == EINTR)
+		;
+}
+
 static void *watch_main(void *arg)
 {
 	struct tfs_watch *w = arg;
@@ -88,11 +111,11 @@ static void *watch_main(void *arg)
 
 	for (;;) {
 		/* A negative fd (no mountinfo) is skipped by poll. */
-		struct pollfd p[3] = { { w->ifd, POLLIN, 0 }, { w->stop[0], POLLIN, 0 },
-				       { w->mfd, POLLPRI, 0 } };
+		struct pollfd p[4] = { { w->ifd, POLLIN, 0 }, { w->stop[0], POLLIN, 0 },
+				       { w->mfd, POLLPRI, 0 }, { w->rep[0], POLLIN, 0 } };
 		ssize_t n;
 
-		if (poll(p, 3, -1) < 0) {
+		if (poll(p, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -103,6 +126,8 @@ static void *watch_main(void *arg)
 		 * of our names. */
 		if (p[2].revents & (POLLPRI | POLLERR))
 			dispatch_all(w);
+		if (p[3].revents & POLLIN)
+			drain_reports(w);
 		if (!(p[0].revents & POLLIN))
 			continue;
 		n = read(w->ifd, buf, sizeof(buf));
@@ -178,6 +203,8 @@ int tfs_watch_open(const struct tfs_file *const *files, size_t n, tfs_watch_fn f
 	w->fn = fn;
 	w->ctx = ctx;
 	w->stop[0] = w->stop[1] = -1;
+	w->rep[0] = w->rep[1] = -1;
+	w->n_files = n;
 	/* Without it (no /proc) a mount over a shard is caught by the checks' backstop only. */
 	w->mfd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
 	w->ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
@@ -185,7 +212,7 @@ int tfs_watch_open(const struct tfs_file *const *files, size_t n, tfs_watch_fn f
 		rc = tfs_error_set(err, -errno, "watch: inotify: %s", strerror(errno));
 		goto fail;
 	}
-	if (pipe2(w->stop, O_CLOEXEC) < 0) {
+	if (pipe2(w->stop, O_CLOEXEC) < 0 || pipe2(w->rep, O_CLOEXEC | O_NONBLOCK) < 0) {
 		rc = tfs_error_set(err, -errno, "watch: pipe: %s", strerror(errno));
 		goto fail;
 	}
@@ -195,8 +222,11 @@ int tfs_watch_open(const struct tfs_file *const *files, size_t n, tfs_watch_fn f
 		goto fail;
 	}
 	for (size_t i = 0; i < n; i++) {
-		char *real = realpath(files[i]->path, NULL);
+		char *real;
 
+		if (tfs_source_is_url(files[i]->path))
+			continue; /* no folder: its fetches report it */
+		real = realpath(files[i]->path, NULL);
 		rc = add_entry(w, files[i]->path, (uint32_t)i, NULL, err);
 		/* A link (Hugging Face caches link each shard to a blob in another folder): a write
 		 * to the blob is reported in the blob's folder, so that one is watched too. */
@@ -241,6 +271,9 @@ void tfs_watch_close(struct tfs_watch *w)
 		close(w->stop[0]);
 	if (w->stop[1] >= 0)
 		close(w->stop[1]);
+	for (int i = 0; i < 2; i++)
+		if (w->rep[i] >= 0)
+			close(w->rep[i]);
 	for (size_t i = 0; w->ents && i < w->n; i++)
 		free(w->ents[i].real);
 	free(w->ents);

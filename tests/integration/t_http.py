@@ -6,7 +6,7 @@ it; a folder URL holding only GGUF says to name the file); the files named by th
 (configs, tokenizer, index) appear. Faults: a slow server (limit_rate), a 503 location,
 a location that ignores Range, one with a wrong Content-Range, nginx stopped under a live mount
 and restarted (EIO within seconds, daemon alive, exact bytes again), a shard replaced on the
-server (EIO, never the new bytes); --header and s3:// through --s3-endpoint."""
+server (EIO, never the new bytes; the kernel's cached pages of it dropped too); --header and s3:// through --s3-endpoint."""
 import errno
 import os
 import subprocess
@@ -14,7 +14,7 @@ import threading
 import time
 
 from common import (REPO, TENSORFS, Checker, Mount, daemon_pids, find_path, gen, pid_alive,
-                    read_all, shard_slice, tmpdir)
+                    read_all, shard_slice, tmpdir, wait_for)
 import gguf_write
 
 c = Checker("t_http")
@@ -160,14 +160,22 @@ try:
                 repr(res.get("o")))
         c.check(tensor_ok(mnt.path, sh, big), "after the restart: exact", big["key"])
 
-    # ---- a shard replaced on the server: EIO, never the new bytes --------------------------------
+    # ---- a shard replaced on the server: EIO, never the new bytes; once a fetch finds it changed,
+    # the kernel's cached pages of the shard file go too (as for a changed local shard) -----------
     victim = sh["tensors"][-1]["shard"]
     vpath = os.path.join(www, "sh", victim)
     orig = read_all(vpath)
-    with Mount(base + "/ok/sh/", ["--cache-size", "4M", "--block-size", "64K", "--strategy", "lazy"]) as mnt:
+    log = os.path.join(tmpdir("httplog"), "daemon.log")
+    # lazy and a 16 KiB kernel readahead: the head read below caches the head only, so reading the
+    # last tensor after the change has to fetch it
+    with Mount(base + "/ok/sh/", ["--cache-size", "4M", "--block-size", "64K", "--strategy", "lazy",
+                                  "--kernel-readahead", "16K", "--log", log]) as mnt:
         vt = [t for t in sh["tensors"] if t["shard"] == victim and t["length"] > 0]
         others = [t for t in sh["tensors"] if t["shard"] != victim and t["length"] > 0][:5]
         c.check(tensor_ok(mnt.path, sh, vt[0]), "before the change: exact")
+        with open(mnt.p(victim), "rb") as f:   # the shard file's head, now in the kernel's cache
+            head = f.read(4096)
+        c.check(head == orig[:4096], "before the change: the shard file's head exact")
         changed = bytearray(orig)
         for t in vt:
             changed[t["offset"]] ^= 0xFF
@@ -177,6 +185,16 @@ try:
         os.utime(vpath, (st.st_atime + 10, st.st_mtime + 10))
         o = outcome(find_path(mnt.path, vt[-1]))
         c.check(o == "EIO", "shard changed on the server: EIO (got %s)" % o)
+        c.check(wait_for(lambda: os.path.exists(log) and (victim + " changed on the server") in
+                         open(log).read(), 5), "the daemon dropped the changed shard's pages",
+                read_all(log).decode(errors="replace")[-300:] if os.path.exists(log) else "no log")
+        try:
+            with open(mnt.p(victim), "rb") as f:
+                o = "ok: " + ("old bytes" if f.read(4096) == head else "other bytes")
+        except OSError as e:
+            o = errno.errorcode.get(e.errno, str(e.errno))
+        c.check(o == "EIO", "cached head of the changed shard file: EIO, not the kernel's old copy",
+                "got " + o)
         for t in others:
             c.check(tensor_ok(mnt.path, sh, t), "other shards still exact", t["key"])
     with open(vpath, "wb") as f:

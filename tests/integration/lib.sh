@@ -83,8 +83,11 @@ check() { # check "what" CMD...: CMD must succeed
 	if "$@"; then ok; else fail "$what (command: $*)"; fi
 }
 
-tfs_mount() { # tfs_mount CKPT MNT [opts...]: daemon-mode mount; fails the test if it does not come up
-	local ck=$1 mnt=$2
+# tfs_mount CKPT MNT [opts...]: daemon-mode mount; fails the test if it does not come up, or if the
+# mount command prints a line that the regex in MOUNT_ERR_OK (warnings a test provokes) does not
+# match: output nobody expected is a failure, as in libfuse's own tests.
+tfs_mount() {
+	local ck=$1 mnt=$2 extra
 	shift 2
 	mkdir -p "$mnt"
 	track_mount "$mnt"
@@ -96,6 +99,8 @@ tfs_mount() { # tfs_mount CKPT MNT [opts...]: daemon-mode mount; fails the test 
 		fail "mount returned 0 but $mnt is not mounted: $TENSORFS mount $* $ck $mnt"
 		return 1
 	fi
+	extra=$(grep -v -E "^\s*\$${MOUNT_ERR_OK:+|$MOUNT_ERR_OK}" "$T/mount.err")
+	[ -z "$extra" ] || fail "unexpected output from $TENSORFS mount $* $ck $mnt: $(head -c 300 <<<"$extra")"
 	return 0
 }
 

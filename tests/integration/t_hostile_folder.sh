@@ -26,7 +26,7 @@ echo "ls of the hostile folder: exit $rc in $ms ms; $(grep -c 'skipped' "$T/ls.e
 check "ls finishes (exit $rc, ${ms} ms)" test $rc = 0
 check "ls within 5 s" test $ms -lt 5000
 MNT=$T/mnt
-tfs_mount "$CK" "$MNT" || tfs_done
+MOUNT_ERR_OK="skipped: a link to a folder listed elsewhere" tfs_mount "$CK" "$MNT" || tfs_done
 check "mount shows the real nested file once" test -f "$MNT/sub/deeper/config.json"
 n=$(find "$MNT" -name config.json -path '*deeper*' | wc -l)
 check "the nested file is not repeated through the links (found $n)" test "$n" = 1

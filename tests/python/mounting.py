@@ -21,7 +21,8 @@ def fuse_usable():
 
 
 class Mount:
-    """`tensorfs mount [OPTS] SRC MNT` for the duration of a with-block."""
+    """`tensorfs mount [OPTS] SRC MNT` for the duration of a with-block. Anything the mount command
+    prints fails the test (tests/integration/README.md: output nobody expected)."""
 
     def __init__(self, src, mnt, opts=()):
         self.src, self.mnt, self.opts = src, mnt, list(opts)
@@ -34,9 +35,14 @@ class Mount:
             raise RuntimeError("tensorfs mount %s %s failed: %s" % (self.src, self.mnt, r.stderr))
         for _ in range(100):
             if os.path.ismount(self.mnt):
-                return self.mnt
+                break
             time.sleep(0.05)
-        raise RuntimeError("%s: not mounted" % self.mnt)
+        else:
+            raise RuntimeError("%s: not mounted" % self.mnt)
+        if r.stderr.strip():
+            self.__exit__(None, None, None)
+            raise RuntimeError("tensorfs mount %s %s: unexpected output: %s" % (self.src, self.mnt, r.stderr))
+        return self.mnt
 
     def __exit__(self, *exc):
         gc.collect()    # tensors mmapped from the mount keep it busy

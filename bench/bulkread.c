@@ -94,6 +94,10 @@ int main(int argc, char **argv)
 	pthread_t *tid;
 	double t0, t1;
 
+	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+		printf("usage: bulkread [-t THREADS] [-b PIECE] FILE...\n");
+		return 0;
+	}
 	while ((c = getopt(argc, argv, "t:b:h")) != -1) {
 		switch (c) {
 		case 't': threads = atoi(optarg); break;

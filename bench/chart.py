@@ -10,7 +10,11 @@ label is its GB/s. Debian's python3-matplotlib.
 import json
 import sys
 
-import matplotlib
+if __name__ == "__main__" and sys.argv[1:2] in (["-h"], ["--help"]):
+    print(__doc__.strip())
+    sys.exit(0)
+
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

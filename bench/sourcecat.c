@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "io/source.h"
@@ -42,6 +43,10 @@ int main(int argc, char **argv)
 	uint64_t total = 0;
 	int rc = 0;
 
+	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+		printf("usage: sourcecat N URL...   (N threads read every URL in 2 MiB ranges; prints BYTES SECONDS)\n");
+		return 0;
+	}
 	if (n < 1 || n > 256) {
 		fprintf(stderr, "usage: sourcecat N URL...\n");
 		return 2;

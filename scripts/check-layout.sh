@@ -9,6 +9,7 @@
 #     loader/place/backend.h, and is built into a plugin, never conditionally into the library),
 #     and only the CUDA backend (loader/place/backend_cuda*) includes the CUDA runtime's headers.
 #  4. Nothing cites the workspace outside the repository (a path "shared/" or "../shared").
+case "${1:-}" in -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;; esac
 cd "$(dirname "$0")/.." || exit 2
 bad=0
 fail() { echo "check-layout: $*" >&2; bad=1; }

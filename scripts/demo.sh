@@ -2,6 +2,7 @@
 # demo.sh - `make demo`: builds a small sharded sample checkpoint, mounts it with tensorfs and shows
 # what a user sees: the tensor table, the tree, xattrs, raw bytes, numpy reading a tensor, live stats.
 # Always unmounts, also on failure or Ctrl-C. TENSORFS names the binary (make sets it).
+case "${1:-}" in -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;; esac
 set -eu
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 TENSORFS=${TENSORFS:-$REPO/build/tensorfs}

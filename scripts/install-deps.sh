@@ -3,6 +3,7 @@
 #   scripts/install-deps.sh          build and test
 #   scripts/install-deps.sh bench    those, plus what `make bench` compares against and draws with
 #                                    (bindfs, python3-matplotlib)
+case "${1:-}" in -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;; esac
 set -e
 PKGS="build-essential pkg-config libfuse3-dev fuse3 libjansson-dev libxxhash-dev libcmocka-dev
       python3-numpy attr valgrind python3-torch xxd clang-14 libclang-rt-14-dev

@@ -20,6 +20,7 @@
 # is Python 3.11 with the venv and ensurepip modules (3.11: the torch wheel on disk is cp311;
 # Debian's /usr/bin/python3 lacks ensurepip unless python3-venv is installed, so the python3 on
 # PATH, which has it on these machines, comes first).
+case "${1:-}" in -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;; esac
 set -eu
 cd "$(dirname "$0")/.."
 REQ=${1:-tests/python/requirements.txt}

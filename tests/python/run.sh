@@ -5,6 +5,7 @@
 # non-zero on failure. Library: $TENSORFS_LIB, else build/libtensorfs.so of this checkout (set B=DIR
 # for another build). TENSORFS_PYTHON=/path/to/python runs them with that interpreter instead;
 # TENSORFS_PRELOAD=LIB.so is preloaded into the interpreter only (make test-asan-python: libasan).
+case "${1:-}" in -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;; esac
 cd "$(dirname "$0")/../.." || exit 1
 B=${B:-build}
 : "${TENSORFS_LIB:=$PWD/$B/libtensorfs.so}"

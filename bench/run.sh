@@ -13,7 +13,7 @@
 #   BENCH_DIR       where checkpoints and the peers' venv live and are reused (/var/tmp/tensorfs-bench)
 #   BENCH_CACHE     --cache-size of every mount and load (default 256M)
 #   BENCH_REPS      warm rounds (default 2; 1 quick; best kept); BENCH_COLD_REPS cold and throttled
-#                   rounds (default 1)
+#                   rounds (default 2, 1 quick: with one, rows within ±5% of a target flipped)
 #   BENCH_PROFILES  step 7's profiles (default "warm cold throttled")
 #   BENCH_READERS   step 7's readers, in the order they run (default: all of them, listed below)
 #   BENCH_PEERS=0   leave out the peers (safetensors, runai-model-streamer, fastsafetensors)
@@ -108,15 +108,16 @@ if [ -n "$QUICK" ]; then
 	NT=${BENCH_TENSORS:-128}
 	NS=${BENCH_SHARDS:-2}
 	REPS=${BENCH_REPS:-1}
+	COLD_REPS=${BENCH_COLD_REPS:-1}
 	MOUNT_SIZES="1000"
 else
 	GB=${BENCH_GB:-1}
 	NT=${BENCH_TENSORS:-512}
 	NS=${BENCH_SHARDS:-4}
 	REPS=${BENCH_REPS:-2}
+	COLD_REPS=${BENCH_COLD_REPS:-2}
 	MOUNT_SIZES="1000 10000"
 fi
-COLD_REPS=${BENCH_COLD_REPS:-1}
 STRATS_WARM=${BENCH_STRATEGIES:-"auto lazy streaming"}
 STRATS_OTHER=${BENCH_STRATEGIES:-"auto lazy streaming"}
 STRAT=${BENCH_STRATEGY:-auto}

@@ -120,8 +120,9 @@ int tfs_reader_file_changed(struct tfs_reader *r, uint32_t file)
  * Reads [off, off+len) of `file` from its held source into buf and releases the source, keeping
  * the rules every read keeps: counted in preads and bytes_from_disk; a read that comes back short
  * (the file is shorter than the catalog saw) or from a file that changed meanwhile, or fails
- * because it changed (a remote file's validators), marks it changed and fails with -EIO, so those bytes are never served or cached. The source loops over
- * short transfers itself. Returns len or -errno (a message in err when not NULL).
+ * because it changed (a remote file's validators), marks it changed and fails with -EIO, so those
+ * bytes are never served or cached. The source loops over short transfers itself. Returns len or
+ * -errno (a message in err when not NULL).
  */
 static ssize_t read_checked(struct tfs_reader *r, uint32_t file, struct tfs_source *src,
 			    const struct iovec *iov, int n_iov, uint64_t off, unsigned flags,

@@ -138,6 +138,14 @@ static void test_readahead_sequential(void **state)
 	fx_free(&fx);
 }
 
+/* Waits (bounded, no timing assertion) for block `index` to hold bytes; returns whether it does. */
+static int wait_resident(struct tfs_engine *e, uint32_t file, uint64_t index)
+{
+	for (int i = 0; i < 2000 && !tfs_cache_resident(tfs_engine_cache(e), file, index); i++)
+		usleep(1000);
+	return tfs_cache_resident(tfs_engine_cache(e), file, index);
+}
+
 static void test_no_readahead_for_random(void **state)
 {
 	static const uint64_t blocks[] = { 50, 10, 70, 30, 90, 5, 60, 20, 80, 40, 0, 100, 55 };
@@ -189,10 +197,7 @@ static void test_readahead_crosses_tensors(void **state)
 	for (uint64_t off = t0->offset + t0->length; off < t2->offset + 4096; off += 4096)
 		check_read(&fx, e, s, off, 4096); /* on through t1 into t2 */
 	next = t2->offset / BS + 3;
-	/* The prefetch is asynchronous: give it time to land (no timing assertion, just a bound). */
-	for (int i = 0; i < 2000 && !tfs_cache_resident(tfs_engine_cache(e), fx.file, next); i++)
-		usleep(1000);
-	assert_true(tfs_cache_resident(tfs_engine_cache(e), fx.file, next));
+	assert_true(wait_resident(e, fx.file, next)); /* the prefetch is asynchronous */
 	s2 = tfs_stream_open(e); /* another handle: t2 opened as its own file */
 	tfs_engine_stats(e, &before);
 	check_read(&fx, e, s2, next * BS, 100);
@@ -240,9 +245,7 @@ static void test_extent_bounds_readahead(void **state)
 	tfs_stream_set_extent(s, fx.file, t[3]->offset, t[3]->offset + t[3]->length);
 	for (uint64_t off = t[3]->offset; off < t[3]->offset + t[3]->length; off += 4096)
 		check_read(&fx, e, s, off, 4096);
-	for (int i = 0; i < 2000 && !tfs_cache_resident(tfs_engine_cache(e), fx.file, next); i++)
-		usleep(1000);
-	assert_true(tfs_cache_resident(tfs_engine_cache(e), fx.file, next));
+	assert_true(wait_resident(e, fx.file, next));
 	tfs_stream_close(s);
 	tfs_engine_close(e);
 	fx_free(&fx);
@@ -280,14 +283,6 @@ static void test_shuffled_tensors_read_once(void **state)
 	assert_true(st.bytes_from_disk <= (uint64_t)N * (TSIZE + 2 * 4096));
 	tfs_engine_close(e);
 	fx_free(&fx);
-}
-
-/* Waits (bounded, no timing assertion) for block `index` to hold bytes; returns whether it does. */
-static int wait_resident(struct tfs_engine *e, uint32_t file, uint64_t index)
-{
-	for (int i = 0; i < 2000 && !tfs_cache_resident(tfs_engine_cache(e), file, index); i++)
-		usleep(1000);
-	return tfs_cache_resident(tfs_engine_cache(e), file, index);
 }
 
 /*

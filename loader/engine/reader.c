@@ -29,6 +29,7 @@
 struct rfile {
 	const struct tfs_file *f;    /* catalog's, immutable */
 	atomic_int changed;          /* set once, never cleared */
+	atomic_int chains;           /* tfs_reader_chains' answer: 0 not asked yet, 1 no, 2 yes */
 };
 
 
@@ -405,13 +406,19 @@ void tfs_reader_stats(struct tfs_reader *r, uint64_t *preads, uint64_t *bytes_fr
 
 int tfs_reader_chains(struct tfs_reader *r, uint32_t file)
 {
+	struct rfile *rf = &r->files[file];
+	int known = atomic_load(&rf->chains), yes;
 	struct tfs_source *src;
-	int yes;
 
+	/* Asked at every fill of more than one block: the answer is kept, since the kind of source
+	 * follows from the file's path and stays the same when the source cache reopens it. */
+	if (known)
+		return known == 2;
 	if (tfs_reader_hold_source(r, file, &src, NULL) < 0)
 		return 0; /* the reads that follow report the error */
 	yes = src->ops->readv != NULL;
 	tfs_reader_put_source(r, file);
+	atomic_store(&rf->chains, yes ? 2 : 1);
 	return yes;
 }
 

@@ -181,7 +181,7 @@ static uint64_t block_extent(const struct tfs_cache *c, uint32_t file, uint64_t 
 	if (!c->files || file >= c->n_files)
 		return c->bs;
 	size = c->files[file]->size;
-	return off >= size ? 0 : size - off < c->bs ? size - off : c->bs;
+	return off >= size ? 0 : tfs_min_u64(size - off, c->bs);
 }
 
 /* What block (file, index) will hold, page-rounded: its buffer size and what it costs the budget. */

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "engine/engine.h"
+#include "minmax.h"
 #include "error.h"
 #include "fmt.h"
 
@@ -427,7 +428,7 @@ static void fill_and_prefetch(struct tfs_engine *e, uint32_t file, struct tfs_bl
 		/* A range the page cache holds is spliced or copied from there when asked for;
 		 * prefetching it would add a copy and spend budget for nothing. */
 		if (off < size && tfs_reader_resident(e->reader, file, off,
-						      size - off < hi ? size - off : hi))
+						      tfs_min_u64(size - off, hi)))
 			rc = -EEXIST;
 		else
 			rc = tfs_cache_lookup_range(e->cache, file, i, TFS_ORIGIN_PREFETCH, 0, hi, 0,
@@ -709,7 +710,7 @@ ssize_t tfs_engine_read_pinned(struct tfs_engine *e, struct tfs_stream *s, uint3
 	/* No more blocks than one batch of pin_spans either: -E2BIG sends the caller to
 	 * tfs_engine_read. */
 	rc = read_begin(e, file, off, &len,
-			max_spans < MAX_PINNED_PER_READ ? max_spans : MAX_PINNED_PER_READ, err);
+			tfs_min_u64(max_spans, MAX_PINNED_PER_READ), err);
 	if (rc <= 0)
 		return rc;
 	end = off + len;

@@ -440,6 +440,128 @@ static void test_s3_endpoint(void **state)
 		fail_msg("unexpected S3 request headers: %s", line);
 }
 
+/* The last line of nginx's log NAME in the state folder (after nginx wrote it), in buf. */
+static void last_log_line(const char *name, char *buf, size_t size)
+{
+	char path[256], line[8192];
+	FILE *f;
+
+	usleep(200 * 1000); /* nginx writes its access log after the response */
+	snprintf(path, sizeof(path), "%s/%s", g.state, name);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	buf[0] = '\0';
+	while (fgets(line, sizeof(line), f))
+		snprintf(buf, size, "%s", line);
+	fclose(f);
+}
+
+/* HF_TOKEN goes to the Hub's hosts only: in http://huggingface.co:x@HOST/ the Hub's name is a
+ * user name, and the request goes to HOST. */
+static void test_hf_token_not_to_userinfo_host(void **state)
+{
+	struct tfs_source *s;
+	struct tfs_error err;
+	char u[256], line[8192];
+	FILE *f;
+	int n = 0;
+
+	NEED_SERVER();
+	setenv("HF_TOKEN", "SECRET123", 1);
+	snprintf(u, sizeof(u), "http://huggingface.co:x@127.0.0.1:%d/auth/a.bin", g.port);
+	assert_int_equal(tfs_source_open(u, NULL, &s, &err), 0);
+	tfs_source_close(s);
+	assert_int_equal(tfs_source_open(url("auth", "a.bin"), NULL, &s, &err), 0);
+	tfs_source_close(s);
+	unsetenv("HF_TOKEN");
+	usleep(200 * 1000); /* nginx writes its access log after the response */
+	snprintf(u, sizeof(u), "%s/auth.log", g.state);
+	f = fopen(u, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		n++;
+		if (strstr(line, "SECRET123"))
+			fail_msg("HF_TOKEN sent to 127.0.0.1: %s", line);
+	}
+	fclose(f);
+	assert_int_equal(n, 2); /* both probes logged */
+}
+
+/* S3 keys as written (dot segments are part of the name, and cannot leave the bucket), a session
+ * token of any length sent whole, a signing failure said as such. */
+static void test_s3_keys_tokens_signing(void **state)
+{
+	struct tfs_source *s;
+	struct tfs_error err;
+	char ep[128], line[8192], *tok = malloc(3001), *key = malloc(801);
+
+	NEED_SERVER();
+	memset(tok, 'T', 3000);
+	tok[3000] = '\0';
+	snprintf(ep, sizeof(ep), "http://127.0.0.1:%d/s3/", g.port);
+	setenv("AWS_ENDPOINT_URL", ep, 1);
+	setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
+	setenv("AWS_SESSION_TOKEN", tok, 1);
+	assert_int_equal(tfs_source_open("s3://bucket/dir/../a.bin", NULL, &s, &err), 0);
+	tfs_source_close(s);
+	last_log_line("s3.log", line, sizeof(line));
+	if (!strstr(line, "|/s3/bucket/dir/../a.bin|"))
+		fail_msg("the key was not sent as written: %.200s", line);
+	if (!strstr(line, tok))
+		fail_msg("the session token was not sent whole (%zu bytes logged)", strlen(line));
+	unsetenv("AWS_SESSION_TOKEN");
+	memset(key, 'K', 800);
+	key[800] = '\0';
+	setenv("AWS_ACCESS_KEY_ID", key, 1);
+	assert_int_equal(tfs_source_open("s3://bucket/a.bin", NULL, &s, &err), -EINVAL);
+	if (!strstr(err.msg, "cannot sign") || !strstr(err.msg, "s3://bucket/a.bin"))
+		fail_msg("unexpected message: %s", err.msg);
+	unsetenv("AWS_ENDPOINT_URL");
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	free(tok);
+	free(key);
+}
+
+/* A file removed from the server after it was opened: EIO, and changed, as a deleted shard. */
+static void test_gone_after_open(void **state)
+{
+	struct tfs_source *s;
+	struct tfs_error err;
+	char buf[4096], path[256];
+
+	NEED_SERVER();
+	snprintf(path, sizeof(path), "%s/gone.bin", g.root);
+	write_file(path, g.data, FILE_SIZE);
+	assert_int_equal(tfs_source_open(url("ok", "gone.bin"), NULL, &s, &err), 0);
+	assert_int_equal(tfs_source_read(s, buf, sizeof(buf), 0, 0, &err), sizeof(buf));
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(tfs_source_read(s, buf, sizeof(buf), 4096, 0, &err), -EIO);
+	if (!strstr(err.msg, "changed on the server") || !strstr(err.msg, "404"))
+		fail_msg("unexpected message: %s", err.msg);
+	assert_int_equal(tfs_source_check(s, &err), -EIO);
+	tfs_source_close(s);
+}
+
+/* Nothing listening: each attempt and its backoff, none after the last, and the message says so. */
+static void test_gave_up(void **state)
+{
+	struct tfs_source *s;
+	struct tfs_error err;
+	double t0;
+
+	NEED_SERVER();
+	setenv("TENSORFS_HTTP_RETRIES", "2", 1);
+	t0 = now_s();
+	assert_int_equal(tfs_source_open("http://127.0.0.1:1/a.bin", NULL, &s, &err), -EIO);
+	setenv("TENSORFS_HTTP_RETRIES", "5", 1);
+	if (!strstr(err.msg, "gave up after 3 attempts in ") || !strstr(err.msg, "http://127.0.0.1:1/a.bin"))
+		fail_msg("unexpected message: %s", err.msg);
+	/* backoffs of 0.1 and 0.2 s; a third sleep after the last attempt would make it 0.7 s */
+	assert_true(now_s() - t0 < 0.6);
+}
+
 static void test_match(void **state)
 {
 	assert_true(tfs_source_is_url("https://huggingface.co/x/y/resolve/main/"));
@@ -468,6 +590,10 @@ int main(void)
 		cmocka_unit_test(test_changed_on_server),
 		cmocka_unit_test(test_headers),
 		cmocka_unit_test(test_s3_endpoint),
+		cmocka_unit_test(test_hf_token_not_to_userinfo_host),
+		cmocka_unit_test(test_s3_keys_tokens_signing),
+		cmocka_unit_test(test_gone_after_open),
+		cmocka_unit_test(test_gave_up),
 	};
 	return cmocka_run_group_tests_name("source_http", tests, group_setup, group_teardown);
 }

@@ -13,7 +13,8 @@
  * blocks past the deadline. A 200 where 206 was asked (the server ignored Range), a Content-Range
  * other than the one asked, or a body longer or shorter than asked is -EIO at once: never wrong
  * bytes. An ETag, Last-Modified or total size other than the probe's at open marks the source
- * changed: that read and every later one fail, and check() says so, as for a changed local shard.
+ * changed: that read and every later one fail, and check() says so, as for a changed local shard;
+ * so does a 404 or 410 after open (the file is gone).
  *
  * Configuration comes from the environment at open, as libcurl's and AWS's own tools take it (the
  * command line's --header and --s3-endpoint set the first and last):
@@ -171,16 +172,19 @@ static void pool_put(struct http_source *s, CURL *h)
 		curl_easy_cleanup(h);
 }
 
-/* The request headers: the fixed ones, plus a fresh SigV4 signature for s3://. NULL: no memory. */
-static struct curl_slist *request_headers(struct http_source *s, int drop_auth, int *ok)
+/*
+ * The request headers: the fixed ones, plus a fresh SigV4 signature for s3://. *rc: 0, -ENOMEM, or
+ * tfs_sigv4_authorization's error (NULL is also the empty list of a plain URL).
+ */
+static struct curl_slist *request_headers(struct http_source *s, int drop_auth, int *rc)
 {
 	struct curl_slist *l = NULL, *n;
-	char date[17], line[1024], auth[768];
+	char date[17], line[1024], auth[768], *h_tok = NULL;
 	const char *sign[3];
 	struct tm tm;
 	time_t t;
 
-	*ok = 1;
+	*rc = -ENOMEM;
 	for (struct curl_slist *h = s->headers; h; h = h->next) {
 		if (drop_auth && (strncasecmp(h->data, "authorization:", 14) == 0 ||
 				  strncasecmp(h->data, "cookie:", 7) == 0))
@@ -190,18 +194,23 @@ static struct curl_slist *request_headers(struct http_source *s, int drop_auth, 
 			goto fail;
 		l = n;
 	}
-	if (!s->s3.access_key)
+	if (!s->s3.access_key) {
+		*rc = 0;
 		return l;
+	}
 	t = time(NULL);
 	gmtime_r(&t, &tm);
 	strftime(date, sizeof(date), "%Y%m%dT%H%M%SZ", &tm);
-	char h_sha[96], h_date[48], h_tok[2048];
+	char h_sha[96], h_date[48];
 	snprintf(h_sha, sizeof(h_sha), "x-amz-content-sha256: %s", TFS_SIGV4_EMPTY_SHA256);
 	snprintf(h_date, sizeof(h_date), "x-amz-date: %s", date);
 	sign[0] = h_sha;
 	sign[1] = h_date;
-	if (s->s3.token)
-		snprintf(h_tok, sizeof(h_tok), "x-amz-security-token: %s", s->s3.token);
+	/* A session token has no documented bound on its length: sized to it, never cut. */
+	if (s->s3.token && asprintf(&h_tok, "x-amz-security-token: %s", s->s3.token) < 0) {
+		h_tok = NULL;
+		goto fail;
+	}
 	sign[2] = h_tok;
 	struct tfs_sigv4_req r = {
 		.method = "GET", .host = s->s3.host, .path = s->s3.path, .query = "",
@@ -209,8 +218,10 @@ static struct curl_slist *request_headers(struct http_source *s, int drop_auth, 
 		.payload_sha256 = TFS_SIGV4_EMPTY_SHA256, .amz_date = date, .region = s->s3.region,
 		.service = "s3", .access_key = s->s3.access_key, .secret_key = s->s3.secret_key,
 	};
-	if (tfs_sigv4_authorization(&r, auth, sizeof(auth)) < 0)
+	*rc = tfs_sigv4_authorization(&r, auth, sizeof(auth));
+	if (*rc < 0)
 		goto fail;
+	*rc = -ENOMEM;
 	snprintf(line, sizeof(line), "Authorization: %s", auth);
 	for (size_t i = 0; i < r.n_headers + 1; i++) {
 		n = curl_slist_append(l, i < r.n_headers ? sign[i] : line);
@@ -218,10 +229,12 @@ static struct curl_slist *request_headers(struct http_source *s, int drop_auth, 
 			goto fail;
 		l = n;
 	}
+	free(h_tok);
+	*rc = 0;
 	return l;
 fail:
+	free(h_tok);
 	curl_slist_free_all(l);
-	*ok = 0;
 	return NULL;
 }
 
@@ -239,11 +252,14 @@ static int get_range_at(struct http_source *s, CURL *h, const char *url, int dro
 	char range[64];
 	struct curl_slist *hdrs;
 	CURLcode cc;
-	int ok;
+	int rc;
 
-	hdrs = request_headers(s, drop_auth, &ok);
-	if (!ok)
+	hdrs = request_headers(s, drop_auth, &rc);
+	if (rc == -ENOMEM)
 		return tfs_error_set(err, -ENOMEM, "%s: out of memory", s->name);
+	if (rc < 0)
+		return tfs_error_set(err, -EINVAL, "%s: cannot sign the request (%s): check "
+				     "AWS_ACCESS_KEY_ID and AWS_REGION", s->name, strerror(-rc));
 	snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)off,
 		 (unsigned long long)(off + len - 1));
 	curl_easy_reset(h);
@@ -256,6 +272,9 @@ static int get_range_at(struct http_source *s, CURL *h, const char *url, int dro
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* An S3 key is a name, not a path: "a/../b" is that key, not "b" (nor another bucket). */
+	if (s->s3.host)
+		curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, budget_ms);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, budget_ms < 5000 ? budget_ms : 5000L);
@@ -381,11 +400,11 @@ static int mark_changed(struct http_source *s, const char *why, struct tfs_error
 static int fetch(struct http_source *s, struct xfer *x, uint64_t off, size_t len,
 		 struct tfs_error *err)
 {
-	int64_t deadline = now_ms() + s->timeout_ms;
+	int64_t start = now_ms(), deadline = start + s->timeout_ms;
 	long backoff = 100;
-	int rc = -EIO;
+	int rc = -EIO, attempt;
 
-	for (int attempt = 0; attempt <= s->retries; attempt++) {
+	for (attempt = 0; attempt <= s->retries; attempt++) {
 		int64_t left = deadline - now_ms();
 		CURL *h;
 
@@ -403,16 +422,23 @@ static int fetch(struct http_source *s, struct xfer *x, uint64_t off, size_t len
 		if (rc != -EAGAIN)
 			return rc;
 		left = deadline - now_ms();
-		if (left <= backoff)
+		if (left <= backoff || attempt == s->retries) {
+			attempt++;
 			break;
+		}
 		usleep((useconds_t)backoff * 1000);
 		backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
 	}
-	if (rc == -EAGAIN && err) { /* err holds the last attempt's reason */
+	if (rc == -EAGAIN && err) { /* err holds the last attempt's reason: "NAME: why" */
 		char last[TFS_ERR_MAX];
-		snprintf(last, sizeof(last), "%s", err->msg);
-		tfs_error_set(err, -EIO, "%s: gave up after %ld ms: %s", s->name, s->timeout_ms,
-			      last);
+		size_t ln = strlen(s->name);
+		const char *why = err->msg;
+
+		if (strncmp(why, s->name, ln) == 0 && strncmp(why + ln, ": ", 2) == 0)
+			why += ln + 2;
+		snprintf(last, sizeof(last), "%s", why);
+		tfs_error_set(err, -EIO, "%s: gave up after %d attempt%s in %lld ms: %s", s->name,
+			      attempt, attempt == 1 ? "" : "s", (long long)(now_ms() - start), last);
 	}
 	return -EIO;
 }
@@ -437,6 +463,17 @@ static ssize_t http_read(struct tfs_source *src, void *buf, size_t len, uint64_t
 	rc = fetch(s, &x, off, len, err);
 	if (rc > 0)
 		return mark_changed(s, "the range is past its end now", err);
+	/* Opened, then gone: removed or replaced on the server, as a local shard deleted under the
+	 * mount. A read's error is EIO, whatever the status; the message keeps it. */
+	if (rc == -ENOENT)
+		return mark_changed(s, "gone: HTTP 404 or 410", err);
+	if (rc == -EACCES && err) {
+		char why[TFS_ERR_MAX];
+		snprintf(why, sizeof(why), "%s", err->msg);
+		return tfs_error_set(err, -EIO, "%s (credentials expired or revoked?)", why);
+	}
+	if (rc == -EACCES)
+		return -EIO;
 	if (rc < 0)
 		return rc;
 	if (validators_differ(s, &x))
@@ -519,6 +556,30 @@ static int is_hf_host(const char *host)
 	return 0;
 }
 
+/*
+ * 1 when HF_TOKEN may go to `url`: its host is the Hub's, as libcurl parses it (the host curl will
+ * connect to), and it carries no user name or password: in "https://huggingface.co:x@elsewhere/"
+ * the Hub's name is a user name, and the token would go elsewhere.
+ */
+static int hub_url(const char *url)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *user = NULL, *pass = NULL;
+	int ok = 0;
+
+	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		curl_url_get(u, CURLUPART_USER, &user, 0);
+		curl_url_get(u, CURLUPART_PASSWORD, &pass, 0);
+		ok = !user && !pass && is_hf_host(host);
+	}
+	curl_free(host);
+	curl_free(user);
+	curl_free(pass);
+	curl_url_cleanup(u);
+	return ok;
+}
+
 /* s3://bucket/key -> the HTTPS (or --s3-endpoint) URL and what SigV4 signs. */
 static int s3_setup(struct http_source *s, const char *url, struct tfs_error *err)
 {
@@ -556,7 +617,7 @@ static int s3_setup(struct http_source *s, const char *url, struct tfs_error *er
 	if (!s->url)
 		goto done;
 	u = curl_url();
-	if (!u || curl_url_set(u, CURLUPART_URL, s->url, 0) != CURLUE_OK ||
+	if (!u || curl_url_set(u, CURLUPART_URL, s->url, CURLU_PATH_AS_IS) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &uhost, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_PATH, &s->s3.path, 0) != CURLUE_OK) {
 		rc = tfs_error_set(err, -EINVAL, "%s: bad S3 endpoint '%s'", url,
@@ -599,7 +660,6 @@ static int header_setup(struct http_source *s, struct tfs_error *err)
 {
 	const char *lines = getenv("TENSORFS_HTTP_HEADERS"), *tok = getenv("HF_TOKEN");
 	int have_auth = 0;
-	char host[256] = "";
 
 	for (const char *p = lines; p && *p;) {
 		const char *nl = strchr(p, '\n'), *end = nl ? nl : p + strlen(p);
@@ -620,8 +680,7 @@ static int header_setup(struct http_source *s, struct tfs_error *err)
 		}
 		p = nl ? nl + 1 : end;
 	}
-	sscanf(s->url, "%*[a-z]://%255[^/:?#]", host);
-	if (tok && *tok && !have_auth && is_hf_host(host)) {
+	if (tok && *tok && !have_auth && hub_url(s->url)) {
 		char line[4096];
 		struct curl_slist *n;
 		snprintf(line, sizeof(line), "Authorization: Bearer %s", tok);

@@ -536,6 +536,8 @@ static int wait_block(struct tfs_engine *e, struct tfs_block *b, struct tfs_erro
 		return 0;
 	if (tfs_reader_file_changed(e->reader, b->file))
 		return tfs_error_set(err, -EIO, "%s: changed since it was opened", f->path);
+	if (tfs_reader_last_error(e->reader, b->file, rc, err))
+		return rc; /* the source's own words: "URL: gave up after 11 attempts ...: HTTP 503" */
 	return tfs_error_set(err, rc, "%s: read at %" PRIu64 ": %s", f->path, b->index * e->bs,
 			     strerror(-rc));
 }

@@ -11,8 +11,8 @@
  * demand jobs (when there are two or more workers), so a waiting caller never queues behind a
  * full pool of background reads.
  *
- * Locking: reader->lock guards both queues, the rq_* fields of queued blocks and `stop`. It is
- * never held across I/O or while calling into the cache.
+ * Locking: reader->lock guards both queues, the rq_* fields of queued blocks, `stop` and each
+ * file's `why`. It is never held across I/O or while calling into the cache.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -30,6 +30,9 @@ struct rfile {
 	const struct tfs_file *f;    /* catalog's, immutable */
 	atomic_int changed;          /* set once, never cleared */
 	atomic_int chains;           /* tfs_reader_chains' answer: 0 not asked yet, 1 no, 2 yes */
+	int why_code;                /* the last failed block read's errno (0: none) and message,
+				      * from its source; reader->lock */
+	struct tfs_error why;        /* reader->lock */
 };
 
 
@@ -117,6 +120,18 @@ int tfs_reader_file_changed(struct tfs_reader *r, uint32_t file)
 	return atomic_load(&r->files[file].changed);
 }
 
+int tfs_reader_last_error(struct tfs_reader *r, uint32_t file, int code, struct tfs_error *err)
+{
+	int found;
+
+	pthread_mutex_lock(&r->lock);
+	found = code != 0 && r->files[file].why_code == code;
+	if (found && err)
+		*err = r->files[file].why;
+	pthread_mutex_unlock(&r->lock);
+	return found;
+}
+
 /*
  * Reads [off, off+len) of `file` from its held source into buf and releases the source, keeping
  * the rules every read keeps: counted in preads and bytes_from_disk; a read that comes back short
@@ -164,6 +179,7 @@ static void read_blocks(struct tfs_reader *r, struct tfs_block **b, unsigned n, 
 	uint64_t off = b[0]->index * r->bs + b[0]->flo, end = off;
 	struct iovec iov[TFS_READER_CHAIN_MAX];
 	struct tfs_source *src;
+	struct tfs_error why = { "" };
 	unsigned k = 0;
 	ssize_t got;
 	int err = 0, direct;
@@ -189,7 +205,7 @@ static void read_blocks(struct tfs_reader *r, struct tfs_block **b, unsigned n, 
 		k++;
 	}
 	if (!err && k)
-		err = tfs_reader_hold_source(r, b[0]->file, &src, NULL);
+		err = tfs_reader_hold_source(r, b[0]->file, &src, &why);
 	if (!err && k) {
 		/* Bytes RAM holds are a copy away: a direct read would go to the disk again. */
 		direct = r->direct;
@@ -198,9 +214,15 @@ static void read_blocks(struct tfs_reader *r, struct tfs_block **b, unsigned n, 
 			atomic_fetch_add(&r->bytes_resident, end - off);
 		}
 		got = read_checked(r, b[0]->file, src, iov, (int)k, off, direct ? TFS_SOURCE_DIRECT : 0,
-				   NULL);
+				   &why);
 		if (got < 0)
 			err = (int)got;
+	}
+	if (err && why.msg[0]) { /* the waiters only get err: keep the source's words for them */
+		pthread_mutex_lock(&r->lock);
+		rf->why_code = err;
+		rf->why = why;
+		pthread_mutex_unlock(&r->lock);
 	}
 	if (err)
 		for (unsigned i = 0; i < n; i++)

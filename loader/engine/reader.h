@@ -70,6 +70,12 @@ typedef void (*tfs_reader_changed_fn)(void *ctx, uint32_t file);
 void tfs_reader_on_changed(struct tfs_reader *r, tfs_reader_changed_fn fn, void *ctx);
 /* 1 once `file` was seen changed. */
 int tfs_reader_file_changed(struct tfs_reader *r, uint32_t file);
+/*
+ * A block's fill fails with an errno only; this gives the source's message for it: 1 and *err set
+ * (when not NULL) to the last failed block read of `file`, when that failure's errno is `code`;
+ * else 0.
+ */
+int tfs_reader_last_error(struct tfs_reader *r, uint32_t file, int code, struct tfs_error *err);
 
 /*
  * Asks the sources to bypass the page cache (TFS_SOURCE_DIRECT) from now on: the disk DMAs into

@@ -125,7 +125,9 @@ try:
     c.check(rc != 0 and "ignored the Range" in out, "load refuses a server that ignores Range", out[-200:])
 
     # ---- nginx stopped under a live mount, then restarted --------------------------------------
-    with Mount(base + "/ok/sh/", ["--cache-size", "4M", "--block-size", "64K", "--strategy", "lazy"]) as mnt:
+    downlog = os.path.join(tmpdir("downlog"), "daemon.log")
+    with Mount(base + "/ok/sh/", ["--cache-size", "4M", "--block-size", "64K", "--strategy", "lazy",
+                                  "--log", downlog]) as mnt:
         ts = sorted((t for t in sh["tensors"] if t["length"] >= 4096), key=lambda t: t["offset"])
         first, later = ts[:3], ts[-3:]
         for t in first:
@@ -137,6 +139,9 @@ try:
             c.check(o == "EIO", "server down: EIO (got %s)" % o, t["key"])
             c.check(time.time() - t0 < 8, "server down: EIO within seconds", "%.1f s" % (time.time() - t0))
         c.check(all(pid_alive(p) for p in mnt.pids) and mnt.pids, "daemon alive while the server is down")
+        dl = read_all(downlog).decode(errors="replace")
+        c.check("gave up after" in dl and "connect" in dl.lower(),
+                "the daemon's log gives the source's reason for the EIO", dl[-400:])
         nginx("restart")
         for t in later + first:
             c.check(tensor_ok(mnt.path, sh, t), "server back: exact again", t["key"])

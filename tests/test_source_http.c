@@ -562,6 +562,31 @@ static void test_gave_up(void **state)
 	assert_true(now_s() - t0 < 0.6);
 }
 
+/* Messages never show a URL's password; header values cannot carry a line break. */
+static void test_secrets_and_line_breaks(void **state)
+{
+	struct tfs_source *s = NULL;
+	struct tfs_error err;
+	char u[256], shown[256];
+
+	NEED_SERVER();
+	snprintf(u, sizeof(u), "http://user:pw5ecret@127.0.0.1:%d/ok/missing.bin?X-Sig=k3y", g.port);
+	snprintf(shown, sizeof(shown), "http://127.0.0.1:%d/ok/missing.bin", g.port);
+	assert_int_equal(tfs_source_open(u, NULL, &s, &err), -ENOENT);
+	if (strstr(err.msg, "pw5ecret") || strstr(err.msg, "k3y") || !strstr(err.msg, shown))
+		fail_msg("unexpected message: %s", err.msg);
+	setenv("TENSORFS_HTTP_HEADERS", "X-Test: 42\r\nX-Injected: 1", 1);
+	assert_int_equal(tfs_source_open(url("hdr", "a.bin"), NULL, &s, &err), -EINVAL);
+	unsetenv("TENSORFS_HTTP_HEADERS");
+	setenv("HF_TOKEN", "abc\r\nX-Injected: 1", 1);
+	assert_int_equal(tfs_source_open("https://huggingface.co/org/repo/resolve/main/x.safetensors",
+					 NULL, &s, &err), -EINVAL);
+	unsetenv("HF_TOKEN");
+	if (!strstr(err.msg, "HF_TOKEN"))
+		fail_msg("unexpected message: %s", err.msg);
+	assert_null(s);
+}
+
 static void test_match(void **state)
 {
 	assert_true(tfs_source_is_url("https://huggingface.co/x/y/resolve/main/"));
@@ -594,6 +619,7 @@ int main(void)
 		cmocka_unit_test(test_s3_keys_tokens_signing),
 		cmocka_unit_test(test_gone_after_open),
 		cmocka_unit_test(test_gave_up),
+		cmocka_unit_test(test_secrets_and_line_breaks),
 	};
 	return cmocka_run_group_tests_name("source_http", tests, group_setup, group_teardown);
 }

@@ -667,7 +667,8 @@ static int header_setup(struct http_source *s, struct tfs_error *err)
 		struct curl_slist *n;
 
 		if (end > p) {
-			if ((size_t)(end - p) >= sizeof(line) || !memchr(p, ':', (size_t)(end - p)))
+			if ((size_t)(end - p) >= sizeof(line) || !memchr(p, ':', (size_t)(end - p)) ||
+			    memchr(p, '\r', (size_t)(end - p)))
 				return tfs_error_set(err, -EINVAL, "%s: bad header '%.*s' (want "
 						     "'Name: value')", s->name, (int)(end - p), p);
 			memcpy(line, p, (size_t)(end - p));
@@ -681,6 +682,9 @@ static int header_setup(struct http_source *s, struct tfs_error *err)
 		p = nl ? nl + 1 : end;
 	}
 	if (tok && *tok && !have_auth && hub_url(s->url)) {
+		if (strpbrk(tok, "\r\n"))
+			return tfs_error_set(err, -EINVAL, "%s: HF_TOKEN holds a line break: not sent",
+					     s->name);
 		char line[4096];
 		struct curl_slist *n;
 		snprintf(line, sizeof(line), "Authorization: Bearer %s", tok);
@@ -690,6 +694,29 @@ static int header_setup(struct http_source *s, struct tfs_error *err)
 		s->headers = n;
 	}
 	return 0;
+}
+
+/* The URL as messages show it: without its query (a presigned URL's keys) and without a user name
+ * and password ("https://user:secret@host/..." -> "https://host/..."). NULL: no memory. */
+static char *display_name(const char *url)
+{
+	size_t end = strcspn(url, "?#");
+	const char *auth = strstr(url, "://"), *at;
+	char *name;
+
+	if (auth && (size_t)(auth - url) < end) {
+		size_t la;
+
+		auth += 3;
+		la = strcspn(auth, "/?#");
+		at = memrchr(auth, '@', la);
+		if (at && asprintf(&name, "%.*s%.*s", (int)(auth - url), url,
+				   (int)(end - (size_t)(at + 1 - url)), at + 1) >= 0)
+			return name;
+		if (at)
+			return NULL;
+	}
+	return strndup(url, end);
 }
 
 static long env_long(const char *name, long def, long lo, long hi)
@@ -717,7 +744,7 @@ static int http_open(const char *url, struct tfs_source **out, struct tfs_error 
 	s->pub.ops = &http_ops;
 	pthread_mutex_init(&s->lock, NULL);
 	s->pub.path = strdup(url);
-	s->name = strndup(url, strcspn(url, "?"));
+	s->name = display_name(url);
 	if (!s->pub.path || !s->name)
 		goto nomem;
 	s->timeout_ms = env_long("TENSORFS_HTTP_TIMEOUT", 30, 1, 86400) * 1000;

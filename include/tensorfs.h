@@ -414,7 +414,8 @@ struct tfs_load_opts {
 	struct tfs_device device;   /* default target (rule 3): cpu or cuda:N; default cpu */
 	unsigned threads;           /* reader threads calling tfs_engine_read; 0 = 4 */
 	unsigned staging_buffers;   /* staging ring size (>= 2); 0 = 8 */
-	uint64_t staging_bytes;     /* bytes per staging buffer (>= 4 KiB); 0 = 8 MiB */
+	uint64_t staging_bytes;     /* bytes per staging buffer (>= 4 KiB); 0 = 8 MiB, or for a URL
+				     * checkpoint the engine's block size (one range GET a chunk) */
 	unsigned streams;           /* CUDA streams per device; 0 = 4 */
 	int per_tensor;             /* 1: one allocation per tensor; 0: one arena per device */
 	int staging_only;           /* 1: always read into the staging ring; 0: copy straight out of

@@ -8,6 +8,7 @@ a location that ignores Range, one with a wrong Content-Range, nginx stopped und
 and restarted (EIO within seconds, daemon alive, exact bytes again), a shard replaced on the
 server (EIO, never the new bytes; the kernel's cached pages of it dropped too); --header and s3:// through --s3-endpoint."""
 import errno
+import json
 import os
 import subprocess
 import threading
@@ -24,6 +25,7 @@ state = os.path.join(tmpdir("nginx"), "state")
 sh = gen("sharded", os.path.join(www, "sh"), "--tensors", 60, "--shards", 3, "--seed", 5, "--size-mb", 6)
 df = gen("diffusers", os.path.join(www, "diff"), "--tensors", 40, "--shards", 2, "--seed", 6, "--size-mb", 3)
 one = gen("single", os.path.join(www, "one.safetensors"), "--tensors", 10, "--seed", 8, "--size-mb", 1)
+big = gen("single", os.path.join(www, "big.safetensors"), "--tensors", 2, "--seed", 9, "--size-mb", 24)
 g1 = gguf_write.write(os.path.join(www, "g"), "", 1, seed=9, single_name="one.gguf")
 gs = gguf_write.write(os.path.join(www, "g"), "m", 3, seed=10)
 gguf_write.write(os.path.join(www, "gmiss"), "m", 3, seed=11)
@@ -94,6 +96,16 @@ try:
         rc, out = load_verify(url)
         c.check(rc == 0 and ("verify: %d tensors match" % len(m["tensors"])) in out, "load --verify " + url,
                 out[-300:])
+
+    # A URL's chunks are range GETs of one engine block (2 MiB by default), a local file's 8 MiB:
+    # the largest chunk the load reports (staging_bytes) for tensors of ~12 MiB.
+    for src, most, what in ((base + "/ok/big.safetensors", 2 << 20, "URL"),
+                            (os.path.join(www, "big.safetensors"), 8 << 20, "local file")):
+        r = subprocess.run([TENSORFS, "load", "--json", src], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=120)
+        rep = json.loads(r.stdout) if r.returncode == 0 else {}
+        c.check(rep.get("staging_bytes") == most, "load of a %s: chunks of %d bytes" % (what, most),
+                (r.stdout + r.stderr).decode(errors="replace")[-300:])
 
     # ---- GGUF: one file, and a split set brought whole by the URL of its first part ------------
     with Mount(base + "/ok/g/one.gguf") as mnt:

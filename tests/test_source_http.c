@@ -275,6 +275,26 @@ static void test_redirect_followed_once(void **state)
 	assert_int_equal(count_lines(log) - before, 1);
 }
 
+/* A redirect target that starts answering wrong ranges (a CDN node gone bad) is forgotten, as a
+ * failing one is: the read asks the original URL again, which now leads elsewhere. */
+static void test_bad_redirect_target_forgotten(void **state)
+{
+	struct tfs_source *s;
+	struct tfs_error err;
+	char buf[4096], flag[256];
+
+	NEED_SERVER();
+	snprintf(flag, sizeof(flag), "%s/flip.bad", g.root);
+	assert_int_equal(tfs_source_open(url("redirflip", "a.bin"), NULL, &s, &err), 0);
+	assert_int_equal(tfs_source_read(s, buf, sizeof(buf), 0, 0, &err), sizeof(buf));
+	write_file(flag, "", 0);
+	if (tfs_source_read(s, buf, sizeof(buf), 8192, 0, &err) != sizeof(buf))
+		fail_msg("the read after the target went bad failed: %s", err.msg);
+	assert_memory_equal(buf, g.data + 8192, sizeof(buf));
+	unlink(flag);
+	tfs_source_close(s);
+}
+
 /* A server at 512 KiB/s: slow, never wrong, never a timeout while bytes flow. */
 static void test_slow_server(void **state)
 {
@@ -609,6 +629,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_content_range),
 		cmocka_unit_test(test_short_and_long_body),
 		cmocka_unit_test(test_redirect_followed_once),
+		cmocka_unit_test(test_bad_redirect_target_forgotten),
 		cmocka_unit_test(test_slow_server),
 		cmocka_unit_test(test_server_down_then_back),
 		cmocka_unit_test(test_stopped_mid_read),

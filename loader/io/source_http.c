@@ -28,7 +28,8 @@
  * Redirects: the Hub answers every GET of a resolve URL with a redirect to its CDN. After one
  * range arrived through a redirect, later reads go to where it led (without Authorization or
  * Cookie headers when that is another host, as curl does on redirects), and back to the original
- * URL the first time that fails (an expired signature): one request per block instead of two.
+ * URL the first time that fails (an expired signature) or answers a range wrongly (that read asks
+ * the original once more): one request per block instead of two.
  *
  * Locking: s->lock guards the handle pool and `moved`; everything else is immutable after open except
  * `changed` (atomic, set once).
@@ -78,6 +79,7 @@ struct xfer {
 	size_t len, got;
 	long status;
 	int overflow, not_partial;
+	int via_moved;               /* the answer came from where a redirect led (s->moved) */
 	char crange[128], etag[256], lastmod[64];
 };
 
@@ -355,6 +357,7 @@ static int get_range(struct http_source *s, CURL *h, struct xfer *x, uint64_t of
 	rc = get_range_at(s, h, moved, origin_len(moved) != origin_len(s->url) ||
 			  strncmp(moved, s->url, origin_len(moved)) != 0,
 			  x, off, len, budget_ms, err);
+	x->via_moved = rc == 0;
 	if (rc < 0) { /* expired or gone: forget it and ask the original URL again */
 		pthread_mutex_lock(&s->lock);
 		if (s->moved && strcmp(s->moved, moved) == 0) {
@@ -415,7 +418,7 @@ static int fetch(struct http_source *s, struct xfer *x, uint64_t off, size_t len
 			return tfs_error_set(err, -ENOMEM, "%s: out of memory", s->name);
 		x->got = 0;
 		x->status = 0;
-		x->overflow = x->not_partial = 0;
+		x->overflow = x->not_partial = x->via_moved = 0;
 		x->crange[0] = x->etag[0] = x->lastmod[0] = '\0';
 		rc = get_range(s, h, x, off, len, (long)left, err);
 		pool_put(s, h);
@@ -443,11 +446,36 @@ static int fetch(struct http_source *s, struct xfer *x, uint64_t off, size_t len
 	return -EIO;
 }
 
+/* A 206 as asked: 0, or -EIO naming what is wrong (marking the source changed when the server
+ * says the file is another one now). */
+static int check_answer(struct http_source *s, const struct xfer *x, uint64_t off, size_t len,
+			struct tfs_error *err)
+{
+	uint64_t a, b, total;
+
+	if (validators_differ(s, x))
+		return mark_changed(s, x->etag[0] && strcmp(s->etag, x->etag) ? "ETag" : "Last-Modified",
+				    err);
+	if (parse_crange(x->crange, &a, &b, &total) < 0)
+		return tfs_error_set(err, -EIO, "%s: bad Content-Range '%s' for bytes %llu-%llu",
+				     s->name, x->crange, (unsigned long long)off,
+				     (unsigned long long)(off + len - 1));
+	if (total != s->pub.info.size)
+		return mark_changed(s, "size", err);
+	if (a != off || b != off + len - 1)
+		return tfs_error_set(err, -EIO, "%s: asked bytes %llu-%llu, the server sent '%s'",
+				     s->name, (unsigned long long)off,
+				     (unsigned long long)(off + len - 1), x->crange);
+	if (x->got != len)
+		return tfs_error_set(err, -EIO, "%s: short body: %zu of %zu bytes at %llu", s->name,
+				     x->got, len, (unsigned long long)off);
+	return 0;
+}
+
 static ssize_t http_read(struct tfs_source *src, void *buf, size_t len, uint64_t off, unsigned flags,
 			 struct tfs_error *err)
 {
 	struct http_source *s = (struct http_source *)src;
-	uint64_t a, b, total;
 	struct xfer x;
 	int rc;
 
@@ -460,39 +488,35 @@ static ssize_t http_read(struct tfs_source *src, void *buf, size_t len, uint64_t
 		len = (size_t)(s->pub.info.size - off);
 	x.buf = buf;
 	x.len = len;
-	rc = fetch(s, &x, off, len, err);
-	if (rc > 0)
-		return mark_changed(s, "the range is past its end now", err);
-	/* Opened, then gone: removed or replaced on the server, as a local shard deleted under the
-	 * mount. A read's error is EIO, whatever the status; the message keeps it. */
-	if (rc == -ENOENT)
-		return mark_changed(s, "gone: HTTP 404 or 410", err);
-	if (rc == -EACCES && err) {
-		char why[TFS_ERR_MAX];
-		snprintf(why, sizeof(why), "%s", err->msg);
-		return tfs_error_set(err, -EIO, "%s (credentials expired or revoked?)", why);
+	for (int again = 1;; again = 0) {
+		rc = fetch(s, &x, off, len, err);
+		if (rc > 0)
+			return mark_changed(s, "the range is past its end now", err);
+		/* Opened, then gone: removed or replaced on the server, as a local shard deleted
+		 * under the mount. A read's error is EIO, whatever the status; the message keeps it. */
+		if (rc == -ENOENT)
+			return mark_changed(s, "gone: HTTP 404 or 410", err);
+		if (rc == -EACCES && err) {
+			char why[TFS_ERR_MAX];
+			snprintf(why, sizeof(why), "%s", err->msg);
+			return tfs_error_set(err, -EIO, "%s (credentials expired or revoked?)", why);
+		}
+		if (rc == -EACCES)
+			return -EIO;
+		if (rc < 0)
+			return rc;
+		rc = check_answer(s, &x, off, len, err);
+		if (rc == 0)
+			return (ssize_t)len;
+		/* A wrong answer from where a redirect led (one CDN node gone bad): forget it, as a
+		 * failed request there does, and ask the original URL once more. */
+		if (!again || !x.via_moved || atomic_load(&s->changed))
+			return rc;
+		pthread_mutex_lock(&s->lock);
+		free(s->moved);
+		s->moved = NULL;
+		pthread_mutex_unlock(&s->lock);
 	}
-	if (rc == -EACCES)
-		return -EIO;
-	if (rc < 0)
-		return rc;
-	if (validators_differ(s, &x))
-		return mark_changed(s, x.etag[0] && strcmp(s->etag, x.etag) ? "ETag" : "Last-Modified",
-				    err);
-	if (parse_crange(x.crange, &a, &b, &total) < 0)
-		return tfs_error_set(err, -EIO, "%s: bad Content-Range '%s' for bytes %llu-%llu",
-				     s->name, x.crange, (unsigned long long)off,
-				     (unsigned long long)(off + len - 1));
-	if (total != s->pub.info.size)
-		return mark_changed(s, "size", err);
-	if (a != off || b != off + len - 1)
-		return tfs_error_set(err, -EIO, "%s: asked bytes %llu-%llu, the server sent '%s'",
-				     s->name, (unsigned long long)off,
-				     (unsigned long long)(off + len - 1), x.crange);
-	if (x.got != len)
-		return tfs_error_set(err, -EIO, "%s: short body: %zu of %zu bytes at %llu", s->name,
-				     x.got, len, (unsigned long long)off);
-	return (ssize_t)len;
 }
 
 static int http_check(struct tfs_source *src, struct tfs_error *err)

@@ -105,7 +105,7 @@ help:
 	@echo "make demo       deps + build + mount a small sample checkpoint and show it"
 	@echo "make test       deps + build + every unit and integration test"
 	@echo "make bench      benchmark (bench/run.sh): issue 9's figures vs cat, pread, mmap, bulk pread,"
-	@echo "                bindfs and peer loaders; bench/out/results.json + chart.png (~10 min)"
+	@echo "                bindfs and peer loaders; bench/out/results.json + chart.png (~13 min)"
 	@echo "make bench-quick  the same on a small checkpoint, one round (a few minutes; CI smoke)"
 	@echo "                A/B: make bench BENCH_AB_OPTS='--direct-io off|--splice off'"
 	@echo "make test-asan  the whole suite under ASan+UBSan (test-asan-python: the Python tests only);"

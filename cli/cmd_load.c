@@ -47,7 +47,8 @@ static void usage_load(FILE *f)
 		TFS_CLI_REMOTE_USAGE
 		"  -h, --help              this text\n"
 		"\n"
-		"CKPT is a folder, a .safetensors file, or a URL (see `tensorfs mount --help`).\n");
+		"CKPT is a .safetensors or .gguf file, a folder holding a checkpoint, or a URL (see\n"
+		"`tensorfs mount --help`).\n");
 }
 
 struct load_args {

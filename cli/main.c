@@ -28,8 +28,8 @@ static void usage_main(FILE *f)
 	fprintf(f,
 		"usage: tensorfs COMMAND [OPTIONS] ...\n"
 		"\n"
-		"Shows a safetensors checkpoint (single file, sharded with an index, or a diffusers folder)\n"
-		"as a read-only tree of tensor files, or loads its tensors.\n"
+		"Shows a checkpoint (safetensors: one file, sharded with an index, or a diffusers folder;\n"
+		"GGUF: one file or a split set) as a read-only tree of tensor files, or loads its tensors.\n"
 		"\n"
 		"commands:\n"
 		"  ls CKPT              table of tensors: name, dtype, shape, bytes, shard (no mount needed)\n"
@@ -105,7 +105,8 @@ static void usage_mount(FILE *f)
 		TFS_CLI_REMOTE_USAGE
 		"  -h, --help              this text\n"
 		"\n"
-		"CKPT is a folder, a .safetensors file, or a URL: https://host/path/model.safetensors,\n"
+		"CKPT is a .safetensors or .gguf file (a split set by its first part), a folder holding a\n"
+		"checkpoint, or a URL: https://host/path/model.safetensors,\n"
 		"a folder URL ending in '/' (https://huggingface.co/ORG/REPO/resolve/main/), or\n"
 		"s3://bucket/prefix/.\n");
 }
@@ -790,7 +791,7 @@ static int cmd_mount(int argc, char **argv)
 }
 
 /* A checkpoint folder may hold thousands of files: take every descriptor the hard limit allows
- * (the engine still keeps only a quarter of the soft limit open: loader/io/fdcache.h). */
+ * (the engine still keeps only a quarter of the soft limit open: loader/io/srccache.h). */
 static void raise_nofile(void)
 {
 	struct rlimit rl;

@@ -1,6 +1,6 @@
 /*
  * remote.c - the command-line options for checkpoints behind URLs (--header, --s3-endpoint),
- * shared by `mount` and `load`. The HTTP source reads its configuration from the environment at
+ * shared by `mount`, `load` and `ls`. The HTTP source reads its configuration from the environment at
  * open (see README, "Checkpoints over HTTP"), so these options only set it, before any thread or
  * the daemon's fork, which inherits it.
  */

@@ -7,7 +7,8 @@
  * calls tfs_mount_file_changed() on its own thread, which invalidates the page cache and
  * attributes of each node whose bytes come from that file (its tensors, and the file itself
  * where the tree shows it) and forgets their cached digests. The next read of any of them reaches
- * the daemon and fails with EIO. The consistency a reader gets is in docs/FUSE-NOTES.md.
+ * the daemon and fails with EIO. The consistency a reader gets is in README.md ("What a reader
+ * sees when a checkpoint file changes").
  */
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>

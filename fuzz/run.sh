@@ -8,8 +8,9 @@
 # a replayed input failed. Crashing inputs are written to BUILD_DIR/fuzz-artifacts/; copy them into
 # tests/corpus/<target>/ once fixed, so `make fuzz-regress` keeps replaying them.
 set -u
+case ${1:-} in -h|--help|"") sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; [ -n "${1:-}" ]; exit $? ;; esac
 B=$1
-MODE=$2
+MODE=${2:?usage: fuzz/run.sh BUILD_DIR SECONDS|regress [TARGET...] (see --help)}
 shift 2
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO" || exit 1

@@ -186,7 +186,10 @@ enum tfs_strategy {
 	                         * in the background, shard order; plus streaming's readahead */
 	TFS_STRATEGY_STREAMING, /* lazy plus aggressive readahead in file order (readahead/4 growing
 	                         * to readahead) */
-	TFS_STRATEGY_AUTO       /* eager when every shard fits in the cache budget, else streaming */
+	TFS_STRATEGY_AUTO       /* eager in the learned order when the profile folder has one;
+	                         * else eager when every shard fits in the cache budget (streaming
+	                         * once the first reads skip around a cold checkpoint), else
+	                         * streaming; stats say which and why */
 };
 const char *tfs_strategy_name(enum tfs_strategy s);
 int tfs_strategy_parse(const char *name, enum tfs_strategy *out);

@@ -1,7 +1,8 @@
 /*
  * catalog.c - opens a checkpoint and builds the one table everything else works from: the files of
  * the checkpoint folder and every tensor (name, dtype, shape, file, offset, length), sorted in disk
- * order. Knows the three layouts (single file, sharded with an index, diffusers folder); file
+ * order. Knows the layouts (single file, sharded with an index, diffusers folder, GGUF file or
+ * split set, and each behind a URL); file
  * headers are parsed by whichever format the format table (format/format.c) picks, and the
  * index/model_index parsing lives in hf_folders.c. Opening reads headers only, through the byte
  * source (io/source.h).

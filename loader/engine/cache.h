@@ -3,7 +3,7 @@
  *
  * The cache is the only owner of data buffers (docs/DESIGN.md). It does no I/O itself: a lookup
  * that misses creates the block in the LOADING state and hands it to the caller, who has it filled
- * (by the reader pool, loader/reader.c) and calls tfs_cache_fill_done(). Everyone else who asks for
+ * (by the reader pool, loader/engine/reader.c) and calls tfs_cache_fill_done(). Everyone else who asks for
  * that block meanwhile gets the same LOADING block and waits on it, so one block is read once.
  *
  * Invariants, stated once:
@@ -68,7 +68,7 @@ struct tfs_block {
 					 * out of (tfs_cache_release_read); cache->lock */
 	struct tfs_list lru;            /* cache->lock; linked iff READY && refs == 0 */
 	struct tfs_block *hnext;                /* hash chain; cache->lock */
-	/* Reader queue links (loader/reader.c); protected by reader->lock, not cache->lock. */
+	/* Reader queue links (loader/engine/reader.c); protected by reader->lock, not cache->lock. */
 	struct tfs_list rq;
 	unsigned char rq_queued, rq_high, rq_boost;
 	struct tfs_block *chain;        /* the next block of the same read job, or NULL */

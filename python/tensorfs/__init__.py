@@ -6,7 +6,7 @@
     split = tensorfs.load("llama-7b", device_map={"model.layers.0": 0, "lm_head": "cpu"})
     arrays = tensorfs.load_numpy("model.safetensors")                  # {name: numpy.ndarray}
 
-safetensors-compatible calls (tensorfs/safe.py, python/README-python-api.md):
+safetensors-compatible calls (tensorfs/safe.py; README.md, "Python"):
     sd = tensorfs.load_file("llama-7b")                                 # like safetensors.torch.load_file
     with tensorfs.safe_open("llama-7b", framework="pt") as f:          # keys, get_tensor, get_slice, metadata
         rows = f.get_slice("model.embed_tokens.weight")[100:200]

@@ -10,6 +10,7 @@
 # Environment: TFS_GPU_MB (checkpoint size, default 4096), TFS_GPU_DIR (where to write it, default
 # /tmp/tfs-gpu), TFS_GPU_DEVICE (default 0), NVCC (default: found on PATH or /usr/local/cuda).
 set -eu
+case ${1:-} in -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 cd "$(dirname "$0")/../.."
 MB=${TFS_GPU_MB:-4096}
 DIR=${TFS_GPU_DIR:-/tmp/tfs-gpu}

@@ -240,11 +240,15 @@ static void test_short_and_long_body(void **state)
 	expect_open_error(url("longbody", "a.bin"), -EIO, "more than the 1 bytes asked", 2);
 }
 
-static int count_lines(const char *path)
+/* Lines of nginx's log NAME in the state folder so far (0 before it exists). */
+static int count_lines(const char *name)
 {
-	FILE *f = fopen(path, "r");
+	char path[256];
+	FILE *f;
 	int n = 0, c;
 
+	snprintf(path, sizeof(path), "%s/%s", g.state, name);
+	f = fopen(path, "r");
 	while (f && (c = fgetc(f)) != EOF)
 		n += c == '\n';
 	if (f)
@@ -258,12 +262,11 @@ static void test_redirect_followed_once(void **state)
 {
 	struct tfs_source *s;
 	struct tfs_error err;
-	char buf[8192], log[128];
+	char buf[8192];
 	int before;
 
 	NEED_SERVER();
-	snprintf(log, sizeof(log), "%s/redir.log", g.state);
-	before = count_lines(log);
+	before = count_lines("redir.log");
 	assert_int_equal(tfs_source_open(url("redir", "a.bin"), NULL, &s, &err), 0);
 	assert_int_equal(s->info.size, FILE_SIZE);
 	for (uint64_t off = 0; off < 5 * sizeof(buf); off += sizeof(buf)) {
@@ -272,7 +275,7 @@ static void test_redirect_followed_once(void **state)
 	}
 	tfs_source_close(s);
 	usleep(200 * 1000); /* nginx writes its access log after the response */
-	assert_int_equal(count_lines(log) - before, 1);
+	assert_int_equal(count_lines("redir.log") - before, 1);
 }
 
 /* A redirect target that starts answering wrong ranges (a CDN node gone bad) is forgotten, as a
@@ -422,19 +425,55 @@ static void test_headers(void **state)
 	unsetenv("TENSORFS_HTTP_HEADERS");
 }
 
+/* All of nginx's log NAME in the state folder, once nginx wrote it (after the response): a string
+ * the caller frees. */
+static char *read_log(const char *name)
+{
+	char path[256], *text = NULL;
+	size_t cap = 0;
+	FILE *f;
+
+	usleep(200 * 1000);
+	snprintf(path, sizeof(path), "%s/%s", g.state, name);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	if (getdelim(&text, &cap, '\0', f) < 0) { /* a text log holds no NUL: the whole file */
+		free(text);
+		text = strdup("");
+	}
+	fclose(f);
+	return text;
+}
+
+/* The S3 settings of the tests: path-style through the test server's /s3/, signed as AKIDTEST. */
+static void s3_env_set(void)
+{
+	char ep[128];
+
+	snprintf(ep, sizeof(ep), "http://127.0.0.1:%d/s3/", g.port);
+	setenv("AWS_ENDPOINT_URL", ep, 1);
+	setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
+}
+
+static void s3_env_unset(void)
+{
+	unsetenv("AWS_ENDPOINT_URL");
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	unsetenv("AWS_SESSION_TOKEN");
+	unsetenv("AWS_REGION");
+}
+
 /* s3://bucket/key through --s3-endpoint (AWS_ENDPOINT_URL): path-style, signed. */
 static void test_s3_endpoint(void **state)
 {
 	struct tfs_source *s;
 	struct tfs_error err;
-	char ep[128], line[1024] = "", buf[4096];
-	FILE *f;
+	char buf[4096], *log;
 
 	NEED_SERVER();
-	snprintf(ep, sizeof(ep), "http://127.0.0.1:%d/s3/", g.port);
-	setenv("AWS_ENDPOINT_URL", ep, 1);
-	setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
-	setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
+	s3_env_set();
 	setenv("AWS_REGION", "eu-west-1", 1);
 	assert_int_equal(tfs_source_open("s3://bucket/a.bin", NULL, &s, &err), 0);
 	assert_int_equal(s->info.size, FILE_SIZE);
@@ -444,36 +483,16 @@ static void test_s3_endpoint(void **state)
 	assert_int_equal(tfs_source_open("s3://bucket", NULL, &s, &err), -EINVAL);
 	unsetenv("AWS_SECRET_ACCESS_KEY");
 	assert_int_equal(tfs_source_open("s3://bucket/a.bin", NULL, &s, &err), -EINVAL);
-	unsetenv("AWS_ENDPOINT_URL");
-	unsetenv("AWS_ACCESS_KEY_ID");
-	unsetenv("AWS_REGION");
-	snprintf(ep, sizeof(ep), "%s/s3.log", g.state);
-	usleep(200 * 1000); /* nginx writes its access log after the response */
-	f = fopen(ep, "r");
-	assert_non_null(f);
-	assert_non_null(fgets(line, sizeof(line), f));
-	fclose(f);
-	if (strncmp(line, "AWS4-HMAC-SHA256 Credential=AKIDTEST/", 37) != 0 ||
-	    !strstr(line, "/eu-west-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;"
-			  "x-amz-date, Signature=") ||
-	    !strstr(line, "|e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"))
-		fail_msg("unexpected S3 request headers: %s", line);
-}
-
-/* The last line of nginx's log NAME in the state folder (after nginx wrote it), in buf. */
-static void last_log_line(const char *name, char *buf, size_t size)
-{
-	char path[256], line[8192];
-	FILE *f;
-
-	usleep(200 * 1000); /* nginx writes its access log after the response */
-	snprintf(path, sizeof(path), "%s/%s", g.state, name);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	buf[0] = '\0';
-	while (fgets(line, sizeof(line), f))
-		snprintf(buf, size, "%s", line);
-	fclose(f);
+	s3_env_unset();
+	log = read_log("s3.log");
+	assert_non_null(strchr(log, '\n'));
+	*strchr(log, '\n') = '\0'; /* the first request's line */
+	if (strncmp(log, "AWS4-HMAC-SHA256 Credential=AKIDTEST/", 37) != 0 ||
+	    !strstr(log, "/eu-west-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;"
+			 "x-amz-date, Signature=") ||
+	    !strstr(log, "|e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"))
+		fail_msg("unexpected S3 request headers: %s", log);
+	free(log);
 }
 
 /* HF_TOKEN goes to the Hub's hosts only: in http://huggingface.co:x@HOST/ the Hub's name is a
@@ -482,9 +501,7 @@ static void test_hf_token_not_to_userinfo_host(void **state)
 {
 	struct tfs_source *s;
 	struct tfs_error err;
-	char u[256], line[8192];
-	FILE *f;
-	int n = 0;
+	char u[256], *log;
 
 	NEED_SERVER();
 	setenv("HF_TOKEN", "SECRET123", 1);
@@ -494,17 +511,11 @@ static void test_hf_token_not_to_userinfo_host(void **state)
 	assert_int_equal(tfs_source_open(url("auth", "a.bin"), NULL, &s, &err), 0);
 	tfs_source_close(s);
 	unsetenv("HF_TOKEN");
-	usleep(200 * 1000); /* nginx writes its access log after the response */
-	snprintf(u, sizeof(u), "%s/auth.log", g.state);
-	f = fopen(u, "r");
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		n++;
-		if (strstr(line, "SECRET123"))
-			fail_msg("HF_TOKEN sent to 127.0.0.1: %s", line);
-	}
-	fclose(f);
-	assert_int_equal(n, 2); /* both probes logged */
+	log = read_log("auth.log");
+	if (strstr(log, "SECRET123"))
+		fail_msg("HF_TOKEN sent to 127.0.0.1: %s", log);
+	free(log);
+	assert_int_equal(count_lines("auth.log"), 2); /* both probes logged */
 }
 
 /* S3 keys as written (dot segments are part of the name, and cannot leave the bucket), a session
@@ -513,23 +524,26 @@ static void test_s3_keys_tokens_signing(void **state)
 {
 	struct tfs_source *s;
 	struct tfs_error err;
-	char ep[128], line[8192], *tok = malloc(3001), *key = malloc(801);
+	char *log, *line, *tok = malloc(3001), *key = malloc(801);
 
 	NEED_SERVER();
 	memset(tok, 'T', 3000);
 	tok[3000] = '\0';
-	snprintf(ep, sizeof(ep), "http://127.0.0.1:%d/s3/", g.port);
-	setenv("AWS_ENDPOINT_URL", ep, 1);
-	setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
-	setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
+	s3_env_set();
 	setenv("AWS_SESSION_TOKEN", tok, 1);
 	assert_int_equal(tfs_source_open("s3://bucket/dir/../a.bin", NULL, &s, &err), 0);
 	tfs_source_close(s);
-	last_log_line("s3.log", line, sizeof(line));
+	log = read_log("s3.log");
+	line = log + strlen(log); /* the last line: back past its newline to the one before */
+	if (line > log && line[-1] == '\n')
+		*--line = '\0';
+	while (line > log && line[-1] != '\n')
+		line--;
 	if (!strstr(line, "|/s3/bucket/dir/../a.bin|"))
 		fail_msg("the key was not sent as written: %.200s", line);
 	if (!strstr(line, tok))
 		fail_msg("the session token was not sent whole (%zu bytes logged)", strlen(line));
+	free(log);
 	unsetenv("AWS_SESSION_TOKEN");
 	memset(key, 'K', 800);
 	key[800] = '\0';
@@ -537,9 +551,7 @@ static void test_s3_keys_tokens_signing(void **state)
 	assert_int_equal(tfs_source_open("s3://bucket/a.bin", NULL, &s, &err), -EINVAL);
 	if (!strstr(err.msg, "cannot sign") || !strstr(err.msg, "s3://bucket/a.bin"))
 		fail_msg("unexpected message: %s", err.msg);
-	unsetenv("AWS_ENDPOINT_URL");
-	unsetenv("AWS_ACCESS_KEY_ID");
-	unsetenv("AWS_SECRET_ACCESS_KEY");
+	s3_env_unset();
 	free(tok);
 	free(key);
 }

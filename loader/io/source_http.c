@@ -329,6 +329,18 @@ static size_t origin_len(const char *url)
 	return p ? (size_t)(p + 3 - url) + strcspn(p + 3, "/?#") : strlen(url);
 }
 
+/* Back to asking s->url: forgets where a redirect led, when that is still `which` (NULL: whatever
+ * it is), so a target another thread learned meanwhile is kept. */
+static void forget_moved(struct http_source *s, const char *which)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->moved && (!which || strcmp(s->moved, which) == 0)) {
+		free(s->moved);
+		s->moved = NULL;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 /* get_range_at() on the URL to ask now: where the last redirect led, or s->url. */
 static int get_range(struct http_source *s, CURL *h, struct xfer *x, uint64_t off, size_t len,
 		     long budget_ms, struct tfs_error *err)
@@ -359,12 +371,7 @@ static int get_range(struct http_source *s, CURL *h, struct xfer *x, uint64_t of
 			  x, off, len, budget_ms, err);
 	x->via_moved = rc == 0;
 	if (rc < 0) { /* expired or gone: forget it and ask the original URL again */
-		pthread_mutex_lock(&s->lock);
-		if (s->moved && strcmp(s->moved, moved) == 0) {
-			free(s->moved);
-			s->moved = NULL;
-		}
-		pthread_mutex_unlock(&s->lock);
+		forget_moved(s, moved);
 		rc = rc == -ENOMEM ? rc : -EAGAIN;
 	}
 	free(moved);
@@ -512,10 +519,7 @@ static ssize_t http_read(struct tfs_source *src, void *buf, size_t len, uint64_t
 		 * failed request there does, and ask the original URL once more. */
 		if (!again || !x.via_moved || atomic_load(&s->changed))
 			return rc;
-		pthread_mutex_lock(&s->lock);
-		free(s->moved);
-		s->moved = NULL;
-		pthread_mutex_unlock(&s->lock);
+		forget_moved(s, NULL);
 	}
 }
 
